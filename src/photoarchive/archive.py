@@ -1,0 +1,247 @@
+"""The composition root: an Archive wires settings, file store, catalog and search index."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from photoarchive.catalog import Catalog, StoredPhoto
+from photoarchive.config import SETTINGS_FILE, ArchiveSettings, load_settings, starter_settings_text
+from photoarchive.errors import ArchiveNotFoundError, StorageError
+from photoarchive.index import SearchIndex
+from photoarchive.record import PhotoRecord
+from photoarchive.store import FileStore, atomic_write
+
+if TYPE_CHECKING:
+    from photoarchive.ingest import IngestOptions, IngestReport, ProgressCallback
+
+CATALOG_FILE = "catalog.sqlite"
+INDEX_DIR = "index"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A search hit: the record, its score and the caption with matched words marked."""
+
+    record: PhotoRecord
+    score: float
+    caption_highlighted: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record's JSON with `score` and `caption_highlighted` added."""
+        return {**self.record.to_dict(), "score": round(self.score, 4),
+                "caption_highlighted": self.caption_highlighted}
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results and the total number of matches."""
+
+    results: list[SearchResult]
+    total: int
+
+
+@dataclass
+class VerifyReport:
+    """What `verify` found; empty lists mean a healthy archive."""
+
+    checked: int = 0
+    corrupt: list[str] = field(default_factory=list)
+    missing_originals: list[str] = field(default_factory=list)
+    missing_renditions: list[str] = field(default_factory=list)
+    orphan_files: list[str] = field(default_factory=list)
+    not_indexed: list[str] = field(default_factory=list)
+    index_extra: list[str] = field(default_factory=list)
+    index_problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not (self.corrupt or self.missing_originals or self.missing_renditions
+                    or self.orphan_files or self.not_indexed or self.index_extra
+                    or self.index_problem)
+
+
+class Archive:
+    """An opened archive folder. Create one with `open_archive` or `init_archive`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.settings: ArchiveSettings = load_settings(root / SETTINGS_FILE)
+        self.store = FileStore(root)
+        self.catalog = Catalog(root / CATALOG_FILE)
+        self.index = SearchIndex(root / INDEX_DIR)
+
+    def close(self) -> None:
+        """Release the catalog connection."""
+        self.catalog.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest ---------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[str | os.PathLike[str]], options: IngestOptions | None = None,
+               on_progress: ProgressCallback | None = None) -> IngestReport:
+        """Ingest files and folders; see `photoarchive.ingest.ingest_paths`."""
+        from photoarchive.ingest import ingest_paths
+
+        return ingest_paths(self, paths, options, on_progress)
+
+    def finish_pending_index(self) -> int:
+        """Index every catalogued photo not yet confirmed in the index; return how many."""
+        pending = self.catalog.pending_index()
+        if not pending:
+            return 0
+        if not self.index.exists():
+            self.index.create()
+        photos = self.catalog.get_many(pending)
+        count = self.index.add(p.record for p in photos.values())
+        self.catalog.mark_indexed(photos)
+        return count
+
+    # -- lookup ---------------------------------------------------------------------------
+    def resolve(self, id_or_prefix: str) -> str:
+        """Return the sha256 for an id, a unique id prefix or a full hash."""
+        return self.catalog.resolve(id_or_prefix)
+
+    def get(self, id_or_prefix: str) -> PhotoRecord:
+        """Return the record of one photo."""
+        return self.catalog.get(self.resolve(id_or_prefix)).record
+
+    def stored(self, id_or_prefix: str) -> StoredPhoto:
+        """Return the catalog row (record, stored extension, warnings) of one photo."""
+        return self.catalog.get(self.resolve(id_or_prefix))
+
+    def sources(self, id_or_prefix: str) -> dict[str, dict[str, Any]]:
+        """Return each field's value per metadata family: {field: {family: value}}."""
+        return self.catalog.sources(self.resolve(id_or_prefix))
+
+    def original_path(self, id_or_prefix: str) -> Path:
+        """Return the path of a photo's original file."""
+        photo = self.stored(id_or_prefix)
+        return self.store.original_path(photo.record.sha256, photo.ext)
+
+    def search(self, query: str, limit: int = 20, page: int = 1) -> SearchPage:
+        """Return one page of records matching a query, best first."""
+        photos: dict[str, StoredPhoto] = {}
+
+        def captions_for(shas: list[str]) -> dict[str, str]:
+            photos.update(self.catalog.get_many(shas))
+            return {sha: p.record.caption for sha, p in photos.items() if p.record.caption}
+
+        hits, total = self.index.search(query, limit=limit, page=page, captions_for=captions_for)
+        results = [
+            SearchResult(record=photos[h.sha256].record, score=h.score,
+                         caption_highlighted=h.caption_highlighted)
+            for h in hits
+            if h.sha256 in photos
+        ]
+        return SearchPage(results=results, total=total)
+
+    # -- maintenance ----------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Return counts and bytes in all, by credit, by agency and by format."""
+        def table(column: str) -> list[dict[str, Any]]:
+            return [{"value": v, "photos": n, "bytes": b}
+                    for v, n, b in self.catalog.counts_by(column)]
+
+        return {"photos": self.catalog.count(), "bytes": self.catalog.total_bytes(),
+                "by_credit": table("credit"), "by_agency": table("agency"),
+                "by_format": table("format")}
+
+    def reindex(self, on_progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild the search index from the catalog; return how many photos it holds."""
+        def records() -> Iterable[PhotoRecord]:
+            for n, photo in enumerate(self.catalog.iter_photos(), 1):
+                if on_progress and n % 100 == 0:
+                    on_progress(n)
+                yield photo.record
+
+        count = self.index.rebuild(records())
+        self.catalog.mark_indexed(self.catalog.all_hashes())
+        return count
+
+    def verify(self, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+        """Rehash every original and compare catalog, files and index."""
+        report = VerifyReport()
+        total = self.catalog.count()
+        owned: set[Path] = set()
+        for n, photo in enumerate(self.catalog.iter_photos(), 1):
+            sha = photo.record.sha256
+            path = self.store.original_path(sha, photo.ext)
+            owned.add(path)
+            report.checked += 1
+            if not path.exists():
+                report.missing_originals.append(f"{photo.record.id} {path}")
+            elif _hash_file(path) != sha:
+                report.corrupt.append(f"{photo.record.id} {path}")
+            for kind in ("thumb", "preview"):
+                rpath = self.store.rendition_path(sha, kind)
+                owned.add(rpath)
+                if not rpath.exists():
+                    report.missing_renditions.append(f"{photo.record.id} {rpath}")
+            if on_progress:
+                on_progress(n, total)
+        for base in (self.store.originals, self.store.renditions):
+            if base.is_dir():
+                report.orphan_files.extend(
+                    str(p) for p in sorted(base.glob("*/*")) if p not in owned
+                )
+        catalogued = self.catalog.all_hashes()
+        try:
+            indexed = self.index.all_hashes()
+        except Exception as exc:  # a damaged index is a finding, not a crash
+            report.index_problem = str(exc)
+        else:
+            report.not_indexed = sorted(s[:12] for s in catalogued - indexed)
+            report.index_extra = sorted(s[:12] for s in indexed - catalogued)
+        return report
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_archive(root: Path) -> bool:
+    """Return True if `root` holds an initialised archive."""
+    return (root / SETTINGS_FILE).is_file()
+
+
+def open_archive(root: str | os.PathLike[str]) -> Archive:
+    """Open an initialised archive; raise ArchiveNotFoundError if there is none."""
+    path = Path(root)
+    if not is_archive(path):
+        raise ArchiveNotFoundError(
+            f"no archive at {path} (create one with 'photoarchive --archive {path} init')"
+        )
+    return Archive(path)
+
+
+def init_archive(root: str | os.PathLike[str]) -> tuple[Archive, bool]:
+    """Create an archive (or open the existing one); return it and whether it was created."""
+    path = Path(root)
+    if is_archive(path):
+        return Archive(path), False
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for sub in ("originals", "renditions"):
+            (path / sub).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create archive at {path}: {exc.strerror}") from None
+    archive_settings_tmp = starter_settings_text().encode("utf-8")
+    # The catalog and index first, archive.toml last: a folder with archive.toml is complete.
+    Catalog(path / CATALOG_FILE).close()
+    SearchIndex(path / INDEX_DIR).create()
+    atomic_write(path / SETTINGS_FILE, archive_settings_tmp)
+    return Archive(path), True

@@ -1,0 +1,235 @@
+"""The catalog of record: SQLite in WAL mode, ordered migrations, all of the project's SQL."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from photoarchive.errors import AmbiguousIdError, PhotoArchiveError, PhotoNotFoundError
+from photoarchive.record import PhotoRecord
+
+_RECORD_COLUMNS = PhotoRecord.field_names()
+
+# Ordered migrations: entry N brings the schema from version N to N+1.
+MIGRATIONS: tuple[str, ...] = (
+    f"""
+    CREATE TABLE photos (
+        sha256 TEXT PRIMARY KEY,
+        {", ".join(f"{c} {'INTEGER' if c in ('width', 'height', 'file_size', 'orientation') else 'REAL' if c.startswith('gps_') else 'TEXT'}" for c in _RECORD_COLUMNS if c != "sha256")},
+        ext TEXT NOT NULL,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        needs_index INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE UNIQUE INDEX photos_id ON photos (id);
+    CREATE INDEX photos_needs_index ON photos (needs_index) WHERE needs_index = 1;
+    CREATE TABLE sources (
+        sha256 TEXT NOT NULL REFERENCES photos (sha256) ON DELETE CASCADE,
+        field TEXT NOT NULL,
+        family TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (sha256, field, family)
+    );
+    """,
+)
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A catalog row: the record plus what the store needs to find its files."""
+
+    record: PhotoRecord
+    ext: str
+    warnings: list[str]
+
+
+class Catalog:
+    """The SQLite catalog; one connection, writes inside `transaction()`."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        try:
+            if readonly:
+                self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            else:
+                self.conn = sqlite3.connect(path, timeout=30)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                # FULL: a committed photo survives a power cut, not only a crash.
+                self.conn.execute("PRAGMA synchronous = FULL")
+                self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise PhotoArchiveError(f"catalog {path} is unreadable: {exc}") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise PhotoArchiveError(
+                f"catalog {self.path} is schema version {version}; this photoarchive knows "
+                f"{len(MIGRATIONS)}: upgrade photoarchive"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            with self.transaction():
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a block as one transaction: committed whole or rolled back whole."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
+
+    def schema_version(self) -> int:
+        """Return the schema version stored in PRAGMA user_version."""
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def has(self, sha256: str) -> bool:
+        """Return True if a photo with these bytes is catalogued."""
+        row = self.conn.execute("SELECT 1 FROM photos WHERE sha256 = ?", (sha256,)).fetchone()
+        return row is not None
+
+    def add(self, photo: StoredPhoto, sources: dict[str, dict[str, Any]]) -> bool:
+        """Insert a photo and its per-family source values; return False if already there."""
+        rec = photo.record.to_dict()
+        rec["keywords"] = json.dumps(rec["keywords"], ensure_ascii=False)
+        columns = [*_RECORD_COLUMNS, "ext", "warnings"]
+        values = [*(rec[c] for c in _RECORD_COLUMNS), photo.ext,
+                  json.dumps(photo.warnings, ensure_ascii=False)]
+        with self.transaction() as conn:
+            cur = conn.execute(
+                f"INSERT OR IGNORE INTO photos ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})",
+                values,
+            )
+            if cur.rowcount == 0:
+                return False
+            conn.executemany(
+                "INSERT INTO sources (sha256, field, family, value) VALUES (?, ?, ?, ?)",
+                [
+                    (photo.record.sha256, name, family, json.dumps(value, ensure_ascii=False))
+                    for name, by_family in sources.items()
+                    for family, value in by_family.items()
+                ],
+            )
+        return True
+
+    def resolve(self, id_or_prefix: str) -> str:
+        """Return the sha256 of the one photo whose id or sha256 starts with the given text."""
+        prefix = id_or_prefix.strip().lower()
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            raise PhotoNotFoundError(f"'{id_or_prefix}' is not a photo id (hex digits)")
+        rows = self.conn.execute(
+            "SELECT sha256 FROM photos WHERE sha256 >= ? AND sha256 < ? LIMIT 2",
+            (prefix, prefix + "g"),
+        ).fetchall()
+        if not rows:
+            raise PhotoNotFoundError(f"no photo with id {id_or_prefix}")
+        if len(rows) > 1:
+            raise AmbiguousIdError(f"id {id_or_prefix} matches several photos: give more digits")
+        return str(rows[0]["sha256"])
+
+    def get(self, sha256: str) -> StoredPhoto:
+        """Return the catalogued photo with this sha256."""
+        row = self.conn.execute("SELECT * FROM photos WHERE sha256 = ?", (sha256,)).fetchone()
+        if row is None:
+            raise PhotoNotFoundError(f"no photo with id {sha256[:12]}")
+        return _stored(row)
+
+    def get_many(self, shas: Iterable[str]) -> dict[str, StoredPhoto]:
+        """Return the photos with these hashes, keyed by sha256."""
+        wanted = list(shas)
+        out: dict[str, StoredPhoto] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT * FROM photos WHERE sha256 IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            for row in rows:
+                out[row["sha256"]] = _stored(row)
+        return out
+
+    def sources(self, sha256: str) -> dict[str, dict[str, Any]]:
+        """Return every family's value per field: {field: {family: value}}."""
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.conn.execute(
+            "SELECT field, family, value FROM sources WHERE sha256 = ? ORDER BY field, family",
+            (sha256,),
+        ):
+            out.setdefault(row["field"], {})[row["family"]] = json.loads(row["value"])
+        return out
+
+    def iter_photos(self, batch: int = 1000) -> Iterator[StoredPhoto]:
+        """Yield every photo in ingest order without loading them all at once."""
+        last = ""
+        while True:
+            rows = self.conn.execute(
+                "SELECT * FROM photos WHERE sha256 > ? ORDER BY sha256 LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _stored(row)
+            last = rows[-1]["sha256"]
+
+    def all_hashes(self) -> set[str]:
+        """Return the sha256 of every catalogued photo."""
+        return {r[0] for r in self.conn.execute("SELECT sha256 FROM photos")}
+
+    def pending_index(self) -> list[str]:
+        """Return photos catalogued but not yet confirmed in the search index."""
+        rows = self.conn.execute("SELECT sha256 FROM photos WHERE needs_index = 1")
+        return [r[0] for r in rows]
+
+    def mark_indexed(self, shas: Iterable[str]) -> None:
+        """Record that these photos are in the search index."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE photos SET needs_index = 0 WHERE sha256 = ?", [(s,) for s in shas]
+            )
+
+    def mark_all_pending(self) -> None:
+        """Flag every photo for indexing (before a rebuild of the index)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE photos SET needs_index = 1")
+
+    def count(self) -> int:
+        """Return how many photos are catalogued."""
+        return int(self.conn.execute("SELECT count(*) FROM photos").fetchone()[0])
+
+    def counts_by(self, column: str) -> list[tuple[str | None, int, int]]:
+        """Return (value, photos, bytes) per distinct value of credit, agency or format."""
+        if column not in ("credit", "agency", "format"):
+            raise ValueError(column)
+        rows = self.conn.execute(
+            f"SELECT {column} AS v, count(*) AS n, sum(file_size) AS b FROM photos "
+            f"GROUP BY {column} ORDER BY n DESC, v"
+        )
+        return [(r["v"], int(r["n"]), int(r["b"] or 0)) for r in rows]
+
+    def total_bytes(self) -> int:
+        """Return the summed size of all originals."""
+        return int(self.conn.execute("SELECT coalesce(sum(file_size), 0) FROM photos").fetchone()[0])
+
+
+def _stored(row: sqlite3.Row) -> StoredPhoto:
+    data = {c: row[c] for c in _RECORD_COLUMNS}
+    data["keywords"] = json.loads(data["keywords"] or "[]")
+    return StoredPhoto(record=PhotoRecord(**data), ext=row["ext"],
+                       warnings=json.loads(row["warnings"]))

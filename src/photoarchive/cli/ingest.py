@@ -1,0 +1,89 @@
+"""The ingest command: files and folders in, a progress bar and a summary out."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from photoarchive.cli.output import open_from_context, print_json, say, stderr_is_terminal
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--caption", help="Caption for every file in this batch (outranks embedded ones).")
+@click.option("--headline", help="Headline for every file in this batch.")
+@click.option("--credit", help="Credit line for every file, e.g. 'Channel 4'.")
+@click.option("--byline", help="Photographer for every file.")
+@click.option("--keyword", "keywords", multiple=True, help="Keyword for every file (repeatable).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: the number of cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print each file's outcome as JSON on stdout.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[str, ...], caption: str | None,
+           headline: str | None, credit: str | None, byline: str | None,
+           keywords: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+    """Ingest photos from files and folders (recursively).
+
+    Each photo's original is stored once (by content), its metadata read and merged,
+    thumbnails made and the catalog and index updated. Values given as options are the
+    desk's and outrank what the files say. Files that cannot be ingested are named on
+    stderr with a reason and the exit status is 1; the rest of the batch goes in.
+
+    Example:
+
+
+    \b
+        photoarchive ingest ~/wires/reuters --credit "REUTERS" --keyword Ukraine
+    """
+    from photoarchive.ingest import FileOutcome, IngestOptions
+
+    options = IngestOptions(caption=caption, headline=headline, credit=credit, byline=byline,
+                            keywords=keywords, jobs=jobs or os.cpu_count() or 1)
+    with open_from_context(ctx) as archive:
+        bar = click.progressbar(length=0, label="Ingesting", file=click.get_text_stream("stderr"),
+                                show_pos=True) if stderr_is_terminal() else None
+
+        def progress(outcome: FileOutcome) -> None:
+            if outcome.status == "rejected":
+                _clear(bar)
+                say(f"rejected: {_printable(outcome.path)}: {outcome.reason}")
+            for warning in outcome.warnings:
+                _clear(bar)
+                say(f"warning: {_printable(outcome.path)}: {warning}")
+            if bar is not None:
+                bar.update(1)
+
+        if bar is not None:
+            from photoarchive.ingest import discover
+
+            bar.length = len(discover(paths)[0])
+        report = archive.ingest(paths, options, on_progress=progress)
+        if bar is not None:
+            bar.render_finish()
+    if as_json:
+        print_json([
+            {"path": o.path, "status": o.status, "id": o.id, "reason": o.reason,
+             "warnings": list(o.warnings)}
+            for o in report.outcomes
+        ])
+    summary = (f"{report.count('new')} new, {report.count('duplicate')} duplicate, "
+               f"{report.count('rejected')} rejected")
+    if report.skipped:
+        summary += f" ({len(report.skipped)} non-image files skipped)"
+    say(summary)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _clear(bar: object) -> None:
+    if bar is not None:
+        click.echo("\r\033[K", nl=False, err=True)
+
+
+def _printable(path: str) -> str:
+    # File names may hold newlines or undecodable bytes; keep each message on one line.
+    return path.encode("utf-8", "backslashreplace").decode("utf-8").replace("\n", "\\n")
+
+
+COMMANDS = [ingest]

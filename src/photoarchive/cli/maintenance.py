@@ -1,0 +1,124 @@
+"""Archive-level commands: init, stats, reindex, verify."""
+
+from __future__ import annotations
+
+import click
+
+from photoarchive.cli.output import open_from_context, print_json, say
+
+
+@click.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create an archive folder (settings, catalog, empty index).
+
+    Running it on an existing archive changes nothing.
+
+    Example:
+
+
+    \b
+        photoarchive --archive /srv/photos init
+    """
+    from photoarchive.archive import init_archive
+
+    archive, created = init_archive(ctx.obj)
+    with archive:
+        say(f"{'Created' if created else 'Already an archive:'} {archive.root}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Count photos and bytes, by credit, agency and format.
+
+    Example:
+
+
+    \b
+        photoarchive stats --json
+    """
+    with open_from_context(ctx) as archive:
+        data = archive.stats()
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"{data['photos']} photos, {_size(data['bytes'])}")
+    for title, key in (("By credit", "by_credit"), ("By agency", "by_agency"),
+                       ("By format", "by_format")):
+        click.echo(f"\n{title}:")
+        for row in data[key]:
+            click.echo(f"  {row['photos']:>6}  {_size(row['bytes']):>9}  {row['value'] or '(none)'}")
+
+
+@click.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """Rebuild the search index from the catalog.
+
+    The catalog is the record of truth; the index can always be rebuilt from it.
+
+    Example:
+
+
+    \b
+        photoarchive reindex
+    """
+    with open_from_context(ctx) as archive:
+        total = archive.catalog.count()
+        count = archive.reindex(on_progress=lambda n: say(f"indexed {n}/{total}"))
+    say(f"Indexed {count} photos.")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
+@click.pass_context
+def verify(ctx: click.Context, as_json: bool) -> None:
+    """Rehash every original and compare catalog, files and index.
+
+    Exits 1 when anything is wrong.
+
+    Example:
+
+
+    \b
+        photoarchive verify
+    """
+    from dataclasses import asdict
+
+    with open_from_context(ctx) as archive:
+        report = archive.verify(
+            on_progress=lambda n, total: say(f"checked {n}/{total}") if n % 500 == 0 else None
+        )
+    if as_json:
+        print_json({**asdict(report), "ok": report.ok})
+    else:
+        labels = {
+            "corrupt": "original does not match its hash",
+            "missing_originals": "original missing",
+            "missing_renditions": "rendition missing",
+            "orphan_files": "file no photo owns",
+            "not_indexed": "catalogued but not in the search index",
+            "index_extra": "in the search index but not catalogued",
+        }
+        for key, label in labels.items():
+            for item in getattr(report, key):
+                say(f"{label}: {item}")
+        if report.index_problem:
+            say(f"search index: {report.index_problem}")
+        say(f"Checked {report.checked} photos: {'all good' if report.ok else 'problems found'}.")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+COMMANDS = [init, stats, reindex, verify]

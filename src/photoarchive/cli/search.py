@@ -1,0 +1,62 @@
+"""The search command: a readable table, or the records as JSON."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from photoarchive.cli.output import excerpt, open_from_context, print_json, say
+
+
+@click.command()
+@click.argument("query")
+@click.option("--limit", "-n", type=click.IntRange(1, 10_000), default=20, show_default=True,
+              help="Results per page.")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Page number.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the records as a JSON list on stdout (with score and highlights).")
+@click.pass_context
+def search(ctx: click.Context, query: str, limit: int, page: int, as_json: bool) -> None:
+    """Search captions, headlines, keywords, places, by-lines and credits.
+
+    Words must all match (stemmed: "tanks" finds "tank"); use quotes for phrases, OR and
+    NOT, and fields: credit:, agency:, byline:, city:, country:, keywords:, source:,
+    format:, date:. Dates take ranges such as date:[2022-09-01 to 2022-09-30].
+
+    Example:
+
+
+    \b
+        photoarchive search "abandoned tanks river"
+        photoarchive search "credit:reuters date:[2022-09-01 to 2022-09-30]" --json
+    """
+    with open_from_context(ctx) as archive:
+        result = archive.search(query, limit=limit, page=page)
+    if as_json:
+        print_json([r.to_dict() for r in result.results])
+        return
+    if not result.results:
+        say(f"No photos match {query!r}.")
+        return
+    click.echo(f"{'ID':<12}  {'DATE':<10}  {'CREDIT':<16}  CAPTION")
+    for r in result.results:
+        rec = r.record
+        caption = _terminal_highlight(r.caption_highlighted) if r.caption_highlighted else ""
+        click.echo(f"{rec.id:<12}  {(rec.date_created or '')[:10]:<10}  "
+                   f"{excerpt(rec.credit, 16):<16}  {caption}")
+    first = (page - 1) * limit + 1
+    say(f"{first}-{first + len(result.results) - 1} of {result.total}")
+
+
+def _terminal_highlight(marked: str) -> str:
+    import html
+
+    text = excerpt(re.sub(r"<mark[^>]*>(.*?)</mark>", r"\x01\1\x02", marked), 90)
+    text = html.unescape(text)
+    if click.get_text_stream("stdout").isatty():
+        return text.replace("\x01", "\033[1m").replace("\x02", "\033[0m")
+    return text.replace("\x01", "").replace("\x02", "")
+
+
+COMMANDS = [search]

@@ -1,0 +1,52 @@
+"""The show command: one photo's record, and where each value came from."""
+
+from __future__ import annotations
+
+import click
+
+from photoarchive.cli.output import open_from_context, print_json
+
+
+@click.command()
+@click.argument("photo_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as a JSON object.")
+@click.option("--sources", "with_sources", is_flag=True,
+              help="Also show each field's value in every metadata family (desk, exif, iim, xmp).")
+@click.pass_context
+def show(ctx: click.Context, photo_id: str, as_json: bool, with_sources: bool) -> None:
+    """Show one photo's record; the id may be a unique prefix.
+
+    Example:
+
+
+    \b
+        photoarchive show 3f9a2c --sources
+    """
+    with open_from_context(ctx) as archive:
+        stored = archive.stored(photo_id)
+        sources = archive.sources(photo_id) if with_sources else None
+        original = archive.store.original_path(stored.record.sha256, stored.ext)
+    data = stored.record.to_dict()
+    if as_json:
+        if sources is not None:
+            data["sources"] = sources
+        print_json(data)
+        return
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        if value is None or value == []:
+            continue
+        shown = "; ".join(value) if isinstance(value, list) else value
+        click.echo(f"{key:<{width}}  {shown}")
+    click.echo(f"{'original':<{width}}  {original}")
+    for warning in stored.warnings:
+        click.echo(f"{'warning':<{width}}  {warning}")
+    if sources:
+        click.echo("\nSources:")
+        for name, by_family in sources.items():
+            for family, value in by_family.items():
+                shown = "; ".join(value) if isinstance(value, list) else value
+                click.echo(f"  {name:<{width}}  {family:<5}  {shown}")
+
+
+COMMANDS = [show]

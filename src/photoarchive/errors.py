@@ -1,0 +1,37 @@
+"""The one exception hierarchy; the CLI and web edges turn these into messages."""
+
+
+class PhotoArchiveError(Exception):
+    """Base of every error the library raises on purpose."""
+
+
+class ArchiveNotFoundError(PhotoArchiveError):
+    """The folder is not an initialised archive."""
+
+
+class ConfigError(PhotoArchiveError):
+    """A settings file is unreadable or holds a bad value."""
+
+
+class PhotoNotFoundError(PhotoArchiveError):
+    """No photo matches the id or id prefix."""
+
+
+class AmbiguousIdError(PhotoArchiveError):
+    """An id prefix matches more than one photo."""
+
+
+class RejectedFileError(PhotoArchiveError):
+    """A file cannot be ingested; the message is the one-line reason."""
+
+
+class QueryError(PhotoArchiveError):
+    """A search query cannot be understood."""
+
+
+class IndexUnavailableError(PhotoArchiveError):
+    """The search index is missing, damaged or locked."""
+
+
+class StorageError(PhotoArchiveError):
+    """Writing to the archive failed (disk full, permissions)."""

@@ -1,0 +1,254 @@
+"""The search index (Whoosh adapter): schema, query language, BM25F ranking, highlighting."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from photoarchive.errors import IndexUnavailableError, QueryError
+from photoarchive.record import PhotoRecord
+
+INDEX_NAME = "photos"
+WRITER_LOCK_SECONDS = 60.0
+DEFAULT_FIELDS = ("caption", "headline", "title", "keywords", "place", "byline", "credit")
+FIELD_ALIASES = {
+    "date_created": ["date", "taken"],
+    "keywords": ["keyword", "kw"],
+    "byline": ["photographer", "by"],
+    "place": ["location", "where"],
+}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: which photo, its score and the caption with matches marked."""
+
+    sha256: str
+    score: float
+    caption_highlighted: str | None
+
+
+def _schema() -> Any:
+    from whoosh import fields
+    from whoosh.analysis import RegexTokenizer, StemmingAnalyzer
+    from whoosh.analysis.filters import LowercaseFilter
+
+    text = StemmingAnalyzer()
+    # Credits and place names are matched as words, unstemmed: "credit:reuters" finds
+    # "REUTERS/Gleb Garanich" but "AP" never finds "apes".
+    words = RegexTokenizer(r"\w+") | LowercaseFilter()
+    return fields.Schema(
+        sha256=fields.ID(stored=True, unique=True),
+        caption=fields.TEXT(analyzer=text, field_boost=2.0),
+        headline=fields.TEXT(analyzer=text, field_boost=1.5),
+        title=fields.TEXT(analyzer=text),
+        keywords=fields.TEXT(analyzer=text, field_boost=1.2),
+        place=fields.TEXT(analyzer=text),
+        byline=fields.TEXT(analyzer=text),
+        credit=fields.TEXT(analyzer=words),
+        agency=fields.TEXT(analyzer=words),
+        source=fields.TEXT(analyzer=words),
+        city=fields.TEXT(analyzer=words),
+        country=fields.TEXT(analyzer=words),
+        format=fields.ID(),
+        date_created=fields.DATETIME(sortable=True),
+        ingested_at=fields.DATETIME(sortable=True),
+    )
+
+
+def document(record: PhotoRecord) -> dict[str, Any]:
+    """Return the index document for a catalog record."""
+    place = " ".join(
+        v for v in (record.sublocation, record.city, record.province_state, record.country,
+                    record.country_code) if v
+    )
+    doc: dict[str, Any] = {
+        "sha256": record.sha256,
+        "caption": record.caption or "",
+        "headline": record.headline or "",
+        "title": record.title or "",
+        "keywords": "\n".join(record.keywords),
+        "place": place,
+        "byline": record.byline or "",
+        "credit": record.credit or "",
+        "agency": record.agency or "",
+        "source": record.source or "",
+        "city": record.city or "",
+        "country": " ".join(v for v in (record.country, record.country_code) if v),
+        "format": record.format.lower(),
+    }
+    for name in ("date_created", "ingested_at"):
+        when = _parse_datetime(getattr(record, name))
+        if when is not None:
+            doc[name] = when
+    return doc
+
+
+def _parse_datetime(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    # Whoosh stores naive datetimes; the wall-clock time the photo was taken is what
+    # editors search by.
+    return when.replace(tzinfo=None)
+
+
+class SearchIndex:
+    """A Whoosh index in one folder; derived from the catalog and rebuildable."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._ix: Any = None
+
+    def create(self) -> None:
+        """Create an empty index, replacing whatever is in the folder."""
+        from whoosh import index
+
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        self._ix = index.create_in(str(self.folder), _schema(), indexname=INDEX_NAME)
+
+    def exists(self) -> bool:
+        """Return True if an index is present in the folder."""
+        from whoosh import index
+
+        return self.folder.is_dir() and index.exists_in(str(self.folder), indexname=INDEX_NAME)
+
+    def _open(self) -> Any:
+        if self._ix is None:
+            from whoosh import index
+
+            if not self.exists():
+                raise IndexUnavailableError(
+                    f"the search index is missing ({self.folder}); rebuild it with "
+                    "'photoarchive reindex'"
+                )
+            try:
+                self._ix = index.open_dir(str(self.folder), indexname=INDEX_NAME)
+            except Exception as exc:
+                raise IndexUnavailableError(
+                    f"the search index is damaged ({type(exc).__name__}); rebuild it with "
+                    "'photoarchive reindex'"
+                ) from None
+        return self._ix
+
+    def add(self, records: Iterable[PhotoRecord]) -> int:
+        """Add or replace documents in one commit; return how many were written."""
+        from whoosh.index import LockError
+
+        ix = self._open()
+        try:
+            writer = ix.writer(timeout=WRITER_LOCK_SECONDS, delay=0.25)
+        except LockError:
+            raise IndexUnavailableError(
+                f"the search index is locked by another process for over "
+                f"{WRITER_LOCK_SECONDS:.0f} s; try again when it has finished"
+            ) from None
+        count = 0
+        try:
+            for record in records:
+                writer.update_document(**document(record))
+                count += 1
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        return count
+
+    def rebuild(self, records: Iterable[PhotoRecord]) -> int:
+        """Replace the whole index with documents for `records`; return the count."""
+        from whoosh import index
+
+        tmp = self.folder.with_name(self.folder.name + ".rebuild")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        ix = index.create_in(str(tmp), _schema(), indexname=INDEX_NAME)
+        writer = ix.writer(limitmb=256)
+        count = 0
+        for record in records:
+            writer.add_document(**document(record))
+            count += 1
+        writer.commit()
+        ix.close()
+        # Swap the finished index in, so searches never see a half-built one.
+        old = self.folder.with_name(self.folder.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
+        if self.folder.exists():
+            self.folder.rename(old)
+        tmp.rename(self.folder)
+        shutil.rmtree(old, ignore_errors=True)
+        self._ix = None
+        return count
+
+    def all_hashes(self) -> set[str]:
+        """Return the sha256 of every document in the index."""
+        ix = self._open()
+        with ix.searcher() as searcher:
+            return {fields["sha256"] for fields in searcher.all_stored_fields()}
+
+    def search(self, query: str, limit: int = 20, page: int = 1,
+               captions_for: Callable[[list[str]], dict[str, str]] | None = None,
+               ) -> tuple[list[Hit], int]:
+        """Return one page of hits ranked by BM25F, and the total number of matches.
+
+        The index stores no text: `captions_for` is given the page's hashes and returns
+        their captions, which are then highlighted.
+        """
+        from whoosh import highlight
+
+        ix = self._open()
+        parsed = self.parse(query)
+        with ix.searcher() as searcher:
+            results = searcher.search_page(parsed, page, pagelen=limit)
+            total = len(results)
+            results.results.fragmenter = highlight.WholeFragmenter(charlimit=None)
+            results.results.formatter = highlight.HtmlFormatter(tagname="mark", classname="hit",
+                                                                termclass="t")
+            page_hits = list(results)
+            captions = captions_for([h["sha256"] for h in page_hits]) if captions_for else {}
+            hits: list[Hit] = []
+            for hit in page_hits:
+                sha = hit["sha256"]
+                text = captions.get(sha)
+                marked = None
+                if text:
+                    marked = hit.highlights("caption", text=text) or _escape(text)
+                hits.append(Hit(sha256=sha, score=float(hit.score or 0.0),
+                                caption_highlighted=marked))
+        return hits, total
+
+    def parse(self, query: str) -> Any:
+        """Parse a query in the archive's query language; raise QueryError if it is not one."""
+        from whoosh import qparser
+        from whoosh.qparser.dateparse import DateParserPlugin
+
+        if not query.strip():
+            raise QueryError("empty query: give words to search for")
+        ix = self._open()
+        parser = qparser.MultifieldParser(list(DEFAULT_FIELDS), ix.schema, group=qparser.AndGroup)
+        parser.add_plugin(DateParserPlugin(free=False))
+        parser.add_plugin(qparser.FieldAliasPlugin(FIELD_ALIASES))
+        try:
+            parsed = parser.parse(query)
+        except Exception as exc:
+            raise QueryError(f"cannot understand the query '{query}': {exc}") from None
+        errors = [node for node in parsed.leaves() if type(node).__name__ == "ErrorQuery"]
+        if errors:
+            raise QueryError(f"cannot understand the query '{query}': check dates and brackets")
+        return parsed
+
+
+def _escape(text: str) -> str:
+    from html import escape
+
+    return escape(text, quote=False)

@@ -1,0 +1,325 @@
+"""The ingest pipeline: discover, hash, dedupe, extract, render, store, catalog, index."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from photoarchive.catalog import Catalog, StoredPhoto
+from photoarchive.config import ArchiveSettings
+from photoarchive.credits import normalise_agency
+from photoarchive.errors import PhotoArchiveError, RejectedFileError, StorageError
+from photoarchive.record import PhotoRecord
+from photoarchive.store import FileStore
+
+if TYPE_CHECKING:
+    from photoarchive.archive import Archive
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".webp", ".heic", ".heif"}
+# Pillow format -> extension the original is stored under.
+STORED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "TIFF": "tif", "PNG": "png", "WEBP": "webp",
+                  "HEIF": "heic"}
+BATCH_SIZE = 200
+
+ProgressCallback = Callable[["FileOutcome"], None]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Desk-supplied values for the whole batch, and how many worker processes to use."""
+
+    caption: str | None = None
+    headline: str | None = None
+    credit: str | None = None
+    byline: str | None = None
+    keywords: tuple[str, ...] = ()
+    jobs: int = 1
+
+    def desk_values(self) -> dict[str, Any]:
+        """Return the desk-supplied values under record field names."""
+        values: dict[str, Any] = {
+            name: value.strip()
+            for name in ("caption", "headline", "credit", "byline")
+            if (value := getattr(self, name)) and value.strip()
+        }
+        if self.keywords:
+            values["keywords"] = [k.strip() for k in self.keywords if k.strip()]
+        return values
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one file: new, duplicate or rejected (with the reason)."""
+
+    path: str
+    status: str
+    id: str | None = None
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Every file's outcome, in discovery order."""
+
+    outcomes: tuple[FileOutcome, ...]
+    skipped: tuple[str, ...] = ()
+
+    def count(self, status: str) -> int:
+        """Return how many files ended with this status."""
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file was rejected."""
+        return self.count("rejected") == 0
+
+
+@dataclass
+class _Prepared:
+    photo: StoredPhoto
+    sources: dict[str, dict[str, Any]]
+    outcome: FileOutcome
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: str
+    root: str
+    settings: ArchiveSettings
+    desk: dict[str, Any] = field(default_factory=dict)
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[str], list[str]]:
+    """Return (image files to ingest, paths that do not exist, other files skipped).
+
+    Folders are walked recursively in name order; inside them only image extensions are
+    taken and hidden files are skipped. A file named explicitly is always tried.
+    """
+    found: list[Path] = []
+    missing: list[str] = []
+    skipped: list[str] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if name.startswith("."):
+                        continue
+                    full = Path(dirpath) / name
+                    if full.suffix.lower() in IMAGE_EXTENSIONS:
+                        found.append(full)
+                    else:
+                        skipped.append(str(full))
+        elif path.exists() or path.is_symlink():
+            found.append(path)
+        else:
+            missing.append(str(path))
+    return found, missing, skipped
+
+
+def ingest_paths(
+    archive: Archive,
+    paths: Iterable[str | os.PathLike[str]],
+    options: IngestOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Ingest files and folders into the archive; per-file problems become rejections.
+
+    Work on each file (hashing, metadata, renditions, storing the original) runs in
+    `options.jobs` processes; the catalog and the index are written here, in batches.
+    """
+    options = options or IngestOptions()
+    files, missing, skipped = discover(paths)
+    outcomes: list[FileOutcome] = [
+        FileOutcome(path=m, status="rejected", reason="no such file or folder") for m in missing
+    ]
+    for outcome in outcomes:
+        if on_progress:
+            on_progress(outcome)
+    archive.finish_pending_index()
+    desk = options.desk_values()
+    jobs = [_Job(str(f), str(archive.root), archive.settings, desk) for f in files]
+    seen: set[str] = set()
+    batch: list[_Prepared] = []
+    for result in _run(jobs, options.jobs):
+        if isinstance(result, _Prepared):
+            sha = result.photo.record.sha256
+            if sha in seen or archive.catalog.has(sha):
+                result.outcome = FileOutcome(path=result.outcome.path, status="duplicate",
+                                             id=result.photo.record.id)
+            else:
+                seen.add(sha)
+                batch.append(result)
+            outcome = result.outcome
+        else:
+            outcome = result
+        if outcome.status == "new" and len(batch) >= BATCH_SIZE:
+            _commit(archive, batch)
+            batch = []
+        outcomes.append(outcome)
+        if on_progress:
+            on_progress(outcome)
+    _commit(archive, batch)
+    return IngestReport(outcomes=tuple(outcomes), skipped=tuple(skipped))
+
+
+def _commit(archive: Archive, batch: list[_Prepared]) -> None:
+    if not batch:
+        return
+    for item in batch:
+        archive.catalog.add(item.photo, item.sources)
+    archive.finish_pending_index()
+
+
+def _run(jobs: list[_Job], workers: int) -> Iterator[_Prepared | FileOutcome]:
+    if workers <= 1 or len(jobs) < 4:
+        yield from map(_prepare, jobs)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_prepare, jobs, chunksize=4)
+
+
+# One read-only catalog connection per process, for the archive being ingested into.
+_readonly_catalog: tuple[str, Catalog] | None = None
+
+
+def _already_catalogued(root: str, sha256: str) -> bool:
+    global _readonly_catalog
+    if _readonly_catalog is None or _readonly_catalog[0] != root:
+        if _readonly_catalog is not None:
+            _readonly_catalog[1].close()
+        _readonly_catalog = (root, Catalog(Path(root) / "catalog.sqlite", readonly=True))
+    return _readonly_catalog[1].has(sha256)
+
+
+def _prepare(job: _Job) -> _Prepared | FileOutcome:
+    """Do one file's work; never raises for a bad file, only returns a rejection."""
+    try:
+        return _prepare_file(job)
+    except RejectedFileError as exc:
+        return FileOutcome(path=job.path, status="rejected", reason=str(exc))
+    except StorageError:
+        raise
+    except PhotoArchiveError as exc:
+        return FileOutcome(path=job.path, status="rejected", reason=str(exc))
+    except MemoryError:
+        return FileOutcome(path=job.path, status="rejected", reason="too large to process")
+    except Exception as exc:  # a hostile file must not stop the batch
+        return FileOutcome(path=job.path, status="rejected",
+                           reason=f"cannot be read as an image ({type(exc).__name__}: {exc})")
+
+
+def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
+    from PIL import Image, UnidentifiedImageError
+
+    from photoarchive.metadata import extract_metadata
+    from photoarchive.renditions import make_renditions
+
+    path = Path(job.path)
+    data = _read(path, job.settings.max_file_mb)
+    sha = hashlib.sha256(data).hexdigest()
+    if _already_catalogued(job.root, sha):
+        return FileOutcome(path=job.path, status="duplicate", id=sha[:12])
+    _register_heif()
+    import io
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise RejectedFileError("not a recognised image format") from None
+    except Image.DecompressionBombError:
+        raise RejectedFileError("image dimensions too large (decompression bomb)") from None
+    fmt = im.format or ""
+    ext = STORED_FORMATS.get(fmt)
+    if ext is None:
+        raise RejectedFileError(f"unsupported image format {fmt or 'unknown'}")
+    width, height = im.size
+    if width <= 0 or height <= 0:
+        raise RejectedFileError("image has no pixels")
+    if width * height > job.settings.max_pixels:
+        raise RejectedFileError(
+            f"image is {width}x{height} pixels, over the archive's limit of "
+            f"{job.settings.max_pixels:,} (decompression bomb?)"
+        )
+    extracted = extract_metadata(im, data, job.desk)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rend = make_renditions(im, job.settings.preview_size, job.settings.thumbnail_size,
+                                   job.settings.jpeg_quality)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise RejectedFileError(f"truncated or corrupt image data ({exc})") from None
+    values = extracted.merged.values
+    record = PhotoRecord(
+        id=sha[:12],
+        sha256=sha,
+        original_filename=path.name,
+        format="JPEG" if fmt == "MPO" else fmt,
+        width=width,
+        height=height,
+        file_size=len(data),
+        ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        **{k: v for k, v in values.items() if k in _RECORD_VALUE_FIELDS},
+    )
+    record.agency = normalise_agency(record.credit)
+    store = FileStore(Path(job.root))
+    # Renditions first, the original last: an original on disk means its renditions are too.
+    store.put_rendition(sha, "preview", rend.preview)
+    store.put_rendition(sha, "thumb", rend.thumb)
+    store.put_original(sha, ext, data)
+    photo = StoredPhoto(record=record, ext=ext, warnings=list(extracted.warnings))
+    sources = dict(extracted.merged.sources)
+    return _Prepared(photo=photo, sources=sources,
+                     outcome=FileOutcome(path=job.path, status="new", id=record.id,
+                                         warnings=tuple(extracted.warnings)))
+
+
+_RECORD_VALUE_FIELDS = set(PhotoRecord.field_names()) - {
+    "id", "sha256", "original_filename", "format", "width", "height", "file_size", "agency",
+    "ingested_at",
+}
+
+
+def _read(path: Path, max_mb: int) -> bytes:
+    try:
+        if path.is_symlink() and not path.exists():
+            raise RejectedFileError("broken symbolic link")
+        if path.is_dir():
+            raise RejectedFileError("is a folder")
+        size = path.stat().st_size
+        if size == 0:
+            raise RejectedFileError("empty file (0 bytes)")
+        if size > max_mb * 1024 * 1024:
+            raise RejectedFileError(f"file is {size / 1e6:.0f} MB, over the limit of {max_mb} MB")
+        with path.open("rb") as fh:
+            return fh.read()
+    except PermissionError:
+        raise RejectedFileError("cannot read file: permission denied") from None
+    except OSError as exc:
+        raise RejectedFileError(f"cannot read file: {exc.strerror or exc}") from None
+
+
+_heif_registered = False
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    if not _heif_registered:
+        try:
+            from pillow_heif import register_heif_opener
+
+            register_heif_opener()
+        except ImportError:  # HEIC support is optional; such files are then rejected
+            pass
+        _heif_registered = True

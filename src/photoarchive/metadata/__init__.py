@@ -1,0 +1,31 @@
+"""Metadata extraction: read EXIF, IPTC-IIM and XMP from image bytes and merge them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from photoarchive.metadata.exif import read_exif
+from photoarchive.metadata.iptc import read_iim
+from photoarchive.metadata.merge import Merged, merge
+from photoarchive.metadata.xmp import XmpPacket, find_packet, parse_xmp
+
+
+@dataclass
+class Extracted:
+    """Merged values with their origins and per-family sources, plus reader warnings."""
+
+    merged: Merged
+    warnings: list[str] = field(default_factory=list)
+
+
+def extract_metadata(im: Image.Image, data: bytes, desk: dict[str, Any] | None = None) -> Extracted:
+    """Read every metadata family of an opened image and merge them (desk values first)."""
+    exif = read_exif(data)
+    iim = read_iim(im)
+    packet = find_packet(im, data)
+    xmp = parse_xmp(packet) if packet is not None else XmpPacket()
+    merged = merge(desk or {}, exif, iim, xmp)
+    return Extracted(merged=merged, warnings=iim.warnings + xmp.warnings)

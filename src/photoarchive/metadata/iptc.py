@@ -1,0 +1,166 @@
+"""IPTC-IIM reader (Pillow adapter): caption, credit, by-line, place, dates; charset per 1:90."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image, IptcImagePlugin, JpegImagePlugin, TiffImagePlugin
+
+_UTF8_MARKERS = (b"\x1b%G", b"\x1b%/G", b"\x1b%/I")
+
+# dataset number in record 2 -> record field; lists for repeatable datasets
+_TEXT_DATASETS = {
+    5: "title",
+    105: "headline",
+    120: "caption",
+    110: "credit",
+    80: "byline",
+    85: "byline_title",
+    115: "source",
+    116: "copyright",
+    40: "special_instructions",
+    90: "city",
+    92: "sublocation",
+    95: "province_state",
+    101: "country",
+    100: "country_code",
+    103: "transmission_reference",
+}
+# Extra datasets kept as sources (release and expiry drive rights checks).
+_EXTRA_DATASETS = {30: "release_date", 35: "release_time", 37: "expiration_date",
+                   38: "expiration_time", 42: "action_advised"}
+# IIM's length limits: a value exactly this long may be a truncated copy of the XMP value.
+LIMITS = {"caption": 2000, "byline": 32, "copyright": 128, "keywords": 64, "city": 32,
+          "province_state": 32, "country": 64, "sublocation": 32, "headline": 256,
+          "credit": 32, "source": 32, "title": 64, "transmission_reference": 32}
+
+
+@dataclass
+class IimBlock:
+    """What the IIM block says, decoded, with the raw bytes kept for charset checks."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, bytes | list[bytes]] = field(default_factory=dict)
+    utf8_declared: bool = False
+    present: bool = False
+    digest: str = "absent"  # "absent" (no stored IPTCDigest), "match" or "stale"
+    warnings: list[str] = field(default_factory=list)
+
+
+def decode_iim_text(raw: bytes, utf8_declared: bool) -> str:
+    """Decode IIM text: UTF-8 when 1:90 says so or the bytes are valid UTF-8, else CP1252."""
+    if utf8_declared:
+        return raw.decode("utf-8", errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def alternative_decodings(raw: bytes) -> list[str]:
+    """Return other plausible readings of undeclared 8-bit IIM text (Mac Roman, Latin-1)."""
+    return [raw.decode(codec, errors="replace") for codec in ("mac_roman", "latin-1")]
+
+
+def read_iim(im: Image.Image) -> IimBlock:
+    """Return the IIM block of a JPEG or TIFF opened with Pillow (empty when there is none)."""
+    block = IimBlock()
+    raw_block, resources = _raw_block(im)
+    if raw_block is None:
+        return block
+    block.present = True
+    stored = _stored_digest(resources)
+    if stored is not None:
+        current = hashlib.md5(raw_block).digest()  # noqa: S324 - the IPTC digest is defined as MD5
+        block.digest = "match" if stored == current else "stale"
+    try:
+        info = IptcImagePlugin.getiptcinfo(im) or {}
+    except Exception as exc:  # Pillow raises on lying dataset lengths and similar damage
+        block.warnings.append(f"IPTC-IIM block unreadable ({type(exc).__name__})")
+        return block
+    charset = info.get((1, 90))
+    if isinstance(charset, list):
+        charset = charset[0]
+    block.utf8_declared = isinstance(charset, bytes) and charset in _UTF8_MARKERS
+    for dataset, name in {**_TEXT_DATASETS, **_EXTRA_DATASETS}.items():
+        value = info.get((2, dataset))
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else [value]
+        texts = [t for t in (decode_iim_text(v, block.utf8_declared).strip() for v in items) if t]
+        if not texts:
+            continue
+        block.raw[name] = items[0] if len(items) == 1 else items
+        block.values[name] = "; ".join(texts) if name == "byline" else texts[0]
+    keywords = info.get((2, 25))
+    if keywords is not None:
+        items = keywords if isinstance(keywords, list) else [keywords]
+        words = [decode_iim_text(k, block.utf8_declared).strip() for k in items]
+        block.values["keywords"] = [w for w in words if w]
+        block.raw["keywords"] = items
+    date = _iim_datetime(info.get((2, 55)), info.get((2, 60)))
+    if date:
+        block.values["date_created"] = date
+    return block
+
+
+def _raw_block(im: Image.Image) -> tuple[bytes | None, dict[int, bytes]]:
+    if isinstance(im, JpegImagePlugin.JpegImageFile):
+        resources = im.info.get("photoshop") or {}
+        data = resources.get(0x0404)
+        return (data if data else None), resources
+    if isinstance(im, TiffImagePlugin.TiffImageFile):
+        data = im.tag_v2._tagdata.get(TiffImagePlugin.IPTC_NAA_CHUNK)
+        ps = im.tag_v2._tagdata.get(34377)
+        return (data if data else None), _photoshop_resources(ps) if ps else {}
+    return None, {}
+
+
+def _photoshop_resources(data: bytes) -> dict[int, bytes]:
+    """Parse Photoshop image resource blocks (8BIM) into {id: payload}."""
+    out: dict[int, bytes] = {}
+    pos = 0
+    while pos + 12 <= len(data) and data[pos : pos + 4] == b"8BIM":
+        rid = struct.unpack(">H", data[pos + 4 : pos + 6])[0]
+        name_len = data[pos + 6]
+        pos += 7 + name_len + ((name_len + 1) % 2)
+        if pos + 4 > len(data):
+            break
+        size = struct.unpack(">I", data[pos : pos + 4])[0]
+        pos += 4
+        out[rid] = data[pos : pos + size]
+        pos += size + (size % 2)
+    return out
+
+
+def _stored_digest(resources: dict[int, bytes]) -> bytes | None:
+    digest = resources.get(0x0425)
+    return digest if isinstance(digest, bytes) and len(digest) == 16 else None
+
+
+def _iim_datetime(date: Any, time: Any) -> str | None:
+    if isinstance(date, list):
+        date = date[0]
+    if isinstance(time, list):
+        time = time[0]
+    if not isinstance(date, bytes):
+        return None
+    d = date.decode("ascii", errors="replace").strip()
+    if len(d) != 8 or not d.isdigit() or d.startswith("0000"):
+        return None
+    iso = f"{d[:4]}-{d[4:6]}-{d[6:8]}"
+    if isinstance(time, bytes):
+        t = time.decode("ascii", errors="replace").strip()
+        if len(t) >= 6 and t[:6].isdigit():
+            iso += f"T{t[:2]}:{t[2:4]}:{t[4:6]}"
+            tz = t[6:]
+            if len(tz) == 5 and tz[0] in "+-" and tz[1:].isdigit():
+                iso += f"{tz[:3]}:{tz[3:]}"
+    return iso
