@@ -23,7 +23,8 @@ class Extracted:
 
 def extract_metadata(im: Image.Image, data: bytes, desk: dict[str, Any] | None = None) -> Extracted:
     """Read every metadata family of an opened image and merge them (desk values first)."""
-    exif = read_exif(data)
+    block = im.info.get("exif")
+    exif = read_exif(data, block if isinstance(block, bytes) else None)
     iim = read_iim(im)
     packet = find_packet(im, data)
     xmp = parse_xmp(packet) if packet is not None else XmpPacket()

@@ -21,12 +21,17 @@ _TEXT_TAGS = {
 }
 
 
-def read_exif(data: bytes) -> dict[str, Any]:
-    """Return EXIF values under record field names; unreadable EXIF gives an empty dict."""
-    try:
-        tags = exifread.process_file(io.BytesIO(data), details=False, extract_thumbnail=False)
-    except Exception:  # exifread raises many types on malformed blocks; EXIF is then absent
-        return {}
+def read_exif(data: bytes, exif_block: bytes | None = None) -> dict[str, Any]:
+    """Return EXIF values under record field names; unreadable EXIF gives an empty dict.
+
+    `exif_block` is the raw EXIF (TIFF structure) Pillow found in the container; it is read
+    when exifread cannot find EXIF in the file itself (as in some WebP files).
+    """
+    tags = _process(data)
+    if not tags and exif_block:
+        block = exif_block[6:] if exif_block.startswith(b"Exif\x00\x00") else exif_block
+        if block[:4] in (b"II*\x00", b"MM\x00*"):
+            tags = _process(block)
     out: dict[str, Any] = {}
     for tag, name in _TEXT_TAGS.items():
         text = _text(tags.get(tag))
@@ -43,6 +48,16 @@ def read_exif(data: bytes) -> dict[str, Any]:
     if lat is not None and lon is not None:
         out["gps_lat"], out["gps_lon"] = lat, lon
     return out
+
+
+def _process(data: bytes) -> dict[str, Any]:
+    try:
+        tags: dict[str, Any] = exifread.process_file(
+            io.BytesIO(data), details=False, extract_thumbnail=False
+        )
+    except Exception:  # exifread raises many types on malformed blocks; EXIF is then absent
+        return {}
+    return tags
 
 
 def _text(tag: Any) -> str | None:

@@ -12,7 +12,7 @@ from PIL import Image, IptcImagePlugin, JpegImagePlugin, TiffImagePlugin
 _UTF8_MARKERS = (b"\x1b%G", b"\x1b%/G", b"\x1b%/I")
 
 # dataset number in record 2 -> record field; lists for repeatable datasets
-_TEXT_DATASETS = {
+TEXT_DATASETS = {
     5: "title",
     105: "headline",
     120: "caption",
@@ -89,7 +89,7 @@ def read_iim(im: Image.Image) -> IimBlock:
     if isinstance(charset, list):
         charset = charset[0]
     block.utf8_declared = isinstance(charset, bytes) and charset in _UTF8_MARKERS
-    for dataset, name in {**_TEXT_DATASETS, **_EXTRA_DATASETS}.items():
+    for dataset, name in {**TEXT_DATASETS, **_EXTRA_DATASETS}.items():
         value = info.get((2, dataset))
         if value is None:
             continue
