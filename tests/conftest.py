@@ -1,0 +1,67 @@
+"""Shared test fixtures: fresh archives, the committed fixture images, the corpus and demo set."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from click.testing import CliRunner, Result
+
+from photoarchive import Archive, init_archive
+from photoarchive.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+SEED = SHARED / "seed" / "captions.tsv"
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Iterator[Archive]:
+    """A new, empty archive in a temporary folder."""
+    arc, _ = init_archive(tmp_path / "archive")
+    yield arc
+    arc.close()
+
+
+@pytest.fixture
+def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run `photoarchive --archive <tmp archive> ARGS...` through click's CliRunner."""
+    runner = CliRunner()
+    where = str(tmp_path / "cli-archive")
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, ["--archive", where, *args], catch_exceptions=False)
+
+    run.archive_dir = where  # type: ignore[attr-defined]
+    return run
+
+
+def load_script(name: str) -> ModuleType:
+    """Import one of scripts/*.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def demo_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The eight seed photos drawn by scripts/make_demo_photos.py."""
+    if not SEED.is_file():
+        pytest.skip(f"seed table not found at {SEED}: the shared folder is not beside the checkout")
+    out = tmp_path_factory.mktemp("demo")
+    module = load_script("make_demo_photos")
+    import csv
+
+    with SEED.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            (out / f"seed{row['photo']}.jpg").write_bytes(module.make_photo(row))
+    return out
