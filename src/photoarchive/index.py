@@ -35,12 +35,13 @@ class Hit:
 def _schema() -> Any:
     from whoosh import fields
     from whoosh.analysis import RegexTokenizer, StemmingAnalyzer
-    from whoosh.analysis.filters import LowercaseFilter
+    from whoosh.analysis.filters import LowercaseFilter, StopFilter
 
     text = StemmingAnalyzer()
     # Credits and place names are matched as words, unstemmed: "credit:reuters" finds
     # "REUTERS/Gleb Garanich" but "AP" never finds "apes".
-    words = RegexTokenizer(r"\w+") | LowercaseFilter()
+    # Stop words are dropped so that "signs of defeat" does not demand "of" in the credit.
+    words = RegexTokenizer(r"\w+") | LowercaseFilter() | StopFilter(minsize=1)
     return fields.Schema(
         sha256=fields.ID(stored=True, unique=True),
         caption=fields.TEXT(analyzer=text, field_boost=2.0),

@@ -240,6 +240,8 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         raise RejectedFileError("not a recognised image format") from None
     except Image.DecompressionBombError:
         raise RejectedFileError("image dimensions too large (decompression bomb)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise RejectedFileError(f"truncated or corrupt image header ({exc})") from None
     fmt = im.format or ""
     ext = STORED_FORMATS.get(fmt)
     if ext is None:

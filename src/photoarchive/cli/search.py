@@ -52,7 +52,7 @@ def search(ctx: click.Context, query: str, limit: int, page: int, as_json: bool)
 def _terminal_highlight(marked: str) -> str:
     import html
 
-    text = excerpt(re.sub(r"<mark[^>]*>(.*?)</mark>", r"\x01\1\x02", marked), 90)
+    text = excerpt(re.sub(r"<mark[^>]*>(.*?)</mark>", "\x01\\1\x02", marked), 90)
     text = html.unescape(text)
     if click.get_text_stream("stdout").isatty():
         return text.replace("\x01", "\033[1m").replace("\x02", "\033[0m")

@@ -1,0 +1,163 @@
+"""The command line as a script drives it: exit codes, JSON on stdout only, messages on stderr."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from photoarchive.cli import main
+from tests.conftest import FIXTURES
+from tests.hostile import write_bad_files
+
+
+@pytest.fixture
+def seeded_cli(cli: Any, demo_photos: Path) -> Any:
+    assert cli("init").exit_code == 0
+    result = cli("ingest", str(demo_photos))
+    assert result.exit_code == 0, result.stderr
+    return cli
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    runner = CliRunner()
+    assert isinstance(main, click.Group)
+    for name, command in main.commands.items():
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert command.help and "Example:" in command.help, name
+
+
+def test_commands_need_an_initialised_archive(cli: Any) -> None:
+    result = cli("search", "tank")
+    assert result.exit_code == 1
+    assert "no archive at" in result.stderr and "init" in result.stderr
+    assert result.stdout == ""
+
+
+def test_init_is_idempotent(cli: Any) -> None:
+    assert cli("init").exit_code == 0
+    again = cli("init")
+    assert again.exit_code == 0
+    assert "Already an archive" in again.stderr
+
+
+def test_ingest_summary_and_json(seeded_cli: Any, demo_photos: Path) -> None:
+    again = seeded_cli("ingest", str(demo_photos), "--json")
+    assert again.exit_code == 0
+    outcomes = json.loads(again.stdout)
+    assert [o["status"] for o in outcomes] == ["duplicate"] * 8
+    assert "0 new, 8 duplicate, 0 rejected" in again.stderr
+
+
+def test_ingest_names_every_bad_file_and_exits_1(cli: Any, tmp_path: Path) -> None:
+    cli("init")
+    folder = tmp_path / "bad"
+    expected = write_bad_files(folder)
+    shutil.copy(FIXTURES / "iim_utf8.jpg", folder / "good.jpg")
+    result = cli("ingest", str(folder))
+    assert result.exit_code == 1
+    for name in expected:
+        assert sum(name in line for line in result.stderr.splitlines()) == 1, name
+    assert "1 new, 0 duplicate, 6 rejected" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ingest_with_desk_values(cli: Any) -> None:
+    cli("init")
+    result = cli("ingest", str(FIXTURES / "xmp.png"), "--caption", "Desk caption",
+                 "--credit", "Credit: Channel 4", "--keyword", "a", "--keyword", "b", "--json")
+    rec_id = json.loads(result.stdout)[0]["id"]
+    shown = json.loads(cli("show", rec_id, "--json").stdout)
+    assert (shown["caption"], shown["credit"], shown["agency"]) == (
+        "Desk caption", "Credit: Channel 4", "Channel 4")
+    assert shown["keywords"] == ["a", "b"]
+
+
+def test_search_json_is_a_list_of_show_records(seeded_cli: Any) -> None:
+    result = seeded_cli("search", "abandoned tanks river", "--json")
+    assert result.exit_code == 0
+    hits = json.loads(result.stdout)
+    assert hits[0]["caption"] == "Tanks abandoned in a river by the fleeing Russians"
+    shown = json.loads(seeded_cli("show", hits[0]["id"], "--json").stdout)
+    assert {k: v for k, v in hits[0].items() if k not in ("score", "caption_highlighted")} == shown
+    assert hits[0]["score"] > 0 and "<mark" in hits[0]["caption_highlighted"]
+
+
+def test_search_table(seeded_cli: Any) -> None:
+    result = seeded_cli("search", "credit:afp")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ID", "DATE", "CREDIT", "CAPTION"]
+    assert "AFP" in lines[1] and "The turret of a Russian tank" in lines[1]
+    assert "2022-09-11" in lines[1]
+    assert "1-1 of 1" in result.stderr
+
+
+def test_search_without_hits_and_with_a_bad_query(seeded_cli: Any) -> None:
+    none = seeded_cli("search", "zeppelin", "--json")
+    assert (none.exit_code, json.loads(none.stdout)) == (0, [])
+    bad = seeded_cli("search", "date:[yesterday to nonsense]")
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: cannot understand the query")
+
+
+def test_show_text_sources_and_errors(seeded_cli: Any) -> None:
+    hit = json.loads(seeded_cli("search", "credit:reuters", "--json").stdout)[0]
+    text = seeded_cli("show", hit["id"][:6], "--sources")
+    assert text.exit_code == 0
+    assert "credit" in text.stdout and "Reuters" in text.stdout
+    assert "Sources:" in text.stdout and "xmp" in text.stdout and "iim" in text.stdout
+    with_sources = json.loads(seeded_cli("show", hit["id"], "--json", "--sources").stdout)
+    assert with_sources["sources"]["caption"]["xmp"] == hit["caption"]
+    assert with_sources["sources"]["caption"]["iim"] == hit["caption"]
+    for bad in ("ffffffffffff", "not-hex", ""):
+        result = seeded_cli("show", bad)
+        assert result.exit_code == 1 and result.stderr.startswith("Error:"), bad
+
+
+def test_stats(seeded_cli: Any) -> None:
+    data = json.loads(seeded_cli("stats", "--json").stdout)
+    assert data["photos"] == 8
+    by_credit = {row["value"]: row["photos"] for row in data["by_credit"]}
+    assert by_credit == {None: 3, "Channel 4": 2, "AFP": 1, "Reuters": 1, "Twitter": 1}
+    assert data["by_format"][0]["value"] == "JPEG"
+    assert "8 photos" in seeded_cli("stats").stdout
+
+
+def test_verify_finds_bit_rot_and_reindex_repairs_the_index(seeded_cli: Any) -> None:
+    assert seeded_cli("verify").exit_code == 0
+    root = Path(seeded_cli.archive_dir)
+    original = next((root / "originals").glob("*/*.jpg"))
+    data = bytearray(original.read_bytes())
+    data[-10] ^= 0xFF
+    original.write_bytes(bytes(data))
+    shutil.rmtree(root / "index")
+    result = seeded_cli("verify", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert len(report["corrupt"]) == 1 and original.name in report["corrupt"][0]
+    assert "reindex" in report["index_problem"]
+    search = seeded_cli("search", "tank")
+    assert search.exit_code == 1 and "reindex" in search.stderr
+    assert seeded_cli("reindex").exit_code == 0
+    assert len(json.loads(seeded_cli("search", "tank", "--json").stdout)) == 2
+
+
+def test_archive_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTOARCHIVE_ARCHIVE", str(tmp_path / "env-archive"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    assert (tmp_path / "env-archive" / "archive.toml").is_file()
+
+
+def test_broken_settings_file_is_one_clear_error(cli: Any) -> None:
+    cli("init")
+    settings = Path(cli.archive_dir) / "archive.toml"
+    settings.write_text("[archive]\nthumbnail_size = 'big'\n")
+    result = cli("stats")
+    assert result.exit_code == 1
+    assert "thumbnail_size must be a whole number" in result.stderr

@@ -1,0 +1,108 @@
+"""Search over the seed article's photos: stemming, fields, dates, ranking, highlights, rebuild."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from photoarchive import Archive, init_archive
+from photoarchive.errors import IndexUnavailableError, QueryError
+from tests.conftest import SEED
+
+ROWS = list(csv.DictReader(SEED.open(encoding="utf-8"), delimiter="\t")) if SEED.is_file() else []
+CAPTION = {r["photo"]: r["caption"] for r in ROWS}
+
+
+@pytest.fixture(scope="module")
+def seeded(demo_photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+    arc, _ = init_archive(tmp_path_factory.mktemp("seeded") / "archive")
+    report = arc.ingest([demo_photos])
+    assert report.count("new") == 8
+    yield arc
+    arc.close()
+
+
+def captions(arc: Archive, query: str, limit: int = 20) -> list[str | None]:
+    return [r.record.caption for r in arc.search(query, limit=limit).results]
+
+
+@pytest.mark.parametrize(
+    ("query", "photo"),
+    [
+        ("abandoned tanks river", "1"),
+        ("signs of defeat", "2"),
+        ("lunch", "3"),
+        ("munitions battlefield", "4"),
+        ("victorious soldier mast", "5"),
+        ("servicemembers Izium", "6"),
+        ("Kupiansk special forces", "7"),
+        ("turret destroyed", "8"),
+    ],
+)
+def test_each_seed_caption_is_found_first(seeded: Archive, query: str, photo: str) -> None:
+    assert captions(seeded, query)[0] == CAPTION[photo]
+
+
+def test_stemming_tank_finds_tanks_and_tank(seeded: Archive) -> None:
+    found = captions(seeded, "tank")
+    assert CAPTION["1"] in found  # "Tanks abandoned..."
+    assert CAPTION["8"] in found  # "...a Russian tank destroyed..."
+
+
+def test_flag_finds_both_flag_photos(seeded: Archive) -> None:
+    assert {CAPTION["5"], CAPTION["6"]} <= set(captions(seeded, "flag"))
+
+
+@pytest.mark.parametrize(
+    ("query", "photos"),
+    [
+        ("credit:afp", {"8"}),
+        ("credit:reuters", {"7"}),
+        ('credit:"channel 4"', {"3", "4"}),
+        ("agency:twitter", {"6"}),
+        ("city:izium", {"6"}),
+        ('"finish lunch"', {"3"}),
+        ("flag NOT izium", {"5"}),
+        ("date:[2022-09-01 to 2022-09-30] credit:reuters", {"7"}),
+        ("date:[2023-01-01 to 2023-12-31]", set()),
+    ],
+)
+def test_field_phrase_and_date_queries(seeded: Archive, query: str, photos: set[str]) -> None:
+    assert set(captions(seeded, query)) == {CAPTION[p] for p in photos}
+
+
+def test_results_carry_score_and_highlighted_caption(seeded: Archive) -> None:
+    top = seeded.search("abandoned tanks river").results[0]
+    assert top.score > 0
+    marked = top.caption_highlighted or ""
+    assert '<mark class="hit t' in marked
+    assert ">Tanks</mark>" in marked and ">river</mark>" in marked
+
+
+def test_paging(seeded: Archive) -> None:
+    first = seeded.search("ukraine", limit=3, page=1)
+    second = seeded.search("ukraine", limit=3, page=2)
+    assert first.total == second.total == 8
+    assert len(first.results) == 3
+    assert not {r.record.id for r in first.results} & {r.record.id for r in second.results}
+
+
+@pytest.mark.parametrize("query", ["", "   ", "date:[notadate to nonsense]"])
+def test_bad_queries_raise_query_error(seeded: Archive, query: str) -> None:
+    with pytest.raises(QueryError):
+        seeded.search(query)
+
+
+def test_missing_index_says_how_to_fix_and_reindex_restores_it(seeded: Archive) -> None:
+    before = [(r.record.id, round(r.score, 6)) for r in seeded.search("tank").results]
+    shutil.rmtree(seeded.index.folder)
+    seeded.index = type(seeded.index)(seeded.index.folder)
+    with pytest.raises(IndexUnavailableError, match="reindex"):
+        seeded.search("tank")
+    assert seeded.reindex() == 8
+    after = [(r.record.id, round(r.score, 6)) for r in seeded.search("tank").results]
+    assert after == before
