@@ -32,8 +32,9 @@ DATE = "2022-09-11"
 Draw = ImageDraw.ImageDraw
 
 
-def sky_and_ground(d: Draw, sky: tuple[int, int, int], ground: tuple[int, int, int],
-                   horizon: int) -> None:
+def sky_and_ground(
+    d: Draw, sky: tuple[int, int, int], ground: tuple[int, int, int], horizon: int
+) -> None:
     w, h = SIZE
     for y in range(horizon):
         t = y / horizon
@@ -47,12 +48,17 @@ def tank(d: Draw, x: int, y: int, scale: float = 1.0, colour=(74, 83, 52), wreck
     for i in range(6):
         cx = x + (30 + i * 52) * s
         d.ellipse([cx - 20 * s, y + 15 * s, cx + 20 * s, y + 55 * s], fill=(30, 30, 28))
-    d.polygon([(x + 20 * s, y), (x + 300 * s, y), (x + 280 * s, y - 50 * s),
-               (x + 40 * s, y - 50 * s)], fill=colour)
+    d.polygon(
+        [(x + 20 * s, y), (x + 300 * s, y), (x + 280 * s, y - 50 * s), (x + 40 * s, y - 50 * s)],
+        fill=colour,
+    )
     d.ellipse([x + 100 * s, y - 100 * s, x + 230 * s, y - 30 * s], fill=colour)
     angle = 25 if wrecked else 0
-    d.line([(x + 220 * s, y - 70 * s), (x + 400 * s, y - 70 * s - angle * s)],
-           fill=(40, 45, 30), width=int(14 * s))
+    d.line(
+        [(x + 220 * s, y - 70 * s), (x + 400 * s, y - 70 * s - angle * s)],
+        fill=(40, 45, 30),
+        width=int(14 * s),
+    )
 
 
 def figure(d: Draw, x: int, y: int, scale: float = 1.0, colour=(85, 95, 60)) -> None:
@@ -142,8 +148,14 @@ def turret(d: Draw) -> None:
 
 
 SCENES: dict[str, Callable[[Draw], None]] = {
-    "1": river_tanks, "2": defeat, "3": lunch, "4": munitions,
-    "5": flag_mast, "6": izium_flags, "7": kupiansk, "8": turret,
+    "1": river_tanks,
+    "2": defeat,
+    "3": lunch,
+    "4": munitions,
+    "5": flag_mast,
+    "6": izium_flags,
+    "7": kupiansk,
+    "8": turret,
 }
 
 

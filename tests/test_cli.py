@@ -70,12 +70,26 @@ def test_ingest_names_every_bad_file_and_exits_1(cli: Any, tmp_path: Path) -> No
 
 def test_ingest_with_desk_values(cli: Any) -> None:
     cli("init")
-    result = cli("ingest", str(FIXTURES / "xmp.png"), "--caption", "Desk caption",
-                 "--credit", "Credit: Channel 4", "--keyword", "a", "--keyword", "b", "--json")
+    result = cli(
+        "ingest",
+        str(FIXTURES / "xmp.png"),
+        "--caption",
+        "Desk caption",
+        "--credit",
+        "Credit: Channel 4",
+        "--keyword",
+        "a",
+        "--keyword",
+        "b",
+        "--json",
+    )
     rec_id = json.loads(result.stdout)[0]["id"]
     shown = json.loads(cli("show", rec_id, "--json").stdout)
     assert (shown["caption"], shown["credit"], shown["agency"]) == (
-        "Desk caption", "Credit: Channel 4", "Channel 4")
+        "Desk caption",
+        "Credit: Channel 4",
+        "Channel 4",
+    )
     assert shown["keywords"] == ["a", "b"]
 
 

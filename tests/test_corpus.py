@@ -33,7 +33,9 @@ RIGHT_TEXT = {
 def _truths() -> list[dict[str, Any]]:
     if not (CORPUS / "truth").is_dir():
         return []
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((CORPUS / "truth").glob("*.json"))]
+    return [
+        json.loads(p.read_text(encoding="utf-8")) for p in sorted((CORPUS / "truth").glob("*.json"))
+    ]
 
 
 TRUTHS = _truths()
@@ -80,8 +82,11 @@ def test_fields_agree_with_exiftool(corpus_archive: Any, truth: dict[str, Any]) 
     rec = arc.catalog.get(sha).record
     want = expected(truth["numeric"])
     got = {
-        "caption": rec.caption, "credit": rec.credit, "byline": rec.byline,
-        "keywords": rec.keywords, "camera_make": rec.camera_make,
+        "caption": rec.caption,
+        "credit": rec.credit,
+        "byline": rec.byline,
+        "keywords": rec.keywords,
+        "camera_make": rec.camera_make,
         "camera_model": rec.camera_model,
         "gps": (round(rec.gps_lat, 5), round(rec.gps_lon, 5)) if rec.gps_lat is not None else None,
         "date": rec.date_created[:19] if rec.date_created else None,

@@ -59,8 +59,9 @@ def test_bad_files_are_rejected_and_the_rest_ingested(archive: Archive, tmp_path
 
 
 def test_desk_values_apply_to_the_batch_and_outrank_embedded(archive: Archive) -> None:
-    options = IngestOptions(caption="Desk caption", credit="REUTERS/Gleb Garanich",
-                            keywords=("Kupiansk", "flag"))
+    options = IngestOptions(
+        caption="Desk caption", credit="REUTERS/Gleb Garanich", keywords=("Kupiansk", "flag")
+    )
     report = archive.ingest([FIXTURES / "xmp_only.jpg", FIXTURES / "xmp.png"], options)
     for outcome in report.outcomes:
         rec = archive.get(outcome.id or "")
@@ -69,8 +70,10 @@ def test_desk_values_apply_to_the_batch_and_outrank_embedded(archive: Archive) -
         assert rec.agency == "Reuters"
         assert rec.keywords == ["Kupiansk", "flag"]
     sources = archive.sources(report.outcomes[0].id or "")
-    assert sources["caption"] == {"desk": "Desk caption",
-                                  "xmp": "Five Ukrainian servicemembers hold flags in Izium"}
+    assert sources["caption"] == {
+        "desk": "Desk caption",
+        "xmp": "Five Ukrainian servicemembers hold flags in Izium",
+    }
 
 
 def test_renditions_sizes_and_orientation(archive: Archive, tmp_path: Path) -> None:
@@ -105,10 +108,12 @@ def test_parallel_ingest_catalogues_the_same_as_serial(tmp_path: Path) -> None:
         with arc:
             report = arc.ingest([src], IngestOptions(jobs=jobs))
             assert report.count("new") == 12
-            records.append(sorted(
-                {k: v for k, v in p.record.to_dict().items() if k != "ingested_at"}.items()
-                for p in arc.catalog.iter_photos()
-            ))
+            records.append(
+                sorted(
+                    {k: v for k, v in p.record.to_dict().items() if k != "ingested_at"}.items()
+                    for p in arc.catalog.iter_photos()
+                )
+            )
     assert records[0] == records[1]
 
 
@@ -127,8 +132,9 @@ def test_interrupted_index_is_finished_by_the_next_ingest(archive: Archive) -> N
 
 def test_large_image_is_rejected_by_the_archive_limit(archive: Archive, tmp_path: Path) -> None:
     settings = archive.root / "archive.toml"
-    settings.write_text(settings.read_text().replace("max_pixels = 200000000",
-                                                     "max_pixels = 1000000"))
+    settings.write_text(
+        settings.read_text().replace("max_pixels = 200000000", "max_pixels = 1000000")
+    )
     from photoarchive import open_archive
 
     with open_archive(archive.root) as small:

@@ -41,8 +41,12 @@ def test_fields_equal_exiftool_mwg(name: str) -> None:
     tags = EXIFTOOL[name]
     values, _ = extract(name)
     mwg = {
-        "caption": "MWG:Description", "byline": "MWG:Creator", "copyright": "MWG:Copyright",
-        "city": "MWG:City", "province_state": "MWG:State", "country": "MWG:Country",
+        "caption": "MWG:Description",
+        "byline": "MWG:Creator",
+        "copyright": "MWG:Copyright",
+        "city": "MWG:City",
+        "province_state": "MWG:State",
+        "country": "MWG:Country",
         "sublocation": "MWG:Location",
     }
     for field, tag in mwg.items():
@@ -92,8 +96,11 @@ def test_latin1_iim_without_charset_is_not_mojibake() -> None:
 
 @pytest.mark.parametrize(
     ("name", "winner"),
-    [("conflict_stale_digest.jpg", "iim"), ("conflict_synced_digest.jpg", "xmp"),
-     ("conflict_no_digest.jpg", "xmp")],
+    [
+        ("conflict_stale_digest.jpg", "iim"),
+        ("conflict_synced_digest.jpg", "xmp"),
+        ("conflict_no_digest.jpg", "xmp"),
+    ],
 )
 def test_iim_xmp_conflict_follows_digest(name: str, winner: str) -> None:
     values, origin = extract(name)
@@ -112,8 +119,9 @@ def test_exif_description_outranks_iim_and_xmp_and_gps_is_signed() -> None:
 
 
 def test_desk_values_outrank_everything() -> None:
-    values, origin = extract("exif_gps_orientation.jpg",
-                             {"caption": "Desk caption", "keywords": ["desk"]})
+    values, origin = extract(
+        "exif_gps_orientation.jpg", {"caption": "Desk caption", "keywords": ["desk"]}
+    )
     assert (values["caption"], origin["caption"]) == ("Desk caption", "desk")
     assert values["keywords"] == ["desk"]
 
@@ -128,8 +136,13 @@ def test_sources_keep_every_family() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "utf8", "text"),
-    [(b"Caf\xc3\xa9", False, "Café"), (b"Caf\xe9", False, "Café"), (b"\x93quoted\x94", False,
-     "\u201cquoted\u201d"), (b"\x81\x8d", False, "\x81\x8d"), (b"bad \xff utf8", True, "bad \ufffd utf8")],
+    [
+        (b"Caf\xc3\xa9", False, "Café"),
+        (b"Caf\xe9", False, "Café"),
+        (b"\x93quoted\x94", False, "\u201cquoted\u201d"),
+        (b"\x81\x8d", False, "\x81\x8d"),
+        (b"bad \xff utf8", True, "bad \ufffd utf8"),
+    ],
 )
 def test_iim_text_decoding_never_fails(raw: bytes, utf8: bool, text: str) -> None:
     assert decode_iim_text(raw, utf8) == text
@@ -137,8 +150,12 @@ def test_iim_text_decoding_never_fails(raw: bytes, utf8: bool, text: str) -> Non
 
 @pytest.mark.parametrize(
     "packet",
-    [b"<x:xmpmeta", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
-     b"\x00\x01\x02", b""],
+    [
+        b"<x:xmpmeta",
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
+        b"\x00\x01\x02",
+        b"",
+    ],
 )
 def test_broken_xmp_gives_a_warning_not_an_exception(packet: bytes) -> None:
     result = parse_xmp(packet)

@@ -69,6 +69,11 @@ def test_flag_finds_both_flag_photos(seeded: Archive) -> None:
         ("flag NOT izium", {"5"}),
         ("date:[2022-09-01 to 2022-09-30] credit:reuters", {"7"}),
         ("date:[2023-01-01 to 2023-12-31]", set()),
+        ("date:[2022-09-12 to 2022-09-30]", set()),
+        ("date:[2022-09-01 to 2022-09-11] turret", {"8"}),
+        ("date:<2022-09-10", set()),
+        ("Date:2022-09-11 CREDIT:afp", {"8"}),
+        ("tank OR munitions", {"1", "4", "8"}),
     ],
 )
 def test_field_phrase_and_date_queries(seeded: Archive, query: str, photos: set[str]) -> None:
@@ -91,7 +96,9 @@ def test_paging(seeded: Archive) -> None:
     assert not {r.record.id for r in first.results} & {r.record.id for r in second.results}
 
 
-@pytest.mark.parametrize("query", ["", "   ", "date:[notadate to nonsense]"])
+@pytest.mark.parametrize(
+    "query", ["", "   ", "date:[notadate to nonsense]", "(((", "NOT", "photographr:garanich"]
+)
 def test_bad_queries_raise_query_error(seeded: Archive, query: str) -> None:
     with pytest.raises(QueryError):
         seeded.search(query)

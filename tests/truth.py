@@ -53,20 +53,35 @@ def expected(tags: dict[str, Any]) -> dict[str, Any]:
         return "; ".join(v) if isinstance(v, list) else v
 
     out: dict[str, Any] = {}
-    out["caption"] = reconcile(_first(tags, "IFD0:ImageDescription"),
-                               _first(tags, "IPTC:Caption-Abstract"),
-                               _first(tags, "XMP-dc:Description"))
-    out["credit"] = reconcile(None, _first(tags, "IPTC:Credit"),
-                              _first(tags, "XMP-photoshop:Credit"))
-    out["byline"] = joined(reconcile(_first(tags, "IFD0:Artist"),
-                                     as_list(_first(tags, "IPTC:By-line")),
-                                     as_list(_first(tags, "XMP-dc:Creator"))))
-    out["keywords"] = reconcile(None, as_list(_first(tags, "IPTC:Keywords")),
-                                as_list(_first(tags, "XMP-dc:Subject"))) or []
+    out["caption"] = reconcile(
+        _first(tags, "IFD0:ImageDescription"),
+        _first(tags, "IPTC:Caption-Abstract"),
+        _first(tags, "XMP-dc:Description"),
+    )
+    out["credit"] = reconcile(
+        None, _first(tags, "IPTC:Credit"), _first(tags, "XMP-photoshop:Credit")
+    )
+    out["byline"] = joined(
+        reconcile(
+            _first(tags, "IFD0:Artist"),
+            as_list(_first(tags, "IPTC:By-line")),
+            as_list(_first(tags, "XMP-dc:Creator")),
+        )
+    )
+    out["keywords"] = (
+        reconcile(
+            None, as_list(_first(tags, "IPTC:Keywords")), as_list(_first(tags, "XMP-dc:Subject"))
+        )
+        or []
+    )
     out["camera_make"] = _first(tags, "IFD0:Make")
     out["camera_model"] = _first(tags, "IFD0:Model")
     lat, lon = tags.get("Composite:GPSLatitude"), tags.get("Composite:GPSLongitude")
-    out["gps"] = (round(float(lat), 5), round(float(lon), 5)) if lat is not None and lon is not None else None
+    out["gps"] = (
+        (round(float(lat), 5), round(float(lon), 5))
+        if lat is not None and lon is not None
+        else None
+    )
     out["date"] = _date(tags, reconcile)
     return out
 

@@ -33,8 +33,11 @@ class SearchResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record's JSON with `score` and `caption_highlighted` added."""
-        return {**self.record.to_dict(), "score": round(self.score, 4),
-                "caption_highlighted": self.caption_highlighted}
+        return {
+            **self.record.to_dict(),
+            "score": round(self.score, 4),
+            "caption_highlighted": self.caption_highlighted,
+        }
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,15 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         """True when nothing is wrong."""
-        return not (self.corrupt or self.missing_originals or self.missing_renditions
-                    or self.orphan_files or self.not_indexed or self.index_extra
-                    or self.index_problem)
+        return not (
+            self.corrupt
+            or self.missing_originals
+            or self.missing_renditions
+            or self.orphan_files
+            or self.not_indexed
+            or self.index_extra
+            or self.index_problem
+        )
 
 
 class Archive:
@@ -87,8 +96,12 @@ class Archive:
         self.close()
 
     # -- ingest ---------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[str | os.PathLike[str]], options: IngestOptions | None = None,
-               on_progress: ProgressCallback | None = None) -> IngestReport:
+    def ingest(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        options: IngestOptions | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestReport:
         """Ingest files and folders; see `photoarchive.ingest.ingest_paths`."""
         from photoarchive.ingest import ingest_paths
 
@@ -138,8 +151,11 @@ class Archive:
 
         hits, total = self.index.search(query, limit=limit, page=page, captions_for=captions_for)
         results = [
-            SearchResult(record=photos[h.sha256].record, score=h.score,
-                         caption_highlighted=h.caption_highlighted)
+            SearchResult(
+                record=photos[h.sha256].record,
+                score=h.score,
+                caption_highlighted=h.caption_highlighted,
+            )
             for h in hits
             if h.sha256 in photos
         ]
@@ -148,16 +164,23 @@ class Archive:
     # -- maintenance ----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Return counts and bytes in all, by credit, by agency and by format."""
-        def table(column: str) -> list[dict[str, Any]]:
-            return [{"value": v, "photos": n, "bytes": b}
-                    for v, n, b in self.catalog.counts_by(column)]
 
-        return {"photos": self.catalog.count(), "bytes": self.catalog.total_bytes(),
-                "by_credit": table("credit"), "by_agency": table("agency"),
-                "by_format": table("format")}
+        def table(column: str) -> list[dict[str, Any]]:
+            return [
+                {"value": v, "photos": n, "bytes": b} for v, n, b in self.catalog.counts_by(column)
+            ]
+
+        return {
+            "photos": self.catalog.count(),
+            "bytes": self.catalog.total_bytes(),
+            "by_credit": table("credit"),
+            "by_agency": table("agency"),
+            "by_format": table("format"),
+        }
 
     def reindex(self, on_progress: Callable[[int], None] | None = None) -> int:
         """Rebuild the search index from the catalog; return how many photos it holds."""
+
         def records() -> Iterable[PhotoRecord]:
             for n, photo in enumerate(self.catalog.iter_photos(), 1):
                 if on_progress and n % 100 == 0:

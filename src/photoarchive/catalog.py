@@ -15,12 +15,23 @@ from photoarchive.record import PhotoRecord
 
 _RECORD_COLUMNS = PhotoRecord.field_names()
 
+
+def _column_type(name: str) -> str:
+    if name in ("width", "height", "file_size", "orientation"):
+        return "INTEGER"
+    return "REAL" if name.startswith("gps_") else "TEXT"
+
+
+_PHOTO_COLUMNS = ",\n        ".join(
+    f"{c} {_column_type(c)}" for c in _RECORD_COLUMNS if c != "sha256"
+)
+
 # Ordered migrations: entry N brings the schema from version N to N+1.
 MIGRATIONS: tuple[str, ...] = (
     f"""
     CREATE TABLE photos (
         sha256 TEXT PRIMARY KEY,
-        {", ".join(f"{c} {'INTEGER' if c in ('width', 'height', 'file_size', 'orientation') else 'REAL' if c.startswith('gps_') else 'TEXT'}" for c in _RECORD_COLUMNS if c != "sha256")},
+        {_PHOTO_COLUMNS},
         ext TEXT NOT NULL,
         warnings TEXT NOT NULL DEFAULT '[]',
         needs_index INTEGER NOT NULL DEFAULT 1
@@ -110,8 +121,11 @@ class Catalog:
         rec = photo.record.to_dict()
         rec["keywords"] = json.dumps(rec["keywords"], ensure_ascii=False)
         columns = [*_RECORD_COLUMNS, "ext", "warnings"]
-        values = [*(rec[c] for c in _RECORD_COLUMNS), photo.ext,
-                  json.dumps(photo.warnings, ensure_ascii=False)]
+        values = [
+            *(rec[c] for c in _RECORD_COLUMNS),
+            photo.ext,
+            json.dumps(photo.warnings, ensure_ascii=False),
+        ]
         with self.transaction() as conn:
             cur = conn.execute(
                 f"INSERT OR IGNORE INTO photos ({', '.join(columns)}) "
@@ -225,11 +239,14 @@ class Catalog:
 
     def total_bytes(self) -> int:
         """Return the summed size of all originals."""
-        return int(self.conn.execute("SELECT coalesce(sum(file_size), 0) FROM photos").fetchone()[0])
+        return int(
+            self.conn.execute("SELECT coalesce(sum(file_size), 0) FROM photos").fetchone()[0]
+        )
 
 
 def _stored(row: sqlite3.Row) -> StoredPhoto:
     data = {c: row[c] for c in _RECORD_COLUMNS}
     data["keywords"] = json.loads(data["keywords"] or "[]")
-    return StoredPhoto(record=PhotoRecord(**data), ext=row["ext"],
-                       warnings=json.loads(row["warnings"]))
+    return StoredPhoto(
+        record=PhotoRecord(**data), ext=row["ext"], warnings=json.loads(row["warnings"])
+    )

@@ -27,8 +27,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("thumbnail_size", 320, "long edge of thumbnails, in pixels", 32, 2048),
     Setting("preview_size", 1280, "long edge of previews, in pixels", 256, 8192),
     Setting("jpeg_quality", 85, "JPEG quality of renditions", 30, 100),
-    Setting("max_pixels", 200_000_000, "larger images are rejected as decompression bombs",
-            1_000_000, 2_000_000_000),
+    Setting(
+        "max_pixels",
+        200_000_000,
+        "larger images are rejected as decompression bombs",
+        1_000_000,
+        2_000_000_000,
+    ),
     Setting("max_file_mb", 500, "larger files are rejected", 1, 100_000),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,6 +16,20 @@ from photoarchive.record import PhotoRecord
 INDEX_NAME = "photos"
 WRITER_LOCK_SECONDS = 60.0
 DEFAULT_FIELDS = ("caption", "headline", "title", "keywords", "place", "byline", "credit")
+# Fields a query may name (the index's own key, sha256, is not one of them).
+SEARCH_FIELDS = (
+    *DEFAULT_FIELDS,
+    "agency",
+    "source",
+    "city",
+    "country",
+    "format",
+    "date_created",
+    "ingested_at",
+)
+_FIELD_PREFIX = re.compile(r"(?:^|(?<=[\s(]))([A-Za-z_]+):")
+_DATE_TERM = re.compile(r"\b(date|taken|date_created|ingested_at):(\[[^\]]*\]|\{[^}]*\}|\S+)")
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}:\d{2}))?)?(?![\d:])")
 FIELD_ALIASES = {
     "date_created": ["date", "taken"],
     "keywords": ["keyword", "kw"],
@@ -64,8 +79,15 @@ def _schema() -> Any:
 def document(record: PhotoRecord) -> dict[str, Any]:
     """Return the index document for a catalog record."""
     place = " ".join(
-        v for v in (record.sublocation, record.city, record.province_state, record.country,
-                    record.country_code) if v
+        v
+        for v in (
+            record.sublocation,
+            record.city,
+            record.province_state,
+            record.country,
+            record.country_code,
+        )
+        if v
     )
     doc: dict[str, Any] = {
         "sha256": record.sha256,
@@ -197,9 +219,13 @@ class SearchIndex:
         with ix.searcher() as searcher:
             return {fields["sha256"] for fields in searcher.all_stored_fields()}
 
-    def search(self, query: str, limit: int = 20, page: int = 1,
-               captions_for: Callable[[list[str]], dict[str, str]] | None = None,
-               ) -> tuple[list[Hit], int]:
+    def search(
+        self,
+        query: str,
+        limit: int = 20,
+        page: int = 1,
+        captions_for: Callable[[list[str]], dict[str, str]] | None = None,
+    ) -> tuple[list[Hit], int]:
         """Return one page of hits ranked by BM25F, and the total number of matches.
 
         The index stores no text: `captions_for` is given the page's hashes and returns
@@ -213,8 +239,9 @@ class SearchIndex:
             results = searcher.search_page(parsed, page, pagelen=limit)
             total = len(results)
             results.results.fragmenter = highlight.WholeFragmenter(charlimit=None)
-            results.results.formatter = highlight.HtmlFormatter(tagname="mark", classname="hit",
-                                                                termclass="t")
+            results.results.formatter = highlight.HtmlFormatter(
+                tagname="mark", classname="hit", termclass="t"
+            )
             page_hits = list(results)
             captions = captions_for([h["sha256"] for h in page_hits]) if captions_for else {}
             hits: list[Hit] = []
@@ -224,20 +251,32 @@ class SearchIndex:
                 marked = None
                 if text:
                     marked = hit.highlights("caption", text=text) or _escape(text)
-                hits.append(Hit(sha256=sha, score=float(hit.score or 0.0),
-                                caption_highlighted=marked))
+                hits.append(
+                    Hit(sha256=sha, score=float(hit.score or 0.0), caption_highlighted=marked)
+                )
         return hits, total
 
     def parse(self, query: str) -> Any:
         """Parse a query in the archive's query language; raise QueryError if it is not one."""
         from whoosh import qparser
         from whoosh.qparser.dateparse import DateParserPlugin
+        from whoosh.query import NullQuery
 
         if not query.strip():
             raise QueryError("empty query: give words to search for")
         ix = self._open()
+        known = set(SEARCH_FIELDS) | {a for names in FIELD_ALIASES.values() for a in names}
+        for name in _FIELD_PREFIX.findall(re.sub(r'"[^"]*"', "", query)):
+            if name.lower() not in known:
+                raise QueryError(
+                    f"unknown field '{name}:' in the query; fields are "
+                    f"{', '.join(sorted(SEARCH_FIELDS))} and date:"
+                )
+        query = _FIELD_PREFIX.sub(lambda m: m.group(1).lower() + ":", query)
+        query = _DATE_TERM.sub(_compact_dates, query)
         parser = qparser.MultifieldParser(list(DEFAULT_FIELDS), ix.schema, group=qparser.AndGroup)
         parser.add_plugin(DateParserPlugin(free=False))
+        parser.add_plugin(qparser.GtLtPlugin())
         parser.add_plugin(qparser.FieldAliasPlugin(FIELD_ALIASES))
         try:
             parsed = parser.parse(query)
@@ -246,7 +285,22 @@ class SearchIndex:
         errors = [node for node in parsed.leaves() if type(node).__name__ == "ErrorQuery"]
         if errors:
             raise QueryError(f"cannot understand the query '{query}': check dates and brackets")
+        if parsed is NullQuery:
+            raise QueryError(f"nothing to search for in '{query}'")
         return parsed
+
+
+def _compact_dates(match: re.Match[str]) -> str:
+    # Whoosh's date parser reads 2022-09-12 inside a range as the year alone, but reads
+    # 20220912 right; editors type ISO dates, so they are rewritten before parsing.
+    value = match.group(2)
+    in_range = value.startswith(("[", "{"))
+
+    def compact(d: re.Match[str]) -> str:
+        out = d.group(1) + d.group(2) + (d.group(3) or "")
+        return out + (f" {d.group(4)}" if d.group(4) and in_range else "")
+
+    return f"{match.group(1)}:{_ISO_DATE.sub(compact, value)}"
 
 
 def _escape(text: str) -> str:

@@ -24,8 +24,14 @@ if TYPE_CHECKING:
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".webp", ".heic", ".heif"}
 # Pillow format -> extension the original is stored under.
-STORED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "TIFF": "tif", "PNG": "png", "WEBP": "webp",
-                  "HEIF": "heic"}
+STORED_FORMATS = {
+    "JPEG": "jpg",
+    "MPO": "jpg",
+    "TIFF": "tif",
+    "PNG": "png",
+    "WEBP": "webp",
+    "HEIF": "heic",
+}
 BATCH_SIZE = 200
 
 ProgressCallback = Callable[["FileOutcome"], None]
@@ -154,8 +160,9 @@ def ingest_paths(
         if isinstance(result, _Prepared):
             sha = result.photo.record.sha256
             if sha in seen or archive.catalog.has(sha):
-                result.outcome = FileOutcome(path=result.outcome.path, status="duplicate",
-                                             id=result.photo.record.id)
+                result.outcome = FileOutcome(
+                    path=result.outcome.path, status="duplicate", id=result.photo.record.id
+                )
             else:
                 seen.add(sha)
                 batch.append(result)
@@ -214,8 +221,11 @@ def _prepare(job: _Job) -> _Prepared | FileOutcome:
     except MemoryError:
         return FileOutcome(path=job.path, status="rejected", reason="too large to process")
     except Exception as exc:  # a hostile file must not stop the batch
-        return FileOutcome(path=job.path, status="rejected",
-                           reason=f"cannot be read as an image ({type(exc).__name__}: {exc})")
+        return FileOutcome(
+            path=job.path,
+            status="rejected",
+            reason=f"cannot be read as an image ({type(exc).__name__}: {exc})",
+        )
 
 
 def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
@@ -258,8 +268,12 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rend = make_renditions(im, job.settings.preview_size, job.settings.thumbnail_size,
-                                   job.settings.jpeg_quality)
+            rend = make_renditions(
+                im,
+                job.settings.preview_size,
+                job.settings.thumbnail_size,
+                job.settings.jpeg_quality,
+            )
     except (OSError, SyntaxError, ValueError) as exc:
         raise RejectedFileError(f"truncated or corrupt image data ({exc})") from None
     values = extracted.merged.values
@@ -282,13 +296,24 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
     store.put_original(sha, ext, data)
     photo = StoredPhoto(record=record, ext=ext, warnings=list(extracted.warnings))
     sources = dict(extracted.merged.sources)
-    return _Prepared(photo=photo, sources=sources,
-                     outcome=FileOutcome(path=job.path, status="new", id=record.id,
-                                         warnings=tuple(extracted.warnings)))
+    return _Prepared(
+        photo=photo,
+        sources=sources,
+        outcome=FileOutcome(
+            path=job.path, status="new", id=record.id, warnings=tuple(extracted.warnings)
+        ),
+    )
 
 
 _RECORD_VALUE_FIELDS = set(PhotoRecord.field_names()) - {
-    "id", "sha256", "original_filename", "format", "width", "height", "file_size", "agency",
+    "id",
+    "sha256",
+    "original_filename",
+    "format",
+    "width",
+    "height",
+    "file_size",
+    "agency",
     "ingested_at",
 }
 

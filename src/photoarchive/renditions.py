@@ -16,7 +16,9 @@ class Renditions:
     thumb: bytes
 
 
-def make_renditions(im: Image.Image, preview_size: int, thumb_size: int, quality: int) -> Renditions:
+def make_renditions(
+    im: Image.Image, preview_size: int, thumb_size: int, quality: int
+) -> Renditions:
     """Return a preview and a thumbnail of an opened (not yet loaded) image.
 
     JPEGs are decoded in draft mode: the DCT scales them down by up to 8x while decoding,

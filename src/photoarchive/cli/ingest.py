@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -16,13 +17,28 @@ from photoarchive.cli.output import open_from_context, print_json, say, stderr_i
 @click.option("--credit", help="Credit line for every file, e.g. 'Channel 4'.")
 @click.option("--byline", help="Photographer for every file.")
 @click.option("--keyword", "keywords", multiple=True, help="Keyword for every file (repeatable).")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
-              help="Worker processes (default: the number of cores).")
-@click.option("--json", "as_json", is_flag=True, help="Print each file's outcome as JSON on stdout.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes (default: the number of cores).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print each file's outcome as JSON on stdout."
+)
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[str, ...], caption: str | None,
-           headline: str | None, credit: str | None, byline: str | None,
-           keywords: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+def ingest(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    caption: str | None,
+    headline: str | None,
+    credit: str | None,
+    byline: str | None,
+    keywords: tuple[str, ...],
+    jobs: int | None,
+    as_json: bool,
+) -> None:
     """Ingest photos from files and folders (recursively).
 
     Each photo's original is stored once (by content), its metadata read and merged,
@@ -38,11 +54,20 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], caption: str | None,
     """
     from photoarchive.ingest import FileOutcome, IngestOptions
 
-    options = IngestOptions(caption=caption, headline=headline, credit=credit, byline=byline,
-                            keywords=keywords, jobs=jobs or os.cpu_count() or 1)
+    options = IngestOptions(
+        caption=caption,
+        headline=headline,
+        credit=credit,
+        byline=byline,
+        keywords=keywords,
+        jobs=jobs or os.cpu_count() or 1,
+    )
     with open_from_context(ctx) as archive:
-        bar = click.progressbar(length=0, label="Ingesting", file=click.get_text_stream("stderr"),
-                                show_pos=True) if stderr_is_terminal() else None
+        bar = (
+            click.progressbar(length=0, label="Ingesting", file=sys.stderr, show_pos=True)
+            if stderr_is_terminal()
+            else None
+        )
 
         def progress(outcome: FileOutcome) -> None:
             if outcome.status == "rejected":
@@ -62,13 +87,22 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], caption: str | None,
         if bar is not None:
             bar.render_finish()
     if as_json:
-        print_json([
-            {"path": o.path, "status": o.status, "id": o.id, "reason": o.reason,
-             "warnings": list(o.warnings)}
-            for o in report.outcomes
-        ])
-    summary = (f"{report.count('new')} new, {report.count('duplicate')} duplicate, "
-               f"{report.count('rejected')} rejected")
+        print_json(
+            [
+                {
+                    "path": o.path,
+                    "status": o.status,
+                    "id": o.id,
+                    "reason": o.reason,
+                    "warnings": list(o.warnings),
+                }
+                for o in report.outcomes
+            ]
+        )
+    summary = (
+        f"{report.count('new')} new, {report.count('duplicate')} duplicate, "
+        f"{report.count('rejected')} rejected"
+    )
     if report.skipped:
         summary += f" ({len(report.skipped)} non-image files skipped)"
     say(summary)

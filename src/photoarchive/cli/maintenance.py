@@ -45,11 +45,16 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         print_json(data)
         return
     click.echo(f"{data['photos']} photos, {_size(data['bytes'])}")
-    for title, key in (("By credit", "by_credit"), ("By agency", "by_agency"),
-                       ("By format", "by_format")):
+    for title, key in (
+        ("By credit", "by_credit"),
+        ("By agency", "by_agency"),
+        ("By format", "by_format"),
+    ):
         click.echo(f"\n{title}:")
         for row in data[key]:
-            click.echo(f"  {row['photos']:>6}  {_size(row['bytes']):>9}  {row['value'] or '(none)'}")
+            click.echo(
+                f"  {row['photos']:>6}  {_size(row['bytes']):>9}  {row['value'] or '(none)'}"
+            )
 
 
 @click.command()

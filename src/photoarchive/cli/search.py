@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import click
 
@@ -11,11 +12,21 @@ from photoarchive.cli.output import excerpt, open_from_context, print_json, say
 
 @click.command()
 @click.argument("query")
-@click.option("--limit", "-n", type=click.IntRange(1, 10_000), default=20, show_default=True,
-              help="Results per page.")
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="Results per page.",
+)
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Page number.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the records as a JSON list on stdout (with score and highlights).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the records as a JSON list on stdout (with score and highlights).",
+)
 @click.pass_context
 def search(ctx: click.Context, query: str, limit: int, page: int, as_json: bool) -> None:
     """Search captions, headlines, keywords, places, by-lines and credits.
@@ -43,8 +54,10 @@ def search(ctx: click.Context, query: str, limit: int, page: int, as_json: bool)
     for r in result.results:
         rec = r.record
         caption = _terminal_highlight(r.caption_highlighted) if r.caption_highlighted else ""
-        click.echo(f"{rec.id:<12}  {(rec.date_created or '')[:10]:<10}  "
-                   f"{excerpt(rec.credit, 16):<16}  {caption}")
+        click.echo(
+            f"{rec.id:<12}  {(rec.date_created or '')[:10]:<10}  "
+            f"{excerpt(rec.credit, 16):<16}  {caption}"
+        )
     first = (page - 1) * limit + 1
     say(f"{first}-{first + len(result.results) - 1} of {result.total}")
 
@@ -54,7 +67,7 @@ def _terminal_highlight(marked: str) -> str:
 
     text = excerpt(re.sub(r"<mark[^>]*>(.*?)</mark>", "\x01\\1\x02", marked), 90)
     text = html.unescape(text)
-    if click.get_text_stream("stdout").isatty():
+    if sys.stdout.isatty():
         return text.replace("\x01", "\033[1m").replace("\x02", "\033[0m")
     return text.replace("\x01", "").replace("\x02", "")
 

@@ -10,8 +10,12 @@ from photoarchive.cli.output import open_from_context, print_json
 @click.command()
 @click.argument("photo_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as a JSON object.")
-@click.option("--sources", "with_sources", is_flag=True,
-              help="Also show each field's value in every metadata family (desk, exif, iim, xmp).")
+@click.option(
+    "--sources",
+    "with_sources",
+    is_flag=True,
+    help="Also show each field's value in every metadata family (desk, exif, iim, xmp).",
+)
 @click.pass_context
 def show(ctx: click.Context, photo_id: str, as_json: bool, with_sources: bool) -> None:
     """Show one photo's record; the id may be a unique prefix.

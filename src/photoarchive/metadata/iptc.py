@@ -7,7 +7,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, IptcImagePlugin, JpegImagePlugin, TiffImagePlugin
+from PIL import Image, ImageFile, IptcImagePlugin, JpegImagePlugin, TiffImagePlugin
 
 _UTF8_MARKERS = (b"\x1b%G", b"\x1b%/G", b"\x1b%/I")
 
@@ -30,12 +30,29 @@ TEXT_DATASETS = {
     103: "transmission_reference",
 }
 # Extra datasets kept as sources (release and expiry drive rights checks).
-_EXTRA_DATASETS = {30: "release_date", 35: "release_time", 37: "expiration_date",
-                   38: "expiration_time", 42: "action_advised"}
+_EXTRA_DATASETS = {
+    30: "release_date",
+    35: "release_time",
+    37: "expiration_date",
+    38: "expiration_time",
+    42: "action_advised",
+}
 # IIM's length limits: a value exactly this long may be a truncated copy of the XMP value.
-LIMITS = {"caption": 2000, "byline": 32, "copyright": 128, "keywords": 64, "city": 32,
-          "province_state": 32, "country": 64, "sublocation": 32, "headline": 256,
-          "credit": 32, "source": 32, "title": 64, "transmission_reference": 32}
+LIMITS = {
+    "caption": 2000,
+    "byline": 32,
+    "copyright": 128,
+    "keywords": 64,
+    "city": 32,
+    "province_state": 32,
+    "country": 64,
+    "sublocation": 32,
+    "headline": 256,
+    "credit": 32,
+    "source": 32,
+    "title": 64,
+    "transmission_reference": 32,
+}
 
 
 @dataclass
@@ -73,12 +90,12 @@ def read_iim(im: Image.Image) -> IimBlock:
     """Return the IIM block of a JPEG or TIFF opened with Pillow (empty when there is none)."""
     block = IimBlock()
     raw_block, resources = _raw_block(im)
-    if raw_block is None:
+    if raw_block is None or not isinstance(im, ImageFile.ImageFile):
         return block
     block.present = True
     stored = _stored_digest(resources)
     if stored is not None:
-        current = hashlib.md5(raw_block).digest()  # noqa: S324 - the IPTC digest is defined as MD5
+        current = hashlib.md5(raw_block).digest()
         block.digest = "match" if stored == current else "stale"
     try:
         info = IptcImagePlugin.getiptcinfo(im) or {}

@@ -55,7 +55,7 @@ def photoshop_resources(iim: bytes, digest: bytes | None = None) -> bytes:
     or other 16 bytes to mark the IIM as edited after the XMP was written.
     """
     blocks = _resource(0x0404, iim)
-    stored = hashlib.md5(iim).digest() if digest is None else digest  # noqa: S324 - IPTC's definition
+    stored = hashlib.md5(iim).digest() if digest is None else digest
     if stored:
         blocks += _resource(0x0425, stored)
     return blocks

@@ -16,9 +16,24 @@ EXIF_FIRST = ("caption", "byline", "copyright", "date_created")
 EXIF_ONLY = ("camera_make", "camera_model", "lens", "orientation", "gps_lat", "gps_lon")
 # Fields carried by IIM and XMP alike.
 IIM_XMP = (
-    "caption", "headline", "title", "credit", "byline", "byline_title", "source", "copyright",
-    "usage_terms", "special_instructions", "keywords", "city", "sublocation", "province_state",
-    "country", "country_code", "date_created", "transmission_reference",
+    "caption",
+    "headline",
+    "title",
+    "credit",
+    "byline",
+    "byline_title",
+    "source",
+    "copyright",
+    "usage_terms",
+    "special_instructions",
+    "keywords",
+    "city",
+    "sublocation",
+    "province_state",
+    "country",
+    "country_code",
+    "date_created",
+    "transmission_reference",
 )
 
 # Text that cameras write into ImageDescription by default: not a caption.

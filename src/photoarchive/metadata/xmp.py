@@ -135,8 +135,13 @@ def _property_value(el: Element, as_list: bool) -> Any:
 
 
 def _looks_like_date(value: str) -> bool:
-    return bool(re.match(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
-                         r"(Z|[+-]\d{2}:\d{2})?)?)?)?$", value))
+    return bool(
+        re.match(
+            r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+            r"(Z|[+-]\d{2}:\d{2})?)?)?)?$",
+            value,
+        )
+    )
 
 
 def _png_itxt_xmp(data: bytes) -> bytes | None:

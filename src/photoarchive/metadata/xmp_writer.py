@@ -7,17 +7,26 @@ from xml.sax.saxutils import escape
 
 from photoarchive.metadata.xmp import CORE, DC, PS, RDF, RIGHTS
 
-_ALT = {"caption": "dc:description", "title": "dc:title", "copyright": "dc:rights",
-        "usage_terms": "xmpRights:UsageTerms"}
+_ALT = {
+    "caption": "dc:description",
+    "title": "dc:title",
+    "copyright": "dc:rights",
+    "usage_terms": "xmpRights:UsageTerms",
+}
 _SEQ = {"byline": "dc:creator"}
 _BAG = {"keywords": "dc:subject"}
 _SIMPLE = {
-    "headline": "photoshop:Headline", "credit": "photoshop:Credit", "source": "photoshop:Source",
-    "city": "photoshop:City", "province_state": "photoshop:State",
-    "country": "photoshop:Country", "date_created": "photoshop:DateCreated",
+    "headline": "photoshop:Headline",
+    "credit": "photoshop:Credit",
+    "source": "photoshop:Source",
+    "city": "photoshop:City",
+    "province_state": "photoshop:State",
+    "country": "photoshop:Country",
+    "date_created": "photoshop:DateCreated",
     "special_instructions": "photoshop:Instructions",
     "transmission_reference": "photoshop:TransmissionReference",
-    "byline_title": "photoshop:AuthorsPosition", "sublocation": "Iptc4xmpCore:Location",
+    "byline_title": "photoshop:AuthorsPosition",
+    "sublocation": "Iptc4xmpCore:Location",
     "country_code": "Iptc4xmpCore:CountryCode",
 }
 
@@ -28,8 +37,10 @@ def build_xmp(values: Mapping[str, str | list[str]]) -> bytes:
     for name, value in values.items():
         if name in _ALT:
             tag = _ALT[name]
-            parts.append(f'<{tag}><rdf:Alt><rdf:li xml:lang="x-default">{escape(str(value))}'
-                         f"</rdf:li></rdf:Alt></{tag}>")
+            parts.append(
+                f'<{tag}><rdf:Alt><rdf:li xml:lang="x-default">{escape(str(value))}'
+                f"</rdf:li></rdf:Alt></{tag}>"
+            )
         elif name in _SEQ or name in _BAG:
             tag, box = (_SEQ[name], "Seq") if name in _SEQ else (_BAG[name], "Bag")
             items = value if isinstance(value, list) else [v.strip() for v in value.split(";")]
