@@ -145,3 +145,28 @@ def test_large_image_is_rejected_by_the_archive_limit(archive: Archive, tmp_path
         outcome = small.ingest([path]).outcomes[0]
     assert outcome.status == "rejected"
     assert "1100x1000" in (outcome.reason or "")
+
+
+def test_progress_is_reported_for_every_file(archive: Archive, tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int]] = []
+    archive.ingest(
+        [FIXTURES / "xmp.png", FIXTURES / "xmp.webp", tmp_path / "missing.jpg"],
+        on_progress=lambda outcome, done, total: calls.append((outcome.status, done, total)),
+    )
+    assert [(done, total) for _, done, total in calls] == [(1, 3), (2, 3), (3, 3)]
+    assert sorted(status for status, _, _ in calls) == ["new", "new", "rejected"]
+
+
+def test_lying_iim_lengths_give_a_warning_and_the_photo_is_kept(
+    archive: Archive, tmp_path: Path
+) -> None:
+    from photoarchive.metadata.iptc_writer import embed_in_jpeg, photoshop_resources
+
+    # A caption dataset that claims 5,000 bytes where 12 follow.
+    lying = b"\x1c\x02\x00\x00\x02\x00\x04" + b"\x1c\x02\x78\x13\x88" + b"short text.."
+    path = tmp_path / "lying.jpg"
+    path.write_bytes(embed_in_jpeg(good_jpeg(), photoshop_resources(lying, b"")))
+    outcome = archive.ingest([path]).outcomes[0]
+    assert outcome.status == "new"
+    rec = archive.get(outcome.id or "")
+    assert rec.caption in (None, "short text..")

@@ -34,7 +34,8 @@ STORED_FORMATS = {
 }
 BATCH_SIZE = 200
 
-ProgressCallback = Callable[["FileOutcome"], None]
+# Called after each file with its outcome, how many files are done and how many there are.
+ProgressCallback = Callable[["FileOutcome", int, int], None]
 
 
 @dataclass(frozen=True)
@@ -145,12 +146,16 @@ def ingest_paths(
     """
     options = options or IngestOptions()
     files, missing, skipped = discover(paths)
-    outcomes: list[FileOutcome] = [
-        FileOutcome(path=m, status="rejected", reason="no such file or folder") for m in missing
-    ]
-    for outcome in outcomes:
+    total = len(files) + len(missing)
+    outcomes: list[FileOutcome] = []
+
+    def record(outcome: FileOutcome) -> None:
+        outcomes.append(outcome)
         if on_progress:
-            on_progress(outcome)
+            on_progress(outcome, len(outcomes), total)
+
+    for path in missing:
+        record(FileOutcome(path=path, status="rejected", reason="no such file or folder"))
     archive.finish_pending_index()
     desk = options.desk_values()
     jobs = [_Job(str(f), str(archive.root), archive.settings, desk) for f in files]
@@ -172,9 +177,7 @@ def ingest_paths(
         if outcome.status == "new" and len(batch) >= BATCH_SIZE:
             _commit(archive, batch)
             batch = []
-        outcomes.append(outcome)
-        if on_progress:
-            on_progress(outcome)
+        record(outcome)
     _commit(archive, batch)
     return IngestReport(outcomes=tuple(outcomes), skipped=tuple(skipped))
 

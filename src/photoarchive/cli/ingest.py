@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
 from photoarchive.cli.output import open_from_context, print_json, say, stderr_is_terminal
+
+LOG_EVERY = 100
 
 
 @click.command()
@@ -63,13 +66,14 @@ def ingest(
         jobs=jobs or os.cpu_count() or 1,
     )
     with open_from_context(ctx) as archive:
-        bar = (
-            click.progressbar(length=0, label="Ingesting", file=sys.stderr, show_pos=True)
-            if stderr_is_terminal()
-            else None
-        )
+        bar: Any = None
 
-        def progress(outcome: FileOutcome) -> None:
+        def progress(outcome: FileOutcome, done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None and stderr_is_terminal():
+                bar = click.progressbar(
+                    length=total, label="Ingesting", file=sys.stderr, show_pos=True
+                )
             if outcome.status == "rejected":
                 _clear(bar)
                 say(f"rejected: {_printable(outcome.path)}: {outcome.reason}")
@@ -78,11 +82,10 @@ def ingest(
                 say(f"warning: {_printable(outcome.path)}: {warning}")
             if bar is not None:
                 bar.update(1)
+            elif done % LOG_EVERY == 0:
+                # Not a terminal (a log file, a pipe): a plain line now and then.
+                say(f"ingested {done}/{total} files")
 
-        if bar is not None:
-            from photoarchive.ingest import discover
-
-            bar.length = len(discover(paths)[0])
         report = archive.ingest(paths, options, on_progress=progress)
         if bar is not None:
             bar.render_finish()
