@@ -17,6 +17,25 @@ BOILERPLATE = re.compile(
 )
 
 
+# Fields outside MWG's list, carried by IIM and XMP alike: (IIM tag, XMP tag).
+IIM_XMP_PAIRS = {
+    "headline": ("IPTC:Headline", "XMP-photoshop:Headline"),
+    "title": ("IPTC:ObjectName", "XMP-dc:Title"),
+    "source": ("IPTC:Source", "XMP-photoshop:Source"),
+    "byline_title": ("IPTC:By-lineTitle", "XMP-photoshop:AuthorsPosition"),
+    "special_instructions": ("IPTC:SpecialInstructions", "XMP-photoshop:Instructions"),
+    "transmission_reference": (
+        "IPTC:OriginalTransmissionReference",
+        "XMP-photoshop:TransmissionReference",
+    ),
+    "city": ("IPTC:City", "XMP-photoshop:City"),
+    "sublocation": ("IPTC:Sub-location", "XMP-iptcCore:Location"),
+    "province_state": ("IPTC:Province-State", "XMP-photoshop:State"),
+    "country": ("IPTC:Country-PrimaryLocationName", "XMP-photoshop:Country"),
+    "country_code": ("IPTC:Country-PrimaryLocationCode", "XMP-iptcCore:CountryCode"),
+}
+
+
 def _s(value: Any) -> Any:
     if value is None:
         return None
@@ -74,6 +93,14 @@ def expected(tags: dict[str, Any]) -> dict[str, Any]:
         )
         or []
     )
+    out["copyright"] = reconcile(
+        _first(tags, "IFD0:Copyright"),
+        _first(tags, "IPTC:CopyrightNotice"),
+        _first(tags, "XMP-dc:Rights"),
+    )
+    for field, (iim_tag, xmp_tag) in IIM_XMP_PAIRS.items():
+        out[field] = reconcile(None, _first(tags, iim_tag), _first(tags, xmp_tag))
+    out["usage_terms"] = _first(tags, "XMP-xmpRights:UsageTerms")
     out["camera_make"] = _first(tags, "IFD0:Make")
     out["camera_model"] = _first(tags, "IFD0:Model")
     lat, lon = tags.get("Composite:GPSLatitude"), tags.get("Composite:GPSLongitude")
