@@ -5,30 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-#: Text fields that metadata (embedded or desk-supplied) can fill, in display order.
-TEXT_FIELDS: tuple[str, ...] = (
-    "caption",
-    "headline",
-    "title",
-    "credit",
-    "byline",
-    "byline_title",
-    "source",
-    "copyright",
-    "usage_terms",
-    "special_instructions",
-    "city",
-    "sublocation",
-    "province_state",
-    "country",
-    "country_code",
-    "date_created",
-    "camera_make",
-    "camera_model",
-    "lens",
-    "transmission_reference",
-)
-
 
 @dataclass
 class PhotoRecord:
