@@ -13,11 +13,15 @@ from photoarchive.catalog import Catalog, StoredPhoto
 from photoarchive.config import SETTINGS_FILE, ArchiveSettings, load_settings, starter_settings_text
 from photoarchive.errors import ArchiveNotFoundError, StorageError
 from photoarchive.index import SearchIndex
+from photoarchive.policy import POLICY_FILE, STARTER_POLICY, RightsPolicy, load_policy
 from photoarchive.record import PhotoRecord
 from photoarchive.store import FileStore, atomic_write
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from photoarchive.ingest import IngestOptions, IngestReport, ProgressCallback
+    from photoarchive.rights import Verdict
 
 CATALOG_FILE = "catalog.sqlite"
 INDEX_DIR = "index"
@@ -84,6 +88,51 @@ class Archive:
         self.store = FileStore(root)
         self.catalog = Catalog(root / CATALOG_FILE)
         self.index = SearchIndex(root / INDEX_DIR)
+        self._policy: RightsPolicy | None = None
+
+    @property
+    def policy(self) -> RightsPolicy:
+        """The rights policy from rights.toml, read on first use (ConfigError if broken)."""
+        if self._policy is None:
+            self._policy = load_policy(self.root / POLICY_FILE)
+        return self._policy
+
+    def check_rights(
+        self, id_or_prefix: str, use: str | None = None, at: datetime | None = None
+    ) -> Verdict:
+        """Return the rights verdict for one photo (default use of the policy, now)."""
+        from photoarchive.rights import check_rights
+
+        sha = self.resolve(id_or_prefix)
+        record = self.catalog.get(sha).record
+        return check_rights(
+            record,
+            self.catalog.sources(sha),
+            self.policy,
+            use or self.policy.default_use,
+            at or _now(),
+        )
+
+    def verdicts(
+        self, records: Iterable[PhotoRecord], use: str | None = None, at: datetime | None = None
+    ) -> list[tuple[PhotoRecord, Verdict]]:
+        """Return each record with its rights verdict."""
+        from photoarchive.rights import check_rights
+
+        moment = at or _now()
+        return [
+            (
+                r,
+                check_rights(
+                    r,
+                    self.catalog.sources(r.sha256),
+                    self.policy,
+                    use or self.policy.default_use,
+                    moment,
+                ),
+            )
+            for r in records
+        ]
 
     def close(self) -> None:
         """Release the catalog connection."""
@@ -228,6 +277,12 @@ class Archive:
         return report
 
 
+def _now() -> datetime:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
 def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -255,6 +310,9 @@ def init_archive(root: str | os.PathLike[str]) -> tuple[Archive, bool]:
     """Create an archive (or open the existing one); return it and whether it was created."""
     path = Path(root)
     if is_archive(path):
+        # An archive made before the rights policy existed gets the starter policy.
+        if not (path / POLICY_FILE).exists():
+            atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
         return Archive(path), False
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -265,6 +323,8 @@ def init_archive(root: str | os.PathLike[str]) -> tuple[Archive, bool]:
     archive_settings_tmp = starter_settings_text().encode("utf-8")
     # The catalog and index first, archive.toml last: a folder with archive.toml is complete.
     Catalog(path / CATALOG_FILE).close()
+    if not (path / POLICY_FILE).exists():
+        atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
     SearchIndex(path / INDEX_DIR).create()
     atomic_write(path / SETTINGS_FILE, archive_settings_tmp)
     return Archive(path), True

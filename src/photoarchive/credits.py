@@ -1,10 +1,13 @@
-"""Credit lines: strip labels and find the agency a credit names."""
+"""Credit lines: split them into agency, photographer and distributor; name the agency."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-# Canonical agency -> lower-case spellings that name it.
+# Canonical agency -> lower-case spellings that name it. The archive's rights.toml adds
+# and overrides these; they let a credit be read even before a policy names the agency.
 KNOWN_AGENCIES: dict[str, tuple[str, ...]] = {
     "Reuters": ("reuters", "thomson reuters"),
     "AFP": ("afp", "agence france-presse", "agence france presse"),
@@ -13,41 +16,78 @@ KNOWN_AGENCIES: dict[str, tuple[str, ...]] = {
     "EPA": ("epa", "epa-efe", "epa efe"),
     "PA": ("pa", "pa images", "pa wire", "press association"),
     "Channel 4": ("channel 4", "channel 4 news", "c4"),
-    "Twitter": ("twitter", "x", "x (formerly twitter)"),
+    "Twitter": ("twitter", "x", "x (formerly twitter)", "x/twitter"),
+    "Staff": ("staff", "staff photographer", "staff photo"),
 }
-_ALIASES = {alias: name for name, aliases in KNOWN_AGENCIES.items() for alias in aliases}
-_LABEL = re.compile(r"^\s*(credit|photo|picture|pic|image|source)\s*:\s*", re.IGNORECASE)
-_COPYRIGHT = re.compile(r"^\s*(©|\(c\)|copyright)\s*", re.IGNORECASE)
-_YEAR = re.compile(r"\s+(19|20)\d\d\s*$")
+_LABEL = re.compile(r"^\s*(credit|photo|photograph|picture|pic|image|source)\s*:\s*", re.I)
+_COPYRIGHT = re.compile(r"^\s*(©|\(c\)|copyright)\s*", re.I)
+_YEAR = re.compile(r"\s*,?\s+(19|20)\d\d\s*$")
+_VIA = re.compile(r"\s+via\s+", re.I)
+_SPLIT = re.compile(r"\s*/\s*|\s*\|\s*")
+
+
+@dataclass(frozen=True)
+class CreditLine:
+    """A credit line read into its parts; `agency` is canonical when an alias matched."""
+
+    raw: str
+    agency: str | None
+    photographer: str | None = None
+    distributor: str | None = None
+    known: bool = False
+
+
+def alias_table(
+    agencies: Mapping[str, tuple[str, ...] | list[str]] | None = None,
+) -> dict[str, str]:
+    """Return {lower-case alias: canonical agency}: the built-in names plus `agencies`."""
+    table = {alias: name for name, aliases in KNOWN_AGENCIES.items() for alias in aliases}
+    for name, aliases in (agencies or {}).items():
+        table[name.lower()] = name
+        for alias in aliases:
+            table[alias.strip().lower()] = name
+    return table
 
 
 def clean_credit(credit: str) -> str:
-    """Return the credit without labels such as 'Credit:' or '©' and trailing years."""
+    """Return the credit without labels ('Credit:', 'Photo:', '©') or a trailing year."""
     text = _LABEL.sub("", credit.strip())
     text = _COPYRIGHT.sub("", text)
     return _YEAR.sub("", text).strip()
 
 
-def normalise_agency(credit: str | None) -> str | None:
-    """Return the agency a credit line names, canonically spelt, or None for an empty credit.
+def parse_credit(credit: str | None, aliases: Mapping[str, str] | None = None) -> CreditLine | None:
+    """Read a credit line; None for an empty one.
 
-    A credit naming no known agency gives its own cleaned text, so it can still be grouped.
+    "REUTERS/Gleb Garanich" and "Gleb Garanich/Reuters" give agency Reuters and the
+    photographer; "AFP via Getty Images" gives AFP distributed by Getty Images. A credit
+    naming no known agency keeps its cleaned text as the agency, with `known` False.
     """
-    if not credit or not credit.strip():
+    if credit is None or not credit.strip():
         return None
+    table = aliases if aliases is not None else alias_table()
     text = clean_credit(credit)
     if not text:
         return None
-    lowered = text.lower()
-    if lowered in _ALIASES:
-        return _ALIASES[lowered]
-    # "AFP via Getty Images": the agency is the one named before the distributor.
-    lowered = re.split(r"\s+via\s+", lowered)[0]
-    parts = [p.strip() for p in re.split(r"\s*/\s*|\s*,\s*", lowered) if p.strip()]
-    for part in reversed(parts):
-        if part in _ALIASES:
-            return _ALIASES[part]
-        handle = part.lstrip("@")
-        if handle in _ALIASES:
-            return _ALIASES[handle]
-    return text
+    distributor = None
+    via = _VIA.split(text, maxsplit=1)
+    if len(via) == 2:
+        text, distributor = via[0].strip(), via[1].strip()
+        distributor = table.get(distributor.lower(), distributor)
+    whole = table.get(text.lower())
+    if whole:
+        return CreditLine(credit, whole, None, distributor, True)
+    parts = [p.strip() for p in _SPLIT.split(text) if p.strip()]
+    for i, part in enumerate(parts):
+        name = table.get(part.lower()) or table.get(part.lower().lstrip("@"))
+        if name:
+            others = [p for j, p in enumerate(parts) if j != i]
+            photographer = " / ".join(others) or None
+            return CreditLine(credit, name, photographer, distributor, True)
+    return CreditLine(credit, text, None, distributor, False)
+
+
+def normalise_agency(credit: str | None, aliases: Mapping[str, str] | None = None) -> str | None:
+    """Return the agency a credit line names (canonically spelt), or None for no credit."""
+    line = parse_credit(credit, aliases)
+    return line.agency if line else None

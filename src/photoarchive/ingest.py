@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ from photoarchive.catalog import Catalog, StoredPhoto
 from photoarchive.config import ArchiveSettings
 from photoarchive.credits import normalise_agency
 from photoarchive.errors import PhotoArchiveError, RejectedFileError, StorageError
+from photoarchive.manifest import row_for
 from photoarchive.record import PhotoRecord
 from photoarchive.store import FileStore
 
@@ -48,6 +49,9 @@ class IngestOptions:
     byline: str | None = None
     keywords: tuple[str, ...] = ()
     jobs: int = 1
+    #: Per-file desk values by file name (see photoarchive.manifest); a row's values
+    #: outrank the batch-wide ones above.
+    manifest: Mapping[str, Mapping[str, Any]] | None = None
 
     def desk_values(self) -> dict[str, Any]:
         """Return the desk-supplied values under record field names."""
@@ -78,6 +82,8 @@ class IngestReport:
 
     outcomes: tuple[FileOutcome, ...]
     skipped: tuple[str, ...] = ()
+    #: Manifest rows that named no file of the batch.
+    unmatched_rows: tuple[str, ...] = ()
 
     def count(self, status: str) -> int:
         """Return how many files ended with this status."""
@@ -85,8 +91,8 @@ class IngestReport:
 
     @property
     def ok(self) -> bool:
-        """True when no file was rejected."""
-        return self.count("rejected") == 0
+        """True when no file was rejected and every manifest row found its file."""
+        return self.count("rejected") == 0 and not self.unmatched_rows
 
 
 @dataclass
@@ -102,6 +108,7 @@ class _Job:
     root: str
     settings: ArchiveSettings
     desk: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[str], list[str]]:
@@ -157,8 +164,22 @@ def ingest_paths(
     for path in missing:
         record(FileOutcome(path=path, status="rejected", reason="no such file or folder"))
     archive.finish_pending_index()
-    desk = options.desk_values()
-    jobs = [_Job(str(f), str(archive.root), archive.settings, desk) for f in files]
+    batch_desk = options.desk_values()
+    aliases = archive.policy.aliases
+    manifest = options.manifest
+    used_rows: set[str] = set()
+    no_row: set[str] = set()
+    jobs = []
+    for f in files:
+        desk = dict(batch_desk)
+        if manifest is not None:
+            key = row_for(manifest, f)
+            if key is None:
+                no_row.add(str(f))
+            else:
+                used_rows.add(key)
+                desk.update(manifest[key])
+        jobs.append(_Job(str(f), str(archive.root), archive.settings, desk, aliases))
     seen: set[str] = set()
     batch: list[_Prepared] = []
     for result in _run(jobs, options.jobs):
@@ -174,12 +195,15 @@ def ingest_paths(
             outcome = result.outcome
         else:
             outcome = result
+        if outcome.path in no_row:
+            outcome = replace(outcome, warnings=(*outcome.warnings, "no row in the manifest"))
         if outcome.status == "new" and len(batch) >= BATCH_SIZE:
             _commit(archive, batch)
             batch = []
         record(outcome)
     _commit(archive, batch)
-    return IngestReport(outcomes=tuple(outcomes), skipped=tuple(skipped))
+    unmatched = tuple(sorted(set(manifest or {}) - used_rows))
+    return IngestReport(outcomes=tuple(outcomes), skipped=tuple(skipped), unmatched_rows=unmatched)
 
 
 def _commit(archive: Archive, batch: list[_Prepared]) -> None:
@@ -291,7 +315,7 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
         **{k: v for k, v in values.items() if k in _RECORD_VALUE_FIELDS},
     )
-    record.agency = normalise_agency(record.credit)
+    record.agency = normalise_agency(record.credit, job.aliases or None)
     store = FileStore(Path(job.root))
     # Renditions first, the original last: an original on disk means its renditions are too.
     store.put_rendition(sha, "preview", rend.preview)
