@@ -24,13 +24,24 @@ def seeded_cli(cli: Any, demo_photos: Path) -> Any:
     return cli
 
 
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, (*prefix, name)))
+    return found
+
+
 def test_every_command_has_help_with_an_example() -> None:
     runner = CliRunner()
     assert isinstance(main, click.Group)
-    for name, command in main.commands.items():
-        result = runner.invoke(main, [name, "--help"])
-        assert result.exit_code == 0, name
-        assert command.help and "Example:" in command.help, name
+    names = _commands(main)
+    assert ("rights", "check") in names and ("captions", "extract") in names
+    for path in names:
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "Example:" in result.output, path
 
 
 def test_commands_need_an_initialised_archive(cli: Any) -> None:
@@ -106,8 +117,9 @@ def test_search_json_is_a_list_of_show_records(seeded_cli: Any) -> None:
 def test_search_table(seeded_cli: Any) -> None:
     result = seeded_cli("search", "credit:afp")
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "DATE", "CREDIT", "CAPTION"]
+    assert lines[0].split() == ["ID", "DATE", "CREDIT", "RIGHTS", "CAPTION"]
     assert "AFP" in lines[1] and "The turret of a Russian tank" in lines[1]
+    assert "cleared" in lines[1]
     assert "2022-09-11" in lines[1]
     assert "1-1 of 1" in result.stderr
 

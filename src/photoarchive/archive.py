@@ -34,11 +34,13 @@ class SearchResult:
     record: PhotoRecord
     score: float
     caption_highlighted: str | None
+    verdict: Verdict
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the record's JSON with `score` and `caption_highlighted` added."""
+        """Return the record's JSON (as `show --json`) with score and highlights added."""
         return {
             **self.record.to_dict(),
+            "rights": self.verdict.to_dict(),
             "score": round(self.score, 4),
             "caption_highlighted": self.caption_highlighted,
         }
@@ -190,25 +192,55 @@ class Archive:
         photo = self.stored(id_or_prefix)
         return self.store.original_path(photo.record.sha256, photo.ext)
 
-    def search(self, query: str, limit: int = 20, page: int = 1) -> SearchPage:
-        """Return one page of records matching a query, best first."""
-        photos: dict[str, StoredPhoto] = {}
+    def search(
+        self,
+        query: str,
+        limit: int = 20,
+        page: int = 1,
+        cleared_for: str | None = None,
+        at: datetime | None = None,
+    ) -> SearchPage:
+        """Return one page of records matching a query, best first, with rights verdicts.
 
-        def captions_for(shas: list[str]) -> dict[str, str]:
-            photos.update(self.catalog.get_many(shas))
-            return {sha: p.record.caption for sha, p in photos.items() if p.record.caption}
-
-        hits, total = self.index.search(query, limit=limit, page=page, captions_for=captions_for)
+        With `cleared_for` a use, only photos whose verdict for that use passes (cleared or
+        conditional) at `at` (default now) are returned, and counted.
+        """
+        moment = at or _now()
+        use = cleared_for or self.policy.default_use
+        if cleared_for is None:
+            hits, total = self.index.search(query, limit=limit, page=page)
+            photos = self.catalog.get_many(h.sha256 for h in hits)
+            judged = dict(self._verdicts_by_sha(photos, use, moment))
+        else:
+            hits, _ = self.index.search(query, limit=None)
+            photos = self.catalog.get_many(h.sha256 for h in hits)
+            judged = {sha: v for sha, v in self._verdicts_by_sha(photos, use, moment) if v.passes}
+            hits = [h for h in hits if h.sha256 in judged]
+            total = len(hits)
+            hits = hits[(page - 1) * limit : page * limit]
+        captions = {
+            h.sha256: photos[h.sha256].record.caption or ""
+            for h in hits
+            if h.sha256 in photos and photos[h.sha256].record.caption
+        }
+        marked = self.index.highlight(query, captions)
         results = [
             SearchResult(
                 record=photos[h.sha256].record,
                 score=h.score,
-                caption_highlighted=h.caption_highlighted,
+                caption_highlighted=marked.get(h.sha256),
+                verdict=judged[h.sha256],
             )
             for h in hits
             if h.sha256 in photos
         ]
         return SearchPage(results=results, total=total)
+
+    def _verdicts_by_sha(
+        self, photos: dict[str, StoredPhoto], use: str, at: datetime
+    ) -> list[tuple[str, Verdict]]:
+        pairs = self.verdicts((p.record for p in photos.values()), use, at)
+        return [(record.sha256, verdict) for record, verdict in pairs]
 
     # -- maintenance ----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +16,8 @@ from photoarchive.record import PhotoRecord
 INDEX_NAME = "photos"
 WRITER_LOCK_SECONDS = 60.0
 DEFAULT_FIELDS = ("caption", "headline", "title", "keywords", "place", "byline", "credit")
+# Query terms in these fields are marked in the caption (all share its stemming analyzer).
+TEXT_FIELDS_FOR_CAPTION = ("caption", "headline", "title", "keywords", "place", "byline")
 # Fields a query may name (the index's own key, sha256, is not one of them).
 SEARCH_FIELDS = (
     *DEFAULT_FIELDS,
@@ -40,11 +42,10 @@ FIELD_ALIASES = {
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: which photo, its score and the caption with matches marked."""
+    """One search result: which photo and its score."""
 
     sha256: str
     score: float
-    caption_highlighted: str | None
 
 
 def _schema() -> Any:
@@ -219,42 +220,45 @@ class SearchIndex:
         with ix.searcher() as searcher:
             return {fields["sha256"] for fields in searcher.all_stored_fields()}
 
-    def search(
-        self,
-        query: str,
-        limit: int = 20,
-        page: int = 1,
-        captions_for: Callable[[list[str]], dict[str, str]] | None = None,
-    ) -> tuple[list[Hit], int]:
-        """Return one page of hits ranked by BM25F, and the total number of matches.
-
-        The index stores no text: `captions_for` is given the page's hashes and returns
-        their captions, which are then highlighted.
-        """
-        from whoosh import highlight
-
+    def search(self, query: str, limit: int | None = 20, page: int = 1) -> tuple[list[Hit], int]:
+        """Return one page of hits ranked by BM25F (all of them with limit=None) and the total."""
         ix = self._open()
         parsed = self.parse(query)
         with ix.searcher() as searcher:
-            results = searcher.search_page(parsed, page, pagelen=limit)
-            total = len(results)
-            results.results.fragmenter = highlight.WholeFragmenter(charlimit=None)
-            results.results.formatter = highlight.HtmlFormatter(
-                tagname="mark", classname="hit", termclass="t"
-            )
-            page_hits = list(results)
-            captions = captions_for([h["sha256"] for h in page_hits]) if captions_for else {}
-            hits: list[Hit] = []
-            for hit in page_hits:
-                sha = hit["sha256"]
-                text = captions.get(sha)
-                marked = None
-                if text:
-                    marked = hit.highlights("caption", text=text) or _escape(text)
-                hits.append(
-                    Hit(sha256=sha, score=float(hit.score or 0.0), caption_highlighted=marked)
-                )
+            if limit is None:
+                results = searcher.search(parsed, limit=None)
+                total = len(results)
+            else:
+                results = searcher.search_page(parsed, page, pagelen=limit)
+                total = results.total
+            hits = [Hit(sha256=h["sha256"], score=float(h.score or 0.0)) for h in results]
         return hits, total
+
+    def highlight(self, query: str, captions: dict[str, str]) -> dict[str, str]:
+        """Return each caption HTML-escaped with the query's matching words in <mark>."""
+        from whoosh import highlight
+
+        parsed = self.parse(query)
+        terms = {
+            text.decode("utf-8") if isinstance(text, bytes) else str(text)
+            for field, text in parsed.all_terms()
+            if field in TEXT_FIELDS_FOR_CAPTION
+        }
+        analyzer = self._open().schema["caption"].analyzer
+        formatter = highlight.HtmlFormatter(tagname="mark", classname="hit", termclass="t")
+        out: dict[str, str] = {}
+        for sha, text in captions.items():
+            marked = ""
+            if terms:
+                marked = highlight.highlight(
+                    text,
+                    frozenset(terms),
+                    analyzer,
+                    highlight.WholeFragmenter(charlimit=None),
+                    formatter,
+                )
+            out[sha] = marked or _escape(text)
+        return out
 
     def parse(self, query: str) -> Any:
         """Parse a query in the archive's query language; raise QueryError if it is not one."""

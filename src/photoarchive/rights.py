@@ -66,8 +66,6 @@ def check_rights(
         add("unknown", f"credit '{record.credit}' matches no agency in the rights policy")
     else:
         credit_line = agency.credit_for(line.photographer)
-        if agency.note:
-            reasons.append(agency.note)
         if agency.status == "blocked":
             add("blocked", f"{agency.name} is blocked by the rights policy")
         elif agency.status == "clearance-required":
@@ -101,6 +99,8 @@ def check_rights(
         )
     if record.special_instructions:
         conditions.append(f"follow the instructions: {record.special_instructions}")
+    if agency is not None and agency.note:
+        reasons.append(agency.note)
     if conditions:
         statuses.append("conditional")
     status = max(statuses, key=VERDICTS.index) if statuses else "cleared"

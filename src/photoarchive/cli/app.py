@@ -56,7 +56,6 @@ def main(ctx: click.Context, archive_dir: str) -> None:
 
     Example:
 
-
     \b
         photoarchive init
         photoarchive ingest ~/incoming
@@ -66,9 +65,9 @@ def main(ctx: click.Context, archive_dir: str) -> None:
 
 
 def _register() -> None:
-    from photoarchive.cli import ingest, maintenance, search, show
+    from photoarchive.cli import captions, ingest, maintenance, rights, search, show
 
-    for module in (maintenance, ingest, search, show):
+    for module in (maintenance, ingest, search, show, rights, captions):
         for command in module.COMMANDS:
             main.add_command(command)
 

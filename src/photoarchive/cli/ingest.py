@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -28,6 +29,12 @@ LOG_EVERY = 100
     help="Worker processes (default: the number of cores).",
 )
 @click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV or JSON of per-file captions, credits, places (by file name).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print each file's outcome as JSON on stdout."
 )
 @click.pass_context
@@ -40,23 +47,27 @@ def ingest(
     byline: str | None,
     keywords: tuple[str, ...],
     jobs: int | None,
+    manifest: Path | None,
     as_json: bool,
 ) -> None:
     """Ingest photos from files and folders (recursively).
 
     Each photo's original is stored once (by content), its metadata read and merged,
     thumbnails made and the catalog and index updated. Values given as options are the
-    desk's and outrank what the files say. Files that cannot be ingested are named on
+    desk's and outrank what the files say; a --manifest row (matched by file name)
+    outranks them in turn. Files without a row are named with a warning; rows without a
+    file are named too and make the exit status 1. Files that cannot be ingested are named on
     stderr with a reason and the exit status is 1; the rest of the batch goes in.
 
     Example:
-
 
     \b
         photoarchive ingest ~/wires/reuters --credit "REUTERS" --keyword Ukraine
     """
     from photoarchive.ingest import FileOutcome, IngestOptions
+    from photoarchive.manifest import load_manifest
 
+    rows = load_manifest(manifest) if manifest is not None else None
     options = IngestOptions(
         caption=caption,
         headline=headline,
@@ -64,6 +75,7 @@ def ingest(
         byline=byline,
         keywords=keywords,
         jobs=jobs or os.cpu_count() or 1,
+        manifest=rows,
     )
     with open_from_context(ctx) as archive:
         bar: Any = None
@@ -106,6 +118,10 @@ def ingest(
         f"{report.count('new')} new, {report.count('duplicate')} duplicate, "
         f"{report.count('rejected')} rejected"
     )
+    for row in report.unmatched_rows:
+        say(f"manifest row without a file: {_printable(row)}")
+    if report.unmatched_rows:
+        summary += f", {len(report.unmatched_rows)} manifest rows without a file"
     if report.skipped:
         summary += f" ({len(report.skipped)} non-image files skipped)"
     say(summary)

@@ -16,7 +16,6 @@ def init(ctx: click.Context) -> None:
 
     Example:
 
-
     \b
         photoarchive --archive /srv/photos init
     """
@@ -34,7 +33,6 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     """Count photos and bytes, by credit, agency and format.
 
     Example:
-
 
     \b
         photoarchive stats --json
@@ -66,7 +64,6 @@ def reindex(ctx: click.Context) -> None:
 
     Example:
 
-
     \b
         photoarchive reindex
     """
@@ -85,7 +82,6 @@ def verify(ctx: click.Context, as_json: bool) -> None:
     Exits 1 when anything is wrong.
 
     Example:
-
 
     \b
         photoarchive verify

@@ -8,6 +8,7 @@ import sys
 import click
 
 from photoarchive.cli.output import excerpt, open_from_context, print_json, say
+from photoarchive.policy import USES
 
 
 @click.command()
@@ -27,8 +28,16 @@ from photoarchive.cli.output import excerpt, open_from_context, print_json, say
     is_flag=True,
     help="Print the records as a JSON list on stdout (with score and highlights).",
 )
+@click.option(
+    "--cleared-for",
+    type=click.Choice(USES),
+    default=None,
+    help="Only photos whose rights verdict for this use passes now.",
+)
 @click.pass_context
-def search(ctx: click.Context, query: str, limit: int, page: int, as_json: bool) -> None:
+def search(
+    ctx: click.Context, query: str, limit: int, page: int, as_json: bool, cleared_for: str | None
+) -> None:
     """Search captions, headlines, keywords, places, by-lines and credits.
 
     Words must all match (stemmed: "tanks" finds "tank"); use quotes for phrases, OR and
@@ -37,26 +46,25 @@ def search(ctx: click.Context, query: str, limit: int, page: int, as_json: bool)
 
     Example:
 
-
     \b
         photoarchive search "abandoned tanks river"
         photoarchive search "credit:reuters date:[2022-09-01 to 2022-09-30]" --json
     """
     with open_from_context(ctx) as archive:
-        result = archive.search(query, limit=limit, page=page)
+        result = archive.search(query, limit=limit, page=page, cleared_for=cleared_for)
     if as_json:
         print_json([r.to_dict() for r in result.results])
         return
     if not result.results:
         say(f"No photos match {query!r}.")
         return
-    click.echo(f"{'ID':<12}  {'DATE':<10}  {'CREDIT':<16}  CAPTION")
+    click.echo(f"{'ID':<12}  {'DATE':<10}  {'CREDIT':<16}  {'RIGHTS':<15}  CAPTION")
     for r in result.results:
         rec = r.record
         caption = _terminal_highlight(r.caption_highlighted) if r.caption_highlighted else ""
         click.echo(
             f"{rec.id:<12}  {(rec.date_created or '')[:10]:<10}  "
-            f"{excerpt(rec.credit, 16):<16}  {caption}"
+            f"{excerpt(rec.credit, 16):<16}  {r.verdict.status:<15}  {caption}"
         )
     first = (page - 1) * limit + 1
     say(f"{first}-{first + len(result.results) - 1} of {result.total}")

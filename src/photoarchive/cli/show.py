@@ -18,10 +18,9 @@ from photoarchive.cli.output import open_from_context, print_json
 )
 @click.pass_context
 def show(ctx: click.Context, photo_id: str, as_json: bool, with_sources: bool) -> None:
-    """Show one photo's record; the id may be a unique prefix.
+    """Show one photo's record and its rights verdict; the id may be a unique prefix.
 
     Example:
-
 
     \b
         photoarchive show 3f9a2c --sources
@@ -30,8 +29,10 @@ def show(ctx: click.Context, photo_id: str, as_json: bool, with_sources: bool) -
         stored = archive.stored(photo_id)
         sources = archive.sources(photo_id) if with_sources else None
         original = archive.store.original_path(stored.record.sha256, stored.ext)
+        verdict = archive.check_rights(stored.record.sha256)
     data = stored.record.to_dict()
     if as_json:
+        data["rights"] = verdict.to_dict()
         if sources is not None:
             data["sources"] = sources
         print_json(data)
@@ -45,6 +46,13 @@ def show(ctx: click.Context, photo_id: str, as_json: bool, with_sources: bool) -
     click.echo(f"{'original':<{width}}  {original}")
     for warning in stored.warnings:
         click.echo(f"{'warning':<{width}}  {warning}")
+    click.echo(f"{'rights':<{width}}  {verdict.status} for {verdict.use} use")
+    if verdict.credit_line:
+        click.echo(f"{'credit to print':<{width}}  {verdict.credit_line}")
+    for reason in verdict.reasons:
+        click.echo(f"{'':<{width}}  - {reason}")
+    for condition in verdict.conditions:
+        click.echo(f"{'':<{width}}  * {condition}")
     if sources:
         click.echo("\nSources:")
         for name, by_family in sources.items():
