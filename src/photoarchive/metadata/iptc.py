@@ -30,7 +30,7 @@ TEXT_DATASETS = {
     103: "transmission_reference",
 }
 # Extra datasets kept as sources (release and expiry drive rights checks).
-_EXTRA_DATASETS = {
+EXTRA_DATASETS = {
     30: "release_date",
     35: "release_time",
     37: "expiration_date",
@@ -106,7 +106,7 @@ def read_iim(im: Image.Image) -> IimBlock:
     if isinstance(charset, list):
         charset = charset[0]
     block.utf8_declared = isinstance(charset, bytes) and charset in _UTF8_MARKERS
-    for dataset, name in {**TEXT_DATASETS, **_EXTRA_DATASETS}.items():
+    for dataset, name in {**TEXT_DATASETS, **EXTRA_DATASETS}.items():
         value = info.get((2, dataset))
         if value is None:
             continue

@@ -6,9 +6,9 @@ import hashlib
 import struct
 from collections.abc import Mapping
 
-from photoarchive.metadata.iptc import TEXT_DATASETS
+from photoarchive.metadata.iptc import EXTRA_DATASETS, TEXT_DATASETS
 
-_DATASETS = {name: number for number, name in TEXT_DATASETS.items()}
+_DATASETS = {name: number for number, name in {**TEXT_DATASETS, **EXTRA_DATASETS}.items()}
 _UTF8 = b"\x1b%G"
 
 
