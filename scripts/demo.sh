@@ -19,3 +19,15 @@ echo "\$ photoarchive show $id"
 photoarchive show "$id"
 echo
 photoarchive stats
+
+echo
+echo "\$ photoarchive rights check --use editorial"
+# Exit status 1 means some photos may not be published as they are: expected here.
+photoarchive rights check --use editorial || echo "(exit status $?: not every photo is cleared)"
+
+article=../shared/seed/article.txt
+if [ -f "$article" ]; then
+    echo
+    echo "\$ photoarchive captions extract $article"
+    photoarchive captions extract "$article"
+fi
