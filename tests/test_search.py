@@ -113,3 +113,32 @@ def test_missing_index_says_how_to_fix_and_reindex_restores_it(seeded: Archive) 
     assert seeded.reindex() == 8
     after = [(r.record.id, round(r.score, 6)) for r in seeded.search("tank").results]
     assert after == before
+
+
+def test_filters_and_agency_counts(seeded: Archive) -> None:
+    from datetime import datetime
+
+    from photoarchive.index import SearchFilters
+
+    page = seeded.search("ukraine", count_agencies=True)
+    assert page.agency_counts == {"Channel 4": 2, "Reuters": 1, "AFP": 1, "Twitter": 1}
+    only = seeded.search("ukrainian OR russian", filters=SearchFilters(agency="Reuters"))
+    assert [r.record.credit for r in only.results] == ["Reuters"]
+    later = SearchFilters(date_from=datetime(2022, 9, 12))
+    assert seeded.search("flag", filters=later).total == 0
+    needs = seeded.search("flag OR lunch", verdicts=["needs-clearance"], count_agencies=True)
+    assert needs.total == 2 and needs.agency_counts == {"Twitter": 1, "Channel 4": 1}
+
+
+def test_a_long_lived_searcher_sees_new_photos(seeded: Archive, tmp_path: Path) -> None:
+    from tests.hostile import good_jpeg
+
+    assert seeded.search("zebra").total == 0
+    path = tmp_path / "zebra.jpg"
+    path.write_bytes(good_jpeg((9, 9, 9)))
+    from photoarchive import open_archive
+    from photoarchive.ingest import IngestOptions
+
+    with open_archive(seeded.root) as other:
+        other.ingest([path], IngestOptions(caption="A zebra crossing in Izium"))
+    assert seeded.search("zebra").total == 1

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from photoarchive.catalog import Catalog, StoredPhoto
 from photoarchive.config import SETTINGS_FILE, ArchiveSettings, load_settings, starter_settings_text
 from photoarchive.errors import ArchiveNotFoundError, StorageError
-from photoarchive.index import SearchIndex
+from photoarchive.index import SearchFilters, SearchIndex
 from photoarchive.policy import POLICY_FILE, STARTER_POLICY, RightsPolicy, load_policy
 from photoarchive.record import PhotoRecord
 from photoarchive.store import FileStore, atomic_write
@@ -52,6 +52,7 @@ class SearchPage:
 
     results: list[SearchResult]
     total: int
+    agency_counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,7 +138,8 @@ class Archive:
         ]
 
     def close(self) -> None:
-        """Release the catalog connection."""
+        """Release the catalog connection and the index searcher."""
+        self.index.close()
         self.catalog.close()
 
     def __enter__(self) -> Archive:
@@ -199,25 +201,48 @@ class Archive:
         page: int = 1,
         cleared_for: str | None = None,
         at: datetime | None = None,
+        filters: SearchFilters | None = None,
+        verdicts: Iterable[str] | None = None,
+        count_agencies: bool = False,
     ) -> SearchPage:
         """Return one page of records matching a query, best first, with rights verdicts.
 
-        With `cleared_for` a use, only photos whose verdict for that use passes (cleared or
-        conditional) at `at` (default now) are returned, and counted.
+        `filters` narrow by agency and date taken. With `cleared_for` a use, only photos
+        whose verdict for that use passes (cleared or conditional) at `at` (default now) are
+        kept; with `verdicts`, only photos whose verdict (for the policy's default use, or
+        `cleared_for`) is one of them. Totals and agency counts follow what is kept.
         """
+        from photoarchive.rights import PASSING
+
         moment = at or _now()
         use = cleared_for or self.policy.default_use
-        if cleared_for is None:
-            hits, total = self.index.search(query, limit=limit, page=page)
+        wanted = set(verdicts) if verdicts else None
+        if cleared_for is not None:
+            wanted = (wanted or set(PASSING)) & set(PASSING)
+        if wanted is None:
+            found = self.index.search(
+                query, limit=limit, page=page, filters=filters, count_agencies=count_agencies
+            )
+            hits, total, counts = found.hits, found.total, found.agency_counts
             photos = self.catalog.get_many(h.sha256 for h in hits)
             judged = dict(self._verdicts_by_sha(photos, use, moment))
         else:
-            hits, _ = self.index.search(query, limit=None)
-            photos = self.catalog.get_many(h.sha256 for h in hits)
-            judged = {sha: v for sha, v in self._verdicts_by_sha(photos, use, moment) if v.passes}
-            hits = [h for h in hits if h.sha256 in judged]
-            total = len(hits)
-            hits = hits[(page - 1) * limit : page * limit]
+            found = self.index.search(query, limit=None, filters=filters)
+            photos = self.catalog.get_many(h.sha256 for h in found.hits)
+            judged = {
+                sha: v
+                for sha, v in self._verdicts_by_sha(photos, use, moment)
+                if v.status in wanted
+            }
+            kept = [h for h in found.hits if h.sha256 in judged]
+            total = len(kept)
+            counts = {}
+            if count_agencies:
+                for h in kept:
+                    agency = photos[h.sha256].record.agency
+                    if agency:
+                        counts[agency] = counts.get(agency, 0) + 1
+            hits = kept[(page - 1) * limit : page * limit]
         captions = {
             h.sha256: photos[h.sha256].record.caption or ""
             for h in hits
@@ -234,13 +259,18 @@ class Archive:
             for h in hits
             if h.sha256 in photos
         ]
-        return SearchPage(results=results, total=total)
+        return SearchPage(results=results, total=total, agency_counts=counts)
 
     def _verdicts_by_sha(
         self, photos: dict[str, StoredPhoto], use: str, at: datetime
     ) -> list[tuple[str, Verdict]]:
-        pairs = self.verdicts((p.record for p in photos.values()), use, at)
-        return [(record.sha256, verdict) for record, verdict in pairs]
+        from photoarchive.rights import check_rights
+
+        sources = self.catalog.sources_many(photos)
+        return [
+            (sha, check_rights(p.record, sources.get(sha, {}), self.policy, use, at))
+            for sha, p in photos.items()
+        ]
 
     # -- maintenance ----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

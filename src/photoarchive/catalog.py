@@ -189,6 +189,22 @@ class Catalog:
             out.setdefault(row["field"], {})[row["family"]] = json.loads(row["value"])
         return out
 
+    def sources_many(self, shas: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Return `sources()` for many photos at once, keyed by sha256."""
+        wanted = list(shas)
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(
+                "SELECT sha256, field, family, value FROM sources "
+                f"WHERE sha256 IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                by_field = out.setdefault(row["sha256"], {})
+                by_field.setdefault(row["field"], {})[row["family"]] = json.loads(row["value"])
+        return out
+
     def iter_photos(self, batch: int = 1000) -> Iterator[StoredPhoto]:
         """Yield every photo in ingest order without loading them all at once."""
         last = ""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterable
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,37 @@ FIELD_ALIASES = {
 
 
 @dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions on results that do not affect ranking: agency and date taken."""
+
+    agency: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+    def query(self) -> Any:
+        """Return a Whoosh query matching what the filters allow, or None for everything."""
+        from whoosh import query as q
+
+        parts: list[Any] = []
+        if self.agency:
+            parts.append(q.Term("agency_key", self.agency))
+        if self.date_from or self.date_to:
+            parts.append(q.DateRange("date_created", self.date_from, self.date_to))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else q.And(parts)
+
+
+@dataclass(frozen=True)
+class IndexResults:
+    """A page of hits, the total number of matches and, if asked, matches per agency."""
+
+    hits: list[Hit]
+    total: int
+    agency_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Hit:
     """One search result: which photo and its score."""
 
@@ -68,6 +101,7 @@ def _schema() -> Any:
         byline=fields.TEXT(analyzer=text),
         credit=fields.TEXT(analyzer=words),
         agency=fields.TEXT(analyzer=words),
+        agency_key=fields.ID(sortable=True),
         source=fields.TEXT(analyzer=words),
         city=fields.TEXT(analyzer=words),
         country=fields.TEXT(analyzer=words),
@@ -100,6 +134,7 @@ def document(record: PhotoRecord) -> dict[str, Any]:
         "byline": record.byline or "",
         "credit": record.credit or "",
         "agency": record.agency or "",
+        "agency_key": record.agency or "",
         "source": record.source or "",
         "city": record.city or "",
         "country": " ".join(v for v in (record.country, record.country_code) if v),
@@ -130,11 +165,15 @@ class SearchIndex:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._ix: Any = None
+        # Opening a searcher reads every segment's metadata; long-lived processes (the web
+        # desk) keep one per thread and refresh it when the index changes.
+        self._local = threading.local()
 
     def create(self) -> None:
         """Create an empty index, replacing whatever is in the folder."""
         from whoosh import index
 
+        self.close()
         if self.folder.exists():
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
@@ -211,6 +250,7 @@ class SearchIndex:
             self.folder.rename(old)
         tmp.rename(self.folder)
         shutil.rmtree(old, ignore_errors=True)
+        self.close()
         self._ix = None
         return count
 
@@ -220,19 +260,65 @@ class SearchIndex:
         with ix.searcher() as searcher:
             return {fields["sha256"] for fields in searcher.all_stored_fields()}
 
-    def search(self, query: str, limit: int | None = 20, page: int = 1) -> tuple[list[Hit], int]:
-        """Return one page of hits ranked by BM25F (all of them with limit=None) and the total."""
-        ix = self._open()
+    def search(
+        self,
+        query: str,
+        limit: int | None = 20,
+        page: int = 1,
+        filters: SearchFilters | None = None,
+        count_agencies: bool = False,
+    ) -> IndexResults:
+        """Return one page of hits ranked by BM25F (every hit with limit=None) and the total.
+
+        `filters` narrow the results without changing their scores; `count_agencies` adds the
+        number of matches per agency (over all pages).
+        """
+        from whoosh import sorting
+
         parsed = self.parse(query)
-        with ix.searcher() as searcher:
+        restrict = (filters or SearchFilters()).query()
+        kwargs: dict[str, Any] = {"filter": restrict} if restrict is not None else {}
+        if count_agencies:
+            kwargs["groupedby"] = {
+                "agency": sorting.FieldFacet("agency_key", maptype=sorting.Count)
+            }
+        with self._searcher() as searcher:
             if limit is None:
-                results = searcher.search(parsed, limit=None)
+                results = searcher.search(parsed, limit=None, **kwargs)
                 total = len(results)
+                groups_from = results
             else:
-                results = searcher.search_page(parsed, page, pagelen=limit)
-                total = results.total
+                page_results = searcher.search_page(parsed, page, pagelen=limit, **kwargs)
+                total = page_results.total
+                results = page_results
+                groups_from = page_results.results
             hits = [Hit(sha256=h["sha256"], score=float(h.score or 0.0)) for h in results]
-        return hits, total
+            counts: dict[str, int] = {}
+            if count_agencies:
+                counts = {str(k): int(v) for k, v in groups_from.groups("agency").items() if k}
+        return IndexResults(hits=hits, total=total, agency_counts=counts)
+
+    @contextmanager
+    def _searcher(self) -> Iterator[Any]:
+        """Yield this thread's searcher, reopened only when the index has changed."""
+        ix = self._open()
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None:
+            searcher = ix.searcher()
+        elif not searcher.up_to_date():
+            # A fresh searcher rather than refresh(): Whoosh's refresh fails on a reader
+            # opened while the index was empty.
+            searcher.close()
+            searcher = ix.searcher()
+        self._local.searcher = searcher
+        yield searcher
+
+    def close(self) -> None:
+        """Close this thread's searcher, if one is open."""
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is not None:
+            searcher.close()
+            self._local.searcher = None
 
     def highlight(self, query: str, captions: dict[str, str]) -> dict[str, str]:
         """Return each caption HTML-escaped with the query's matching words in <mark>."""
