@@ -85,11 +85,11 @@ class VerifyReport:
 class Archive:
     """An opened archive folder. Create one with `open_archive` or `init_archive`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, readonly: bool = False) -> None:
         self.root = root
         self.settings: ArchiveSettings = load_settings(root / SETTINGS_FILE)
         self.store = FileStore(root)
-        self.catalog = Catalog(root / CATALOG_FILE)
+        self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly)
         self.index = SearchIndex(root / INDEX_DIR)
         self._policy: RightsPolicy | None = None
 
@@ -358,14 +358,17 @@ def is_archive(root: Path) -> bool:
     return (root / SETTINGS_FILE).is_file()
 
 
-def open_archive(root: str | os.PathLike[str]) -> Archive:
-    """Open an initialised archive; raise ArchiveNotFoundError if there is none."""
+def open_archive(root: str | os.PathLike[str], readonly: bool = False) -> Archive:
+    """Open an initialised archive; raise ArchiveNotFoundError if there is none.
+
+    A read-only archive (for the web desk) never writes its catalog.
+    """
     path = Path(root)
     if not is_archive(path):
         raise ArchiveNotFoundError(
             f"no archive at {path} (create one with 'photoarchive --archive {path} init')"
         )
-    return Archive(path)
+    return Archive(path, readonly=readonly)
 
 
 def init_archive(root: str | os.PathLike[str]) -> tuple[Archive, bool]:

@@ -63,6 +63,7 @@ class Catalog:
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
+        self.readonly = readonly
         try:
             if readonly:
                 self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
@@ -238,6 +239,14 @@ class Catalog:
         """Flag every photo for indexing (before a rebuild of the index)."""
         with self.transaction() as conn:
             conn.execute("UPDATE photos SET needs_index = 1")
+
+    def latest(self, limit: int, offset: int = 0) -> list[StoredPhoto]:
+        """Return photos newest-ingested first."""
+        rows = self.conn.execute(
+            "SELECT * FROM photos ORDER BY ingested_at DESC, sha256 LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [_stored(row) for row in rows]
 
     def count(self) -> int:
         """Return how many photos are catalogued."""

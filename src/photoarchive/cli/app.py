@@ -65,9 +65,9 @@ def main(ctx: click.Context, archive_dir: str) -> None:
 
 
 def _register() -> None:
-    from photoarchive.cli import captions, ingest, maintenance, rights, search, show
+    from photoarchive.cli import captions, ingest, maintenance, rights, search, serve, show
 
-    for module in (maintenance, ingest, search, show, rights, captions):
+    for module in (maintenance, ingest, search, show, rights, captions, serve):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,121 @@
+"""The serve and contact-sheet commands: the desk in a browser, and printed sheets."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import click
+
+from photoarchive.cli.output import open_from_context, say
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; the default serves this machine only.",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Requests served at once.",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Serve the search desk in a browser (read-only).
+
+    Search with the same query language as the command line, scan thumbnails with
+    captions, credits and rights badges, open a photo to see every field, its rights
+    verdict and the credit to print, and download the original.
+
+    Example:
+
+    \b
+        photoarchive serve --port 8080
+    """
+    import waitress
+
+    from photoarchive.web import create_app
+
+    app = create_app(ctx.obj)
+    if not _is_loopback(host):
+        say(f"warning: serving on {host}: anyone who can reach this machine can see the archive")
+    say(f"Serving {ctx.obj} at http://{host}:{port}/ (Ctrl-C to stop)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="photoarchive")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("contact-sheet")
+@click.argument("query")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The sheet to write: .pdf (all pages) or .jpg (one file per page).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 2000),
+    default=100,
+    show_default=True,
+    help="Most photos on the sheet, best matches first.",
+)
+@click.option("--columns", type=click.IntRange(1, 8), default=4, show_default=True)
+@click.option("--rows", type=click.IntRange(1, 10), default=5, show_default=True)
+@click.pass_context
+def contact_sheet(
+    ctx: click.Context, query: str, output: Path, limit: int, columns: int, rows: int
+) -> None:
+    """Print the photos a search finds as a contact sheet: thumbnails with id, caption, credit.
+
+    Example:
+
+    \b
+        photoarchive contact-sheet "credit:reuters date:2022-09" -o planning.pdf
+    """
+    from photoarchive.contactsheet import SheetEntry, encode_jpeg, encode_pdf, render_pages
+    from photoarchive.errors import PhotoArchiveError
+    from photoarchive.store import atomic_write
+
+    suffix = output.suffix.lower()
+    if suffix not in (".pdf", ".jpg", ".jpeg"):
+        raise PhotoArchiveError(f"{output}: the sheet must be a .pdf or a .jpg")
+    with open_from_context(ctx) as archive:
+        page = archive.search(query, limit=limit)
+        entries = [
+            SheetEntry(r.record, archive.store.rendition_path(r.record.sha256, "thumb"))
+            for r in page.results
+        ]
+    if not entries:
+        raise PhotoArchiveError(f"no photos match '{query}': nothing to print")
+    pages = render_pages(entries, f"Search: {query}", columns=columns, rows=rows)
+    if suffix == ".pdf":
+        atomic_write(output, encode_pdf(pages))
+        written = [output]
+    else:
+        written = [
+            output if n == 1 else output.with_stem(f"{output.stem}-{n}")
+            for n in range(1, len(pages) + 1)
+        ]
+        for path, sheet in zip(written, pages, strict=True):
+            atomic_write(path, encode_jpeg(sheet))
+    say(
+        f"Wrote {len(entries)} photos on {len(pages)} page(s): {', '.join(str(p) for p in written)}"
+    )
+
+
+COMMANDS = [serve, contact_sheet]

@@ -1,0 +1,53 @@
+"""The one place where exceptions become pages or JSON: 404, friendly 400s, no tracebacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from photoarchive.errors import (
+    AmbiguousIdError,
+    IndexUnavailableError,
+    PhotoArchiveError,
+    PhotoNotFoundError,
+    QueryError,
+)
+
+
+def _status(exc: Exception) -> int:
+    if isinstance(exc, PhotoNotFoundError | AmbiguousIdError):
+        return 404
+    if isinstance(exc, QueryError):
+        return 400
+    if isinstance(exc, IndexUnavailableError):
+        return 503
+    return 500
+
+
+def _respond(status: int, title: str, message: str) -> Any:
+    if request.path.startswith("/api/"):
+        return jsonify({"error": message, "status": status}), status
+    return render_template("error.html", title=title, message=message, status=status), status
+
+
+def register(app: Flask) -> None:
+    """Install the error handlers on the app."""
+
+    @app.errorhandler(PhotoArchiveError)
+    def archive_error(exc: PhotoArchiveError) -> Any:
+        status = _status(exc)
+        titles = {404: "Not found", 400: "Cannot search that", 503: "Search unavailable"}
+        return _respond(status, titles.get(status, "Something went wrong"), str(exc))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        return _respond(exc.code or 500, exc.name, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        app.logger.exception("unexpected error on %s", request.path)
+        return _respond(
+            500, "Something went wrong", "The desk hit an unexpected error; it has been logged."
+        )

@@ -1,0 +1,241 @@
+"""Pages and JSON: search grid, photo page, files by id, contact sheets, the API."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from markupsafe import Markup, escape
+
+from photoarchive.archive import Archive, SearchPage
+from photoarchive.errors import QueryError
+from photoarchive.index import SearchFilters
+from photoarchive.rights import VERDICTS
+from photoarchive.web.app import current_archive
+
+bp = Blueprint("desk", __name__)
+PAGE_SIZE = 20
+_MARK = re.compile(r"<mark[^>]*>(.*?)</mark>", re.S)
+
+
+def archive() -> Archive:
+    """Return the request thread's archive."""
+    return current_archive(current_app)
+
+
+def marked(highlighted: str | None) -> Markup:
+    """Render a highlighted caption: only our <mark> tags survive; all text is escaped."""
+    if not highlighted:
+        return Markup("")
+    out = Markup("")
+    pos = 0
+    for match in _MARK.finditer(highlighted):
+        out += escape(html.unescape(highlighted[pos : match.start()]))
+        out += Markup("<mark>") + escape(html.unescape(match.group(1))) + Markup("</mark>")
+        pos = match.end()
+    return out + escape(html.unescape(highlighted[pos:]))
+
+
+def human_size(n: int) -> str:
+    """Return a byte count for people: 27.1 KB."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def _date(value: str | None, field: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise QueryError(f"{field} '{value}' is not a date such as 2022-09-11") from None
+
+
+def _search(args: Any, limit: int) -> tuple[SearchPage | None, dict[str, Any]]:
+    """Run the search the query string asks for; return the page and the form's state."""
+    state = {
+        "q": args.get("q", "").strip(),
+        "agency": args.get("agency", "").strip(),
+        "from": args.get("from", "").strip(),
+        "to": args.get("to", "").strip(),
+        "rights": args.get("rights", "").strip(),
+        "page": max(1, args.get("page", 1, type=int) or 1),
+    }
+    if state["rights"] and state["rights"] not in VERDICTS:
+        raise QueryError(f"unknown rights verdict '{state['rights']}'")
+    if not state["q"]:
+        return None, state
+    date_to = _date(state["to"], "to")
+    filters = SearchFilters(
+        agency=state["agency"] or None,
+        date_from=_date(state["from"], "from"),
+        date_to=date_to.replace(hour=23, minute=59, second=59) if date_to else None,
+    )
+    page = archive().search(
+        state["q"],
+        limit=limit,
+        page=state["page"],
+        filters=filters,
+        verdicts=[state["rights"]] if state["rights"] else None,
+        count_agencies=True,
+    )
+    return page, state
+
+
+def _link(state: dict[str, Any], **changes: Any) -> str:
+    merged = {**state, **changes}
+    params = {k: v for k, v in merged.items() if v and not (k == "page" and v == 1)}
+    return "/?" + urlencode(params)
+
+
+@bp.get("/")
+def search_page() -> str:
+    """The search desk: a query box, filters and a grid of thumbnails."""
+    page, state = _search(request.args, PAGE_SIZE)
+    arc = archive()
+    if page is None:
+        latest = arc.catalog.latest(PAGE_SIZE)
+        judged = arc.verdicts(p.record for p in latest)
+        return render_template(
+            "search.html",
+            state=state,
+            page=None,
+            latest=judged,
+            total_photos=arc.catalog.count(),
+            verdicts=VERDICTS,
+            link=_link,
+        )
+    pages = max(1, -(-page.total // PAGE_SIZE))
+    return render_template(
+        "search.html",
+        state=state,
+        page=page,
+        pages=pages,
+        latest=None,
+        total_photos=arc.catalog.count(),
+        verdicts=VERDICTS,
+        link=_link,
+    )
+
+
+@bp.get("/photos/<photo_id>")
+def photo_page(photo_id: str) -> str:
+    """One photo: preview, every field and where it came from, rights, download."""
+    arc = archive()
+    stored = arc.stored(photo_id)
+    record = stored.record
+    return render_template(
+        "photo.html",
+        record=record,
+        fields=record.to_dict(),
+        sources=arc.sources(record.sha256),
+        verdict=arc.check_rights(record.sha256),
+        warnings=stored.warnings,
+    )
+
+
+def _send(data: bytes, mimetype: str, download_name: str | None = None) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    if download_name:
+        response.headers["Content-Disposition"] = _attachment(download_name)
+    return response
+
+
+def _attachment(name: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "photo"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+@bp.get("/photos/<photo_id>/<kind>.jpg")
+def rendition(photo_id: str, kind: str) -> Response:
+    """A thumbnail or preview, found by id only."""
+    if kind not in ("thumb", "preview"):
+        abort(404)
+    arc = archive()
+    sha = arc.resolve(photo_id)
+    path = arc.store.rendition_path(sha, kind)
+    if not path.is_file():
+        abort(404)
+    return _send(path.read_bytes(), "image/jpeg")
+
+
+@bp.get("/photos/<photo_id>/original")
+def original(photo_id: str) -> Response:
+    """The original, byte for byte, under the file name it arrived with."""
+    arc = archive()
+    stored = arc.stored(photo_id)
+    path = arc.store.original_path(stored.record.sha256, stored.ext)
+    if not path.is_file():
+        abort(404)
+    mimetypes = {
+        "jpg": "image/jpeg",
+        "tif": "image/tiff",
+        "png": "image/png",
+        "webp": "image/webp",
+        "heic": "image/heic",
+    }
+    return _send(
+        path.read_bytes(),
+        mimetypes.get(stored.ext, "application/octet-stream"),
+        stored.record.original_filename,
+    )
+
+
+@bp.get("/contact-sheet.pdf")
+def contact_sheet() -> Response:
+    """The current search as a printable contact sheet."""
+    from photoarchive.contactsheet import SheetEntry, encode_pdf, render_pages
+
+    page, state = _search(request.args, 100)
+    if page is None:
+        raise QueryError("give a search for the contact sheet")
+    arc = archive()
+    entries = [
+        SheetEntry(r.record, arc.store.rendition_path(r.record.sha256, "thumb"))
+        for r in page.results
+    ]
+    pdf = encode_pdf(render_pages(entries, f"Search: {state['q']}"))
+    return _send(pdf, "application/pdf", "contact-sheet.pdf")
+
+
+@bp.get("/api/search")
+def api_search() -> Response:
+    """Search results as JSON: the same records as the CLI's --json."""
+    limit = min(max(1, request.args.get("limit", PAGE_SIZE, type=int) or PAGE_SIZE), 500)
+    page, state = _search(request.args, limit)
+    if page is None:
+        raise QueryError("empty query: give words to search for (q=...)")
+    return jsonify(
+        {
+            "query": state["q"],
+            "page": state["page"],
+            "total": page.total,
+            "agencies": page.agency_counts,
+            "results": [r.to_dict() for r in page.results],
+        }
+    )
+
+
+@bp.get("/api/photos/<photo_id>")
+def api_photo(photo_id: str) -> Response:
+    """One record as JSON, as `show --json --sources` prints it."""
+    arc = archive()
+    record = arc.get(photo_id)
+    return jsonify(
+        {
+            **record.to_dict(),
+            "rights": arc.check_rights(record.sha256).to_dict(),
+            "sources": arc.sources(record.sha256),
+        }
+    )
