@@ -1,0 +1,214 @@
+"""The web desk through Flask's test client: pages, files by id, JSON, safety."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from photoarchive import init_archive
+from photoarchive.ingest import IngestOptions
+from photoarchive.web import create_app
+from tests.hostile import good_jpeg
+
+XSS = '<script>alert(1)</script> "quoted" & <b>bold</b>'
+
+
+@pytest.fixture(scope="module")
+def desk(demo_photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    root = tmp_path_factory.mktemp("web") / "archive"
+    arc, _ = init_archive(root)
+    with arc:
+        arc.ingest([demo_photos])
+        evil = root.parent / "evil.jpg"
+        evil.write_bytes(good_jpeg((200, 0, 0)))
+        report = arc.ingest(
+            [evil],
+            IngestOptions(caption=f"Flag protest {XSS}", credit="<img src=x onerror=alert(2)>"),
+        )
+        evil_id = report.outcomes[0].id
+    app = create_app(root)
+    app.config["TESTING"] = False  # errors go through the desk's own handlers
+    yield app.test_client(), evil_id, root
+
+
+def ids(client: FlaskClient, q: str) -> dict[str, str]:
+    data = client.get("/api/search", query_string={"q": q}).get_json()
+    return {r["credit"] or "": r["id"] for r in data["results"]}
+
+
+def test_search_page_shows_thumbnails_captions_credits_and_badges(desk: Any) -> None:
+    client, _, _ = desk
+    page = client.get("/?q=flag")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert text.count('class="card"') == 3  # two seed flag photos and the protest
+    assert 'class="badge needs-clearance"' in text and "Twitter" in text
+    assert "<mark>flag</mark>" in text and "<mark>flags</mark>" in text
+    for rec_id in ids(client, "flag").values():
+        assert f'src="/photos/{rec_id}/thumb.jpg"' in text
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_captions_and_credits_from_outside_are_shown_as_text(desk: Any) -> None:
+    client, evil_id, _ = desk
+    for url in ("/?q=protest", f"/photos/{evil_id}"):
+        text = client.get(url).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        assert "<img src=x" not in text and "<b>bold</b>" not in text
+    marked = client.get("/?q=protest").get_data(as_text=True)
+    assert "<mark>protest</mark> &lt;script&gt;" in marked
+
+
+def test_filters_counts_pagination_and_the_url(desk: Any) -> None:
+    client, _, _ = desk
+    text = client.get("/?q=ukraine").get_data(as_text=True)
+    assert "<b>8</b> photos" in text
+    assert 'href="/?q=ukraine&amp;agency=Channel+4">Channel 4</a> <span>2</span>' in text
+    only = client.get("/?q=ukraine&agency=Channel+4").get_data(as_text=True)
+    assert only.count('class="card"') == 2
+    cleared = client.get("/?q=ukraine&rights=cleared").get_data(as_text=True)
+    assert cleared.count('class="card"') == 2 and "badge cleared" in cleared
+    none = client.get("/?q=ukraine&from=2022-09-12").get_data(as_text=True)
+    assert 'class="card"' not in none and "No photos match" in none
+    day = client.get("/?q=ukraine&from=2022-09-11&to=2022-09-11").get_data(as_text=True)
+    assert day.count('class="card"') == 8
+    api = client.get("/api/search?q=ukraine&limit=3&page=3").get_json()
+    assert api["total"] == 8 and len(api["results"]) == 2 and api["page"] == 3
+
+
+def test_pagination_links(desk: Any) -> None:
+    client, _, _ = desk
+    from photoarchive.web import views
+
+    old, views.PAGE_SIZE = views.PAGE_SIZE, 3
+    try:
+        first = client.get("/?q=ukraine").get_data(as_text=True)
+        assert "page 1 of 3" in first and 'href="/?q=ukraine&amp;page=2">next' in first
+        last = client.get("/?q=ukraine&page=3").get_data(as_text=True)
+        assert last.count('class="card"') == 2 and "previous" in last and "next" not in last
+    finally:
+        views.PAGE_SIZE = old
+
+
+def test_photo_page_has_every_field_its_source_rights_and_download(desk: Any) -> None:
+    client, _, _ = desk
+    reuters = ids(client, "credit:reuters")["Reuters"]
+    text = client.get(f"/photos/{reuters}").get_data(as_text=True)
+    assert f'src="/photos/{reuters}/preview.jpg"' in text
+    assert "Credit to print: <b>REUTERS</b>" in text
+    assert 'class="badge cleared">cleared</span> for editorial use' in text
+    assert '<span class="family"' in text and ">xmp</span>" in text and ">iim</span>" in text
+    assert "Caption history" in text
+    original = client.get(f"/photos/{reuters}/original")
+    assert original.status_code == 200 and original.mimetype == "image/jpeg"
+    assert "seed7.jpg" in original.headers["Content-Disposition"]
+    import hashlib
+
+    assert hashlib.sha256(original.data).hexdigest().startswith(reuters)
+    thumb = client.get(f"/photos/{reuters[:6]}/thumb.jpg")
+    assert thumb.status_code == 200 and thumb.data[:2] == b"\xff\xd8"
+
+
+def test_the_api_returns_the_cli_records(desk: Any) -> None:
+    client, _, root = desk
+    api = client.get("/api/search?q=credit:afp").get_json()
+    from click.testing import CliRunner
+
+    from photoarchive.cli import main
+
+    out = CliRunner().invoke(main, ["--archive", str(root), "search", "credit:afp", "--json"])
+    cli_hits = json.loads(out.stdout)
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("rights",)}  # noqa: E731
+    assert [strip(r) for r in api["results"]] == [strip(r) for r in cli_hits]
+    one = client.get(f"/api/photos/{api['results'][0]['id']}").get_json()
+    assert one["caption"] == "The turret of a Russian tank destroyed by Ukrainian forces"
+    assert one["rights"]["status"] == "cleared" and "xmp" in one["sources"]["caption"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/photos/ffffffffffff",
+        "/photos/ffffffffffff/thumb.jpg",
+        "/photos/ffffffffffff/original",
+        "/photos/zzz",
+        "/nowhere",
+        "/photos/abc/../../etc/passwd",
+    ],
+)
+def test_unknown_ids_and_paths_are_404(desk: Any, url: str) -> None:
+    client, _, _ = desk
+    response = client.get(url)
+    assert response.status_code == 404
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_files_are_served_by_id_only(desk: Any) -> None:
+    client, _, _ = desk
+    reuters = ids(client, "credit:reuters")["Reuters"]
+    assert client.get(f"/photos/{reuters}/../../catalog.sqlite").status_code == 404
+    assert client.get(f"/photos/{reuters}/catalog.jpg").status_code == 404
+
+
+def test_bad_queries_get_a_friendly_page_not_a_500(desk: Any) -> None:
+    client, _, _ = desk
+    for url in (
+        "/?q=date:[nonsense to never]",
+        "/?q=photographr:x",
+        "/?q=flag&from=yesterday",
+        "/?q=flag&rights=maybe",
+    ):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        text = response.get_data(as_text=True)
+        assert "Cannot search that" in text and "Traceback" not in text
+    api = client.get("/api/search?q=(((")
+    assert api.status_code == 400 and "nothing to search for" in api.get_json()["error"]
+
+
+def test_the_desk_is_read_only(desk: Any) -> None:
+    client, _, _ = desk
+    assert client.post("/?q=flag").status_code == 405
+    assert client.delete("/api/photos/abc").status_code == 405
+
+
+def test_front_page_lists_the_latest_photos(desk: Any) -> None:
+    client, _, _ = desk
+    text = client.get("/").get_data(as_text=True)
+    assert "9 photos in the archive" in text and text.count('class="card"') == 9
+
+
+def test_contact_sheet_download(desk: Any) -> None:
+    client, _, _ = desk
+    response = client.get("/contact-sheet.pdf?q=ukraine")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+
+
+def test_missing_index_is_a_503_saying_how_to_fix(tmp_path: Path, demo_photos: Path) -> None:
+    import shutil
+
+    arc, _ = init_archive(tmp_path / "archive")
+    with arc:
+        arc.ingest([demo_photos])
+    shutil.rmtree(tmp_path / "archive" / "index")
+    client = create_app(tmp_path / "archive").test_client()
+    response = client.get("/?q=flag")
+    assert response.status_code == 503 and "reindex" in response.get_data(as_text=True)
+
+
+def test_a_broken_policy_stops_the_desk_at_start(tmp_path: Path) -> None:
+    from photoarchive.errors import ConfigError
+
+    arc, _ = init_archive(tmp_path / "archive")
+    arc.close()
+    (tmp_path / "archive" / "rights.toml").write_text("[agencies.x]\nstatus = 'nope'\n")
+    with pytest.raises(ConfigError, match="line"):
+        create_app(tmp_path / "archive")
