@@ -31,3 +31,6 @@ if [ -f "$article" ]; then
     echo "\$ photoarchive captions extract $article"
     photoarchive captions extract "$article"
 fi
+
+echo
+echo "The search desk: .venv/bin/photoarchive serve, then open http://127.0.0.1:8080/?q=flag"
