@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 
     from photoarchive.ingest import IngestOptions, IngestReport, ProgressCallback
     from photoarchive.rights import Verdict
+    from photoarchive.verify import VerifyReport
 
 CATALOG_FILE = "catalog.sqlite"
 INDEX_DIR = "index"
@@ -53,33 +53,6 @@ class SearchPage:
     results: list[SearchResult]
     total: int
     agency_counts: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class VerifyReport:
-    """What `verify` found; empty lists mean a healthy archive."""
-
-    checked: int = 0
-    corrupt: list[str] = field(default_factory=list)
-    missing_originals: list[str] = field(default_factory=list)
-    missing_renditions: list[str] = field(default_factory=list)
-    orphan_files: list[str] = field(default_factory=list)
-    not_indexed: list[str] = field(default_factory=list)
-    index_extra: list[str] = field(default_factory=list)
-    index_problem: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is wrong."""
-        return not (
-            self.corrupt
-            or self.missing_originals
-            or self.missing_renditions
-            or self.orphan_files
-            or self.not_indexed
-            or self.index_extra
-            or self.index_problem
-        )
 
 
 class Archive:
@@ -302,55 +275,22 @@ class Archive:
         self.catalog.mark_indexed(self.catalog.all_hashes())
         return count
 
-    def verify(self, on_progress: Callable[[int, int], None] | None = None) -> VerifyReport:
-        """Rehash every original and compare catalog, files and index."""
-        report = VerifyReport()
-        total = self.catalog.count()
-        owned: set[Path] = set()
-        for n, photo in enumerate(self.catalog.iter_photos(), 1):
-            sha = photo.record.sha256
-            path = self.store.original_path(sha, photo.ext)
-            owned.add(path)
-            report.checked += 1
-            if not path.exists():
-                report.missing_originals.append(f"{photo.record.id} {path}")
-            elif _hash_file(path) != sha:
-                report.corrupt.append(f"{photo.record.id} {path}")
-            for kind in ("thumb", "preview"):
-                rpath = self.store.rendition_path(sha, kind)
-                owned.add(rpath)
-                if not rpath.exists():
-                    report.missing_renditions.append(f"{photo.record.id} {rpath}")
-            if on_progress:
-                on_progress(n, total)
-        for base in (self.store.originals, self.store.renditions):
-            if base.is_dir():
-                report.orphan_files.extend(
-                    str(p) for p in sorted(base.glob("*/*")) if p not in owned
-                )
-        catalogued = self.catalog.all_hashes()
-        try:
-            indexed = self.index.all_hashes()
-        except Exception as exc:  # a damaged index is a finding, not a crash
-            report.index_problem = str(exc)
-        else:
-            report.not_indexed = sorted(s[:12] for s in catalogued - indexed)
-            report.index_extra = sorted(s[:12] for s in indexed - catalogued)
-        return report
+    def verify(
+        self,
+        repair: bool = False,
+        prune: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> VerifyReport:
+        """Rehash originals, compare catalog, files and index; optionally repair."""
+        from photoarchive.verify import verify_archive
+
+        return verify_archive(self, repair=repair, prune=prune, on_progress=on_progress)
 
 
 def _now() -> datetime:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def is_archive(root: Path) -> bool:

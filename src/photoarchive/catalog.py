@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from photoarchive.errors import AmbiguousIdError, PhotoArchiveError, PhotoNotFoundError
+from photoarchive.errors import (
+    AmbiguousIdError,
+    PhotoArchiveError,
+    PhotoNotFoundError,
+    StorageError,
+)
 from photoarchive.record import PhotoRecord
 
 _RECORD_COLUMNS = PhotoRecord.field_names()
@@ -76,6 +81,10 @@ class Catalog:
                 # FULL: a committed photo survives a power cut, not only a crash.
                 self.conn.execute("PRAGMA synchronous = FULL")
                 self._migrate()
+        except sqlite3.OperationalError as exc:
+            if readonly:
+                raise PhotoArchiveError(f"catalog {path} cannot be opened: {exc}") from None
+            raise _write_error(path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise PhotoArchiveError(f"catalog {path} is unreadable: {exc}") from None
 
@@ -100,13 +109,16 @@ class Catalog:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run a block as one transaction: committed whole or rolled back whole."""
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.rollback()
-            raise
-        self.conn.commit()
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.rollback()
+                raise
+            self.conn.commit()
+        except sqlite3.OperationalError as exc:
+            raise _write_error(self.path, exc) from None
 
     def schema_version(self) -> int:
         """Return the schema version stored in PRAGMA user_version."""
@@ -119,6 +131,13 @@ class Catalog:
 
     def add(self, photo: StoredPhoto, sources: dict[str, dict[str, Any]]) -> bool:
         """Insert a photo and its per-family source values; return False if already there."""
+        with self.transaction() as conn:
+            return self._insert(conn, photo, sources)
+
+    @staticmethod
+    def _insert(
+        conn: sqlite3.Connection, photo: StoredPhoto, sources: dict[str, dict[str, Any]]
+    ) -> bool:
         rec = photo.record.to_dict()
         rec["keywords"] = json.dumps(rec["keywords"], ensure_ascii=False)
         columns = [*_RECORD_COLUMNS, "ext", "warnings"]
@@ -127,23 +146,32 @@ class Catalog:
             photo.ext,
             json.dumps(photo.warnings, ensure_ascii=False),
         ]
-        with self.transaction() as conn:
-            cur = conn.execute(
-                f"INSERT OR IGNORE INTO photos ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})",
-                values,
-            )
-            if cur.rowcount == 0:
-                return False
-            conn.executemany(
-                "INSERT INTO sources (sha256, field, family, value) VALUES (?, ?, ?, ?)",
-                [
-                    (photo.record.sha256, name, family, json.dumps(value, ensure_ascii=False))
-                    for name, by_family in sources.items()
-                    for family, value in by_family.items()
-                ],
-            )
+        cur = conn.execute(
+            f"INSERT OR IGNORE INTO photos ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})",
+            values,
+        )
+        if cur.rowcount == 0:
+            return False
+        conn.executemany(
+            "INSERT INTO sources (sha256, field, family, value) VALUES (?, ?, ?, ?)",
+            [
+                (photo.record.sha256, name, family, json.dumps(value, ensure_ascii=False))
+                for name, by_family in sources.items()
+                for family, value in by_family.items()
+            ],
+        )
         return True
+
+    def add_many(self, photos: list[tuple[StoredPhoto, dict[str, dict[str, Any]]]]) -> set[str]:
+        """Insert photos in one transaction; return the hashes actually inserted (others
+        were already catalogued, perhaps by a concurrent ingest)."""
+        inserted: set[str] = set()
+        with self.transaction() as conn:
+            for photo, sources in photos:
+                if self._insert(conn, photo, sources):
+                    inserted.add(photo.record.sha256)
+        return inserted
 
     def resolve(self, id_or_prefix: str) -> str:
         """Return the sha256 of the one photo whose id or sha256 starts with the given text."""
@@ -267,6 +295,23 @@ class Catalog:
         return int(
             self.conn.execute("SELECT coalesce(sum(file_size), 0) FROM photos").fetchone()[0]
         )
+
+
+def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
+    text = str(exc)
+    if "full" in text:
+        return StorageError(
+            f"disk full while writing the catalog {path}; nothing was "
+            "recorded for this batch: free some space and run it again"
+        )
+    if "readonly" in text or "read-only" in text:
+        return StorageError(f"cannot write the catalog {path}: the archive is read-only")
+    if "locked" in text:
+        return StorageError(
+            f"the catalog {path} stayed locked by another process for 30 s; "
+            "try again when it has finished"
+        )
+    return StorageError(f"cannot write the catalog {path}: {text}")
 
 
 def _stored(row: sqlite3.Row) -> StoredPhoto:

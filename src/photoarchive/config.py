@@ -35,6 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
         2_000_000_000,
     ),
     Setting("max_file_mb", 500, "larger files are rejected", 1, 100_000),
+    Setting("max_seconds_per_file", 60, "a file that takes longer to read is rejected", 1, 3600),
 )
 
 
@@ -47,6 +48,7 @@ class ArchiveSettings:
     jpeg_quality: int = 85
     max_pixels: int = 200_000_000
     max_file_mb: int = 500
+    max_seconds_per_file: int = 60
 
 
 def starter_settings_text() -> str:

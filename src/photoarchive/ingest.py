@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import stat
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -163,7 +166,9 @@ def ingest_paths(
 
     for path in missing:
         record(FileOutcome(path=path, status="rejected", reason="no such file or folder"))
+    # Finish what an interrupted ingest left: its index entries and its temporary files.
     archive.finish_pending_index()
+    archive.store.remove_temp_files()
     batch_desk = options.desk_values()
     aliases = archive.policy.aliases
     manifest = options.manifest
@@ -181,37 +186,42 @@ def ingest_paths(
                 desk.update(manifest[key])
         jobs.append(_Job(str(f), str(archive.root), archive.settings, desk, aliases))
     seen: set[str] = set()
-    batch: list[_Prepared] = []
-    for result in _run(jobs, options.jobs):
-        if isinstance(result, _Prepared):
-            sha = result.photo.record.sha256
-            if sha in seen or archive.catalog.has(sha):
-                result.outcome = FileOutcome(
-                    path=result.outcome.path, status="duplicate", id=result.photo.record.id
-                )
+    # New photos waiting for the catalog, with where their outcome stands in `outcomes`.
+    batch: list[tuple[_Prepared, int]] = []
+
+    def commit() -> None:
+        inserted = archive.catalog.add_many([(p.photo, p.sources) for p, _ in batch])
+        for prepared, position in batch:
+            if prepared.photo.record.sha256 not in inserted:
+                # Another ingest catalogued the same bytes first.
+                outcomes[position] = replace(outcomes[position], status="duplicate")
+        batch.clear()
+        archive.finish_pending_index()
+
+    try:
+        for result in _run(jobs, options.jobs):
+            if isinstance(result, _Prepared):
+                sha = result.photo.record.sha256
+                if sha in seen or archive.catalog.has(sha):
+                    outcome = replace(result.outcome, status="duplicate")
+                else:
+                    seen.add(sha)
+                    batch.append((result, len(outcomes)))
+                    outcome = result.outcome
             else:
-                seen.add(sha)
-                batch.append(result)
-            outcome = result.outcome
-        else:
-            outcome = result
-        if outcome.path in no_row:
-            outcome = replace(outcome, warnings=(*outcome.warnings, "no row in the manifest"))
-        if outcome.status == "new" and len(batch) >= BATCH_SIZE:
-            _commit(archive, batch)
-            batch = []
-        record(outcome)
-    _commit(archive, batch)
+                outcome = result
+            if outcome.path in no_row:
+                outcome = replace(outcome, warnings=(*outcome.warnings, "no row in the manifest"))
+            record(outcome)
+            if len(batch) >= BATCH_SIZE:
+                commit()
+    finally:
+        # Whatever stopped the run (a full disk, Ctrl-C), photos whose files are complete
+        # are catalogued; nothing half-done is.
+        if batch:
+            commit()
     unmatched = tuple(sorted(set(manifest or {}) - used_rows))
     return IngestReport(outcomes=tuple(outcomes), skipped=tuple(skipped), unmatched_rows=unmatched)
-
-
-def _commit(archive: Archive, batch: list[_Prepared]) -> None:
-    if not batch:
-        return
-    for item in batch:
-        archive.catalog.add(item.photo, item.sources)
-    archive.finish_pending_index()
 
 
 def _run(jobs: list[_Job], workers: int) -> Iterator[_Prepared | FileOutcome]:
@@ -235,10 +245,30 @@ def _already_catalogued(root: str, sha256: str) -> bool:
     return _readonly_catalog[1].has(sha256)
 
 
+class _FileTimeout(BaseException):
+    pass
+
+
+def _on_alarm(_signum: int, _frame: object) -> None:
+    raise _FileTimeout
+
+
 def _prepare(job: _Job) -> _Prepared | FileOutcome:
     """Do one file's work; never raises for a bad file, only returns a rejection."""
+    # A hostile file must not hang the batch: each file gets a bounded time (where the
+    # process can take a timer signal, that is in its main thread).
+    timed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    if timed:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, job.settings.max_seconds_per_file)
     try:
         return _prepare_file(job)
+    except _FileTimeout:
+        return FileOutcome(
+            path=job.path,
+            status="rejected",
+            reason=f"took longer than {job.settings.max_seconds_per_file} s to read",
+        )
     except RejectedFileError as exc:
         return FileOutcome(path=job.path, status="rejected", reason=str(exc))
     except StorageError:
@@ -253,6 +283,10 @@ def _prepare(job: _Job) -> _Prepared | FileOutcome:
             status="rejected",
             reason=f"cannot be read as an image ({type(exc).__name__}: {exc})",
         )
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
@@ -349,9 +383,13 @@ def _read(path: Path, max_mb: int) -> bytes:
     try:
         if path.is_symlink() and not path.exists():
             raise RejectedFileError("broken symbolic link")
-        if path.is_dir():
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise RejectedFileError("is a folder")
-        size = path.stat().st_size
+        if not stat.S_ISREG(info.st_mode):
+            # A pipe or device would block the read or never end.
+            raise RejectedFileError("not a regular file (a pipe, socket or device)")
+        size = info.st_size
         if size == 0:
             raise RejectedFileError("empty file (0 bytes)")
         if size > max_mb * 1024 * 1024:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,21 +18,36 @@ RENDITION_KINDS = ("thumb", "preview")
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either nothing or the whole file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The writer's pid in the name tells a later cleanup whether the writer is gone.
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent)
+    except OSError as exc:
+        raise _storage_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if exc.errno == errno.ENOSPC:
-            raise StorageError(f"disk full while writing {path}") from None
-        raise StorageError(f"cannot write {path}: {exc.strerror}") from None
+        if isinstance(exc, OSError):
+            raise _storage_error(path, exc) from None
+        raise
     _fsync_dir(path.parent)
+
+
+def _storage_error(path: Path, exc: OSError) -> StorageError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(
+            f"disk full while writing {path}: nothing was stored for this "
+            "photo; free some space and run the ingest again"
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageError(f"cannot write {path}: the archive is read-only ({exc.strerror})")
+    return StorageError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -84,13 +100,35 @@ class FileStore:
                 if not path.name.startswith(TEMP_PREFIX):
                     yield path
 
-    def remove_temp_files(self) -> int:
-        """Delete temporary files left by an interrupted write; return how many."""
-        removed = 0
+    def temp_files(self) -> list[Path]:
+        """Return temporary files whose writer has gone (left by an interrupted write)."""
+        found: list[Path] = []
         for base in (self.originals, self.renditions):
             if base.is_dir():
-                for path in base.glob(f"*/{TEMP_PREFIX}*"):
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-                        removed += 1
+                found.extend(p for p in base.glob(f"*/{TEMP_PREFIX}*") if not _writer_alive(p))
+        return sorted(found)
+
+    def remove_temp_files(self) -> int:
+        """Delete temporary files whose writer has gone; return how many."""
+        removed = 0
+        for path in self.temp_files():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
         return removed
+
+
+def _writer_alive(path: Path) -> bool:
+    match = re.match(rf"{re.escape(TEMP_PREFIX)}(\d+)-", path.name)
+    if not match:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

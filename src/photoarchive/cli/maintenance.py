@@ -74,41 +74,67 @@ def reindex(ctx: click.Context) -> None:
 
 
 @click.command()
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Make missing renditions again, rebuild the index where it disagrees with "
+    "the catalog, remove temporary files of interrupted writes.",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="With --repair: also delete files no photo owns (never a catalogued original).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
 @click.pass_context
-def verify(ctx: click.Context, as_json: bool) -> None:
-    """Rehash every original and compare catalog, files and index.
+def verify(ctx: click.Context, repair: bool, prune: bool, as_json: bool) -> None:
+    """Rehash every original and compare catalog, files and index; optionally repair.
 
-    Exits 1 when anything is wrong.
+    Reports bit rot (an original whose bytes no longer match its hash) by id and path,
+    catalogued photos with missing files, files no photo owns, and differences between the
+    catalog and the search index. Exits 1 when anything is (still) wrong. Originals are
+    never changed, and deleted only by --prune when no photo owns them.
 
     Example:
 
     \b
         photoarchive verify
+        photoarchive verify --repair
     """
     from dataclasses import asdict
 
+    from photoarchive.errors import PhotoArchiveError
+
+    if prune and not repair:
+        raise PhotoArchiveError("--prune deletes files: give it together with --repair")
     with open_from_context(ctx) as archive:
         report = archive.verify(
-            on_progress=lambda n, total: say(f"checked {n}/{total}") if n % 500 == 0 else None
+            repair=repair,
+            prune=prune,
+            on_progress=lambda n, total: say(f"checked {n}/{total}") if n % 500 == 0 else None,
         )
     if as_json:
         print_json({**asdict(report), "ok": report.ok})
     else:
         labels = {
-            "corrupt": "original does not match its hash",
+            "corrupt": "original does not match its hash (bit rot)",
             "missing_originals": "original missing",
             "missing_renditions": "rendition missing",
             "orphan_files": "file no photo owns",
+            "temp_files": "temporary file of an interrupted write",
             "not_indexed": "catalogued but not in the search index",
             "index_extra": "in the search index but not catalogued",
+            "repaired": "repaired",
         }
         for key, label in labels.items():
             for item in getattr(report, key):
                 say(f"{label}: {item}")
         if report.index_problem:
             say(f"search index: {report.index_problem}")
-        say(f"Checked {report.checked} photos: {'all good' if report.ok else 'problems found'}.")
+        verdict = "all good" if report.ok else "problems found"
+        if not report.ok and not repair:
+            verdict += " (verify --repair fixes renditions, index and temporary files)"
+        say(f"Checked {report.checked} photos: {verdict}.")
     if not report.ok:
         raise SystemExit(1)
 
