@@ -341,7 +341,7 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
     record = PhotoRecord(
         id=sha[:12],
         sha256=sha,
-        original_filename=path.name,
+        original_filename=display_name(path.name),
         format="JPEG" if fmt == "MPO" else fmt,
         width=width,
         height=height,
@@ -377,6 +377,15 @@ _RECORD_VALUE_FIELDS = set(PhotoRecord.field_names()) - {
     "agency",
     "ingested_at",
 }
+
+
+def display_name(name: str) -> str:
+    """Return a file name as text: bytes that are not UTF-8 are read as CP1252."""
+    raw = os.fsencode(name)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
 
 
 def _read(path: Path, max_mb: int) -> bytes:

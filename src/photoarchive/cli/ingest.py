@@ -105,7 +105,7 @@ def ingest(
         print_json(
             [
                 {
-                    "path": o.path,
+                    "path": _printable(o.path),
                     "status": o.status,
                     "id": o.id,
                     "reason": o.reason,
