@@ -149,11 +149,7 @@ def deeply_nested() -> bytes:
         f"</rdf:Alt></dc:description><dc:x>{inner}</dc:x></rdf:Description></rdf:RDF>"
         "</x:xmpmeta>"
     )
-    return xmp_jpeg(zlib_free(packet))
-
-
-def zlib_free(text: str) -> bytes:
-    return text.encode()
+    return xmp_jpeg(packet.encode())
 
 
 def long_caption() -> bytes:
@@ -254,7 +250,7 @@ KINDS: dict[str, tuple[Callable[[], bytes], str, str]] = {
         "an IIM extended length of 2 GB",
     ),
     "iim-garbage.jpg": (
-        lambda: iim(os.urandom(0) + bytes(range(256)) * 4),
+        lambda: iim(bytes(range(256)) * 4),
         "ingest",
         "APP13 full of bytes that are not IIM",
     ),
