@@ -183,7 +183,12 @@ class SearchIndex:
         """Return True if an index is present in the folder."""
         from whoosh import index
 
-        return self.folder.is_dir() and index.exists_in(str(self.folder), indexname=INDEX_NAME)
+        if not self.folder.is_dir():
+            return False
+        try:
+            return bool(index.exists_in(str(self.folder), indexname=INDEX_NAME))
+        except Exception:  # a damaged table of contents: there is an index, a broken one
+            return any(self.folder.glob(f"_{INDEX_NAME}_*.toc"))
 
     def _open(self) -> Any:
         if self._ix is None:
@@ -195,12 +200,11 @@ class SearchIndex:
                     "'photoarchive reindex'"
                 )
             try:
-                self._ix = index.open_dir(str(self.folder), indexname=INDEX_NAME)
+                ix = index.open_dir(str(self.folder), indexname=INDEX_NAME)
+                ix.doc_count()  # reads the table of contents: a damaged one fails here
             except Exception as exc:
-                raise IndexUnavailableError(
-                    f"the search index is damaged ({type(exc).__name__}); rebuild it with "
-                    "'photoarchive reindex'"
-                ) from None
+                raise _damaged(exc) from None
+            self._ix = ix
         return self._ix
 
     def add(self, records: Iterable[PhotoRecord]) -> int:
@@ -303,13 +307,18 @@ class SearchIndex:
         """Yield this thread's searcher, reopened only when the index has changed."""
         ix = self._open()
         searcher = getattr(self._local, "searcher", None)
-        if searcher is None:
-            searcher = ix.searcher()
-        elif not searcher.up_to_date():
-            # A fresh searcher rather than refresh(): Whoosh's refresh fails on a reader
-            # opened while the index was empty.
-            searcher.close()
-            searcher = ix.searcher()
+        try:
+            if searcher is None:
+                searcher = ix.searcher()
+            elif not searcher.up_to_date():
+                # A fresh searcher rather than refresh(): Whoosh's refresh fails on a reader
+                # opened while the index was empty.
+                searcher.close()
+                searcher = ix.searcher()
+        except Exception as exc:  # files removed or damaged under a running process
+            self._local.searcher = None
+            self._ix = None
+            raise _damaged(exc) from None
         self._local.searcher = searcher
         yield searcher
 
@@ -378,6 +387,13 @@ class SearchIndex:
         if parsed is NullQuery:
             raise QueryError(f"nothing to search for in '{query}'")
         return parsed
+
+
+def _damaged(exc: Exception) -> IndexUnavailableError:
+    return IndexUnavailableError(
+        f"the search index is damaged ({type(exc).__name__}: {exc}); rebuild it with "
+        "'photoarchive reindex'"
+    )
 
 
 def _compact_dates(match: re.Match[str]) -> str:

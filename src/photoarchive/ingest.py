@@ -352,9 +352,19 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
     record.agency = normalise_agency(record.credit, job.aliases or None)
     store = FileStore(Path(job.root))
     # Renditions first, the original last: an original on disk means its renditions are too.
-    store.put_rendition(sha, "preview", rend.preview)
-    store.put_rendition(sha, "thumb", rend.thumb)
-    store.put_original(sha, ext, data)
+    written: list[Path] = []
+    try:
+        for kind, rendered in (("preview", rend.preview), ("thumb", rend.thumb)):
+            existed = store.rendition_path(sha, kind).exists()
+            path_written = store.put_rendition(sha, kind, rendered)
+            if not existed:
+                written.append(path_written)
+        store.put_original(sha, ext, data)
+    except StorageError:
+        # A full disk: take back this photo's renditions so nothing of it stays behind.
+        for leftover in written:
+            leftover.unlink(missing_ok=True)
+        raise
     photo = StoredPhoto(record=record, ext=ext, warnings=list(extracted.warnings))
     sources = dict(extracted.merged.sources)
     return _Prepared(

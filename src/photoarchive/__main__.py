@@ -1,0 +1,5 @@
+"""Run the command line as `python -m photoarchive`."""
+
+from photoarchive.cli import main
+
+main()

@@ -1,0 +1,198 @@
+"""Archive safety: concurrent ingests, a full disk, a lost or damaged index, verify --repair."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from photoarchive import Archive, init_archive, open_archive
+from photoarchive.errors import IndexUnavailableError, StorageError
+from photoarchive.store import TEMP_PREFIX
+from tests.conftest import FIXTURES
+from tests.hostile import good_jpeg
+
+
+def photos(folder: Path, numbers: range) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in numbers:
+        (folder / f"p{n:03}.jpg").write_bytes(
+            good_jpeg((n * 3 % 256, n * 7 % 256, 90), size=(64, 48))
+        )
+    return folder
+
+
+def test_three_concurrent_ingests_catalogue_each_photo_once(tmp_path: Path) -> None:
+    arc, _ = init_archive(tmp_path / "archive")
+    arc.close()
+    folders = [
+        photos(tmp_path / "a", range(0, 30)),
+        photos(tmp_path / "b", range(15, 45)),
+        photos(tmp_path / "c", range(30, 60)),
+    ]
+    photos(tmp_path / "c", range(0, 10))  # overlaps a's first ten too
+    exe = [
+        sys.executable,
+        "-m",
+        "photoarchive",
+        "--archive",
+        str(tmp_path / "archive"),
+        "ingest",
+        "--json",
+        "--jobs",
+        "1",
+    ]
+    procs = [
+        subprocess.Popen([*exe, str(f)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for f in folders
+    ]
+    searches = 0
+    with open_archive(tmp_path / "archive", readonly=True) as reader:
+        while any(p.poll() is None for p in procs):
+            try:
+                reader.search("ukraine OR photo")
+            except IndexUnavailableError:
+                pytest.fail("a search failed while ingests ran")
+            searches += 1
+            time.sleep(0.01)
+    import json
+
+    new = 0
+    for proc in procs:
+        out, err = proc.communicate()
+        assert proc.returncode == 0, err
+        new += sum(1 for o in json.loads(out) if o["status"] == "new")
+    assert new == 60  # each photo reported new by exactly one process
+    with open_archive(tmp_path / "archive") as done:
+        assert done.catalog.count() == 60
+        assert done.index.all_hashes() == done.catalog.all_hashes()
+        assert len(list(done.store.iter_originals())) == 60
+        assert done.verify().ok
+    assert searches > 0
+
+
+def test_a_full_disk_stops_with_one_message_and_leaves_nothing_half_done(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photoarchive import store
+
+    cli("init")
+    folder = photos(tmp_path / "in", range(6))
+    real_fdopen = os.fdopen
+    writes = {"n": 0}
+
+    class FullDisk(io.BufferedWriter):
+        def write(self, data: Any) -> int:
+            writes["n"] += 1
+            if writes["n"] > 7:  # room for two photos (3 files each) and a bit
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
+
+    def fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "w" in mode:
+            return FullDisk(io.FileIO(fd, "w"))
+        return real_fdopen(fd, mode, *args, **kwargs)
+
+    monkeypatch.setattr(store.os, "fdopen", fdopen)
+    result = cli("ingest", str(folder), "--jobs", "1")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "disk full" in errors[0]
+    monkeypatch.undo()
+    root = Path(cli.archive_dir)
+    assert not list(root.rglob(f"{TEMP_PREFIX}*"))
+    with open_archive(root) as arc:
+        assert arc.catalog.count() == 2
+        report = arc.verify()
+        assert report.ok, report
+    again = cli("ingest", str(folder))
+    assert again.exit_code == 0 and "4 new, 2 duplicate" in again.stderr
+
+
+def test_read_only_storage_is_one_clear_error(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from photoarchive import store
+
+    def refuse(*_a: Any, **_k: Any) -> Any:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(store.tempfile, "mkstemp", refuse)
+    shutil.copy(FIXTURES / "xmp.png", tmp_path / "x.png")
+    with pytest.raises(StorageError, match="read-only"):
+        archive.ingest([tmp_path / "x.png"])
+    assert archive.catalog.count() == 0
+
+
+def test_a_damaged_index_says_so_and_reindex_restores_the_results(archive: Archive) -> None:
+    archive.ingest([FIXTURES])
+    before = [r.record.id for r in archive.search("caption OR flag OR tank").results]
+    assert before
+    for toc in archive.index.folder.glob("*.toc"):
+        toc.write_bytes(b"\x00garbage")
+    damaged = open_archive(archive.root)
+    with pytest.raises(IndexUnavailableError, match="reindex"):
+        damaged.search("tank")
+    damaged.reindex()
+    assert [r.record.id for r in damaged.search("caption OR flag OR tank").results] == before
+    damaged.close()
+
+
+def test_verify_repair_and_prune(archive: Archive, tmp_path: Path) -> None:
+    report = archive.ingest([FIXTURES / "xmp.png", FIXTURES / "iim_utf8.jpg"])
+    first = archive.get(report.outcomes[0].id or "")
+    archive.store.rendition_path(first.sha256, "thumb").unlink()
+    shutil.rmtree(archive.index.folder)
+    dead = archive.store.originals / "00" / f"{TEMP_PREFIX}999999-abc"
+    dead.parent.mkdir(parents=True, exist_ok=True)
+    dead.write_bytes(b"half a photo")
+    orphan = archive.store.originals / "ff" / ("f" * 64 + ".jpg")
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(good_jpeg())
+    original = archive.original_path(first.id)
+    original_bytes = original.read_bytes()
+
+    found = open_archive(archive.root).verify()
+    assert not found.ok
+    assert found.missing_renditions and found.temp_files and found.orphan_files
+    assert found.index_problem and "reindex" in found.index_problem
+
+    repaired = open_archive(archive.root).verify(repair=True)
+    assert repaired.missing_renditions == [] and repaired.temp_files == []
+    assert repaired.index_problem is None and not dead.exists()
+    assert repaired.orphan_files == [str(orphan)] and not repaired.ok
+    assert orphan.exists()  # never deleted without --prune
+
+    pruned = open_archive(archive.root).verify(repair=True, prune=True)
+    assert pruned.ok and not orphan.exists()
+    assert original.read_bytes() == original_bytes
+    with open_archive(archive.root) as arc:
+        assert arc.search("soldier").total == 1
+
+
+def test_verify_reports_bit_rot_by_id_and_path(cli: Any) -> None:
+    cli("init")
+    cli("ingest", str(FIXTURES / "xmp.webp"))
+    root = Path(cli.archive_dir)
+    original = next((root / "originals").glob("*/*.webp"))
+    data = bytearray(original.read_bytes())
+    data[100] ^= 0x01
+    original.write_bytes(bytes(data))
+    result = cli("verify", "--repair")
+    assert result.exit_code == 1
+    assert f"bit rot): {original.name[:12]} {original}" in result.stderr
+    assert original.exists()  # reported, never "repaired" away
+
+
+def test_prune_needs_repair(cli: Any) -> None:
+    cli("init")
+    result = cli("verify", "--prune")
+    assert result.exit_code == 1 and "together with --repair" in result.stderr
