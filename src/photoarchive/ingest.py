@@ -7,6 +7,7 @@ import os
 import signal
 import stat
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -36,7 +37,10 @@ STORED_FORMATS = {
     "WEBP": "webp",
     "HEIF": "heic",
 }
-BATCH_SIZE = 200
+# New photos are catalogued and indexed in batches: at most this many, or this often, so a
+# killed ingest loses little work and the index sees few commits.
+BATCH_SIZE = 100
+BATCH_SECONDS = 3.0
 
 # Called after each file with its outcome, how many files are done and how many there are.
 ProgressCallback = Callable[["FileOutcome", int, int], None]
@@ -198,6 +202,7 @@ def ingest_paths(
         batch.clear()
         archive.finish_pending_index()
 
+    last_commit = time.monotonic()
     try:
         for result in _run(jobs, options.jobs):
             if isinstance(result, _Prepared):
@@ -213,8 +218,11 @@ def ingest_paths(
             if outcome.path in no_row:
                 outcome = replace(outcome, warnings=(*outcome.warnings, "no row in the manifest"))
             record(outcome)
-            if len(batch) >= BATCH_SIZE:
+            if len(batch) >= BATCH_SIZE or (
+                batch and time.monotonic() - last_commit >= BATCH_SECONDS
+            ):
                 commit()
+                last_commit = time.monotonic()
     finally:
         # Whatever stopped the run (a full disk, Ctrl-C), photos whose files are complete
         # are catalogued; nothing half-done is.
