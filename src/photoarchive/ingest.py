@@ -9,8 +9,9 @@ import stat
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,8 +237,17 @@ def _run(jobs: list[_Job], workers: int) -> Iterator[_Prepared | FileOutcome]:
     if workers <= 1 or len(jobs) < 4:
         yield from map(_prepare, jobs)
         return
+    # At most a few files per worker are in flight, so memory does not grow with the
+    # number of files however slowly the results are taken; order is kept.
+    window = workers * 4
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_prepare, jobs, chunksize=4)
+        pending: deque[Future[_Prepared | FileOutcome]] = deque()
+        for job in jobs:
+            pending.append(pool.submit(_prepare, job))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 # One read-only catalog connection per process, for the archive being ingested into.

@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Benchmark photoarchive at newsroom scale and print the figures, each beside a baseline
+measured in the same run.
+
+1. Ingest of a corpus it makes (24 MP and 10 MP JPEGs with IIM/XMP captions) with 1 and 2
+   jobs, against the floor: the same renditions made from the same files in a tight loop with
+   the same number of processes, plus hashing. Peak memory (all processes) of the ingest.
+2. Search latency at 10,000 and 100,000 synthetic catalog entries (entered through the
+   library, no image files): one word, two words, a phrase, credit: plus a word, a date range;
+   through the library with a warm searcher and through the CLI end to end; the same queries
+   on SQLite FTS5 over the same documents as a peer figure.
+3. reindex time at the largest size, and `photoarchive --help` start-up time.
+
+    python scripts/bench.py [--large 20 --medium 20] [--entries 10000,100000] [--repeat 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from photoarchive import init_archive, open_archive
+from photoarchive.catalog import StoredPhoto
+from photoarchive.credits import normalise_agency
+from photoarchive.ingest import IngestOptions
+from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim, photoshop_resources
+from photoarchive.metadata.xmp_writer import build_xmp
+from photoarchive.record import PhotoRecord
+from photoarchive.renditions import make_renditions
+
+SIZES = {"24MP": (6000, 4000), "10MP": (3872, 2592)}
+WORDS = (
+    "tank river abandoned flag soldier Izium Kupiansk Kharkiv munitions lunch turret destroyed "
+    "forces village bridge convoy artillery refugees train station shelling counteroffensive "
+    "drone trench volunteers mayor hospital school market winter"
+).split()
+CREDITS = ("REUTERS/Gleb Garanich", "AFP", "Channel 4", "Twitter", "AP Photo/Efrem Lukatsky",
+           "Getty Images", "Staff photographer")
+QUERIES = {
+    "one word": ("tank", "tank"),
+    "two words": ("abandoned river", "abandoned AND river"),
+    "phrase": ('"special forces"', '"special forces"'),
+    "credit: + word": ("credit:reuters flag", "credit:reuters AND flag"),
+    "date range": ("date:[2022-09-01 to 2022-09-30]", None),
+}
+
+
+# -- corpus ----------------------------------------------------------------------------------
+def make_photo(args: tuple[Path, str, int]) -> int:
+    path, size_name, n = args
+    w, h = SIZES[size_name]
+    rng = random.Random(n)
+    noise = Image.effect_noise((w, h), 28)
+    ramp = Image.linear_gradient("L").resize((w, h))
+    im = Image.merge("RGB", (noise, ramp, noise.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    draw = ImageDraw.Draw(im)
+    for _ in range(30):
+        x, y = rng.randrange(w - 400), rng.randrange(h - 300)
+        draw.rectangle([x, y, x + rng.randrange(80, 400), y + rng.randrange(60, 300)],
+                       fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    values = {"caption": f"{' '.join(rng.sample(WORDS, 10))} ({size_name} photo {n})",
+              "credit": CREDITS[n % len(CREDITS)], "keywords": rng.sample(WORDS, 4),
+              "city": "Izium", "country": "Ukraine", "date_created": "2022-09-11T10:00:00+03:00"}
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90, xmp=build_xmp(values))
+    path.write_bytes(embed_in_jpeg(buf.getvalue(), photoshop_resources(encode_iim(values))))
+    return path.stat().st_size
+
+
+def make_corpus(folder: Path, large: int, medium: int) -> list[Path]:
+    folder.mkdir(parents=True)
+    jobs = [(folder / f"l{n:04}.jpg", "24MP", n) for n in range(large)]
+    jobs += [(folder / f"m{n:04}.jpg", "10MP", n) for n in range(medium)]
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(make_photo, jobs))
+    return [j[0] for j in jobs]
+
+
+# -- ingest against the floor -----------------------------------------------------------------
+def floor_one(path: Path) -> int:
+    data = path.read_bytes()
+    hashlib.sha256(data).hexdigest()
+    with Image.open(io.BytesIO(data)) as im:
+        make_renditions(im, 1280, 320, 85)
+    return len(data)
+
+
+def floor(files: list[Path], jobs: int) -> float:
+    started = time.perf_counter()
+    if jobs == 1:
+        for f in files:
+            floor_one(f)
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            list(pool.map(floor_one, files, chunksize=1))
+    return time.perf_counter() - started
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines()
+                              if line.startswith("VmRSS:")))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, StopIteration):
+            continue
+    return total
+
+
+def ingest_cli(files_dir: Path, root: Path, jobs: int) -> tuple[float, int]:
+    """Time a CLI ingest; return seconds and the peak memory of all its processes (KB)."""
+    exe = [sys.executable, "-m", "photoarchive", "--archive", str(root)]
+    subprocess.run([*exe, "init"], check=True, capture_output=True)
+    started = time.perf_counter()
+    proc = subprocess.Popen([*exe, "ingest", str(files_dir), "--jobs", str(jobs)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_kb(proc.pid))
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"ingest failed with exit status {proc.returncode}")
+    return elapsed, peak
+
+
+# -- search at scale --------------------------------------------------------------------------
+def synthetic(n: int) -> list[PhotoRecord]:
+    rng = random.Random(11)
+    start = datetime(2022, 1, 1, tzinfo=UTC)
+    records = []
+    for i in range(n):
+        sha = f"{rng.getrandbits(256):064x}"
+        words = rng.sample(WORDS, 10)
+        if i % 50 == 0:
+            words += ["special", "forces"]
+        credit = CREDITS[i % len(CREDITS)]
+        records.append(PhotoRecord(
+            id=sha[:12], sha256=sha, original_filename=f"p{i}.jpg", format="JPEG", width=6000,
+            height=4000, file_size=6_000_000, caption=" ".join(words).capitalize(),
+            credit=credit, keywords=rng.sample(WORDS, 3), city=rng.choice(["Izium", "Kyiv"]),
+            country="Ukraine", agency=normalise_agency(credit),
+            date_created=(start + timedelta(minutes=7 * i)).isoformat(timespec="seconds"),
+            ingested_at=start.isoformat(),
+        ))
+    return records
+
+
+def enter(root: Path, records: list[PhotoRecord]) -> float:
+    """Enter records through the library; return the seconds the index took."""
+    arc, _ = init_archive(root)
+    with arc:
+        for s in range(0, len(records), 2000):
+            arc.catalog.add_many([(StoredPhoto(r, "jpg", []), {}) for r in records[s : s + 2000]])
+        started = time.perf_counter()
+        arc.finish_pending_index()
+        return time.perf_counter() - started
+
+
+def fts5(path: Path, records: list[PhotoRecord]) -> sqlite3.Connection:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE VIRTUAL TABLE docs USING fts5(sha, caption, keywords, place, credit, "
+                 "tokenize='porter')")
+    conn.execute("CREATE TABLE dates (rowid INTEGER PRIMARY KEY, date TEXT)")
+    conn.executemany("INSERT INTO docs (rowid, sha, caption, keywords, place, credit) "
+                     "VALUES (?, ?, ?, ?, ?, ?)",
+                     [(i, r.sha256, r.caption, " ".join(r.keywords), f"{r.city} {r.country}",
+                       r.credit) for i, r in enumerate(records)])
+    conn.executemany("INSERT INTO dates VALUES (?, ?)",
+                     [(i, r.date_created) for i, r in enumerate(records)])
+    conn.execute("CREATE INDEX dates_date ON dates (date)")
+    conn.commit()
+    return conn
+
+
+def fts5_query(conn: sqlite3.Connection, match: str | None) -> list[str]:
+    if match is None:
+        rows = conn.execute("SELECT rowid FROM dates WHERE date BETWEEN '2022-09-01' AND "
+                            "'2022-09-31' ORDER BY date DESC LIMIT 20").fetchall()
+    else:
+        rows = conn.execute("SELECT sha FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) "
+                            "LIMIT 20", (match,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    fn()
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", type=int, default=20, help="24 MP photos in the corpus")
+    parser.add_argument("--medium", type=int, default=20, help="10 MP photos in the corpus")
+    parser.add_argument("--entries", default="10000,100000", help="synthetic catalog sizes")
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--cli-repeat", type=int, default=7)
+    parser.add_argument("--skip-ingest", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if not args.skip_ingest:
+            bench_ingest(work, args.large, args.medium)
+        sizes = [int(s) for s in args.entries.split(",") if s]
+        for n in sizes:
+            bench_search(work / f"search{n}", n, args.repeat, args.cli_repeat,
+                         reindex=n == max(sizes))
+        bench_startup()
+    return 0
+
+
+def bench_ingest(work: Path, large: int, medium: int) -> None:
+    files = make_corpus(work / "corpus", large, medium)
+    megabytes = sum(f.stat().st_size for f in files) / 1e6
+    print(f"\n## Ingest: {len(files)} photos ({large} x 24 MP, {medium} x 10 MP), "
+          f"{megabytes:.0f} MB, {os.cpu_count()} cores")
+    print(f"{'jobs':>4} {'floor s':>8} {'ingest s':>9} {'photos/s':>9} {'MB/s':>6} "
+          f"{'x floor':>8} {'peak MB':>8}")
+    for jobs in (1, 2):
+        floor_s = floor(files, jobs)
+        ingest_s, peak_kb = ingest_cli(work / "corpus", work / f"archive{jobs}", jobs)
+        print(f"{jobs:>4} {floor_s:8.1f} {ingest_s:9.1f} {len(files) / ingest_s:9.2f} "
+              f"{megabytes / ingest_s:6.1f} {floor_s / ingest_s:8.2f} {peak_kb / 1024:8.0f}")
+
+
+def bench_search(root: Path, n: int, repeat: int, cli_repeat: int, reindex: bool) -> None:
+    records = synthetic(n)
+    index_s = enter(root, records)
+    conn = fts5(root.parent / f"fts{n}.sqlite", records)
+    print(f"\n## Search at {n:,} entries (indexed in {index_s:.1f} s, "
+          f"{n / index_s:.0f} documents/s)")
+    print(f"{'query':<16} {'library p50/p95 ms':>19} {'CLI p50/p95 ms':>16} "
+          f"{'FTS5 p50/p95 ms':>16} {'hits':>6}")
+    exe = [sys.executable, "-m", "photoarchive", "--archive", str(root), "search"]
+    with open_archive(root, readonly=True) as arc:
+        for name, (query, match) in QUERIES.items():
+            lib = timed(lambda q=query: arc.search(q, limit=20), repeat)
+            hits = arc.search(query, limit=20).total
+            cli = timed(lambda q=query: subprocess.run([*exe, q, "--json"], check=True,
+                                                       capture_output=True), cli_repeat)
+            peer = timed(lambda m=match: fts5_query(conn, m), repeat)
+            print(f"{name:<16} {pct(lib, 50):9.1f}/{pct(lib, 95):<9.1f} "
+                  f"{pct(cli, 50):7.0f}/{pct(cli, 95):<8.0f} {pct(peer, 50):7.2f}/"
+                  f"{pct(peer, 95):<8.2f} {hits:>6}")
+    conn.close()
+    if reindex:
+        with open_archive(root) as arc:
+            started = time.perf_counter()
+            arc.reindex()
+            print(f"reindex of {n:,} photos: {time.perf_counter() - started:.1f} s")
+
+
+def bench_startup() -> None:
+    runs = []
+    for _ in range(11):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "photoarchive", "--help"], check=True,
+                       capture_output=True)
+        runs.append(time.perf_counter() - started)
+    bare = []
+    for _ in range(11):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare.append(time.perf_counter() - started)
+    print(f"\n`photoarchive --help`: median {statistics.median(runs):.3f} s "
+          f"(bare Python start: {statistics.median(bare):.3f} s)")
+
+
+if __name__ == "__main__":
+    threading.stack_size(0)
+    sys.exit(main())
