@@ -38,20 +38,53 @@ from PIL import Image, ImageDraw
 from photoarchive import init_archive, open_archive
 from photoarchive.catalog import StoredPhoto
 from photoarchive.credits import normalise_agency
-from photoarchive.ingest import IngestOptions
 from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim, photoshop_resources
 from photoarchive.metadata.xmp_writer import build_xmp
 from photoarchive.record import PhotoRecord
 from photoarchive.renditions import make_renditions
 
 SIZES = {"24MP": (6000, 4000), "10MP": (3872, 2592)}
-WORDS = (
-    "tank river abandoned flag soldier Izium Kupiansk Kharkiv munitions lunch turret destroyed "
-    "forces village bridge convoy artillery refugees train station shelling counteroffensive "
-    "drone trench volunteers mayor hospital school market winter"
-).split()
-CREDITS = ("REUTERS/Gleb Garanich", "AFP", "Channel 4", "Twitter", "AP Photo/Efrem Lukatsky",
-           "Getty Images", "Staff photographer")
+WORDS = [
+    "tank",
+    "river",
+    "abandoned",
+    "flag",
+    "soldier",
+    "Izium",
+    "Kupiansk",
+    "Kharkiv",
+    "munitions",
+    "lunch",
+    "turret",
+    "destroyed",
+    "forces",
+    "village",
+    "bridge",
+    "convoy",
+    "artillery",
+    "refugees",
+    "train",
+    "station",
+    "shelling",
+    "counteroffensive",
+    "drone",
+    "trench",
+    "volunteers",
+    "mayor",
+    "hospital",
+    "school",
+    "market",
+    "winter",
+]
+CREDITS = (
+    "REUTERS/Gleb Garanich",
+    "AFP",
+    "Channel 4",
+    "Twitter",
+    "AP Photo/Efrem Lukatsky",
+    "Getty Images",
+    "Staff photographer",
+)
 QUERIES = {
     "one word": ("tank", "tank"),
     "two words": ("abandoned river", "abandoned AND river"),
@@ -72,11 +105,18 @@ def make_photo(args: tuple[Path, str, int]) -> int:
     draw = ImageDraw.Draw(im)
     for _ in range(30):
         x, y = rng.randrange(w - 400), rng.randrange(h - 300)
-        draw.rectangle([x, y, x + rng.randrange(80, 400), y + rng.randrange(60, 300)],
-                       fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    values = {"caption": f"{' '.join(rng.sample(WORDS, 10))} ({size_name} photo {n})",
-              "credit": CREDITS[n % len(CREDITS)], "keywords": rng.sample(WORDS, 4),
-              "city": "Izium", "country": "Ukraine", "date_created": "2022-09-11T10:00:00+03:00"}
+        draw.rectangle(
+            [x, y, x + rng.randrange(80, 400), y + rng.randrange(60, 300)],
+            fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
+        )
+    values = {
+        "caption": f"{' '.join(rng.sample(WORDS, 10))} ({size_name} photo {n})",
+        "credit": CREDITS[n % len(CREDITS)],
+        "keywords": rng.sample(WORDS, 4),
+        "city": "Izium",
+        "country": "Ukraine",
+        "date_created": "2022-09-11T10:00:00+03:00",
+    }
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=90, xmp=build_xmp(values))
     path.write_bytes(embed_in_jpeg(buf.getvalue(), photoshop_resources(encode_iim(values))))
@@ -119,8 +159,9 @@ def tree_rss_kb(pid: int) -> int:
         current = stack.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            total += int(next(line.split()[1] for line in status.splitlines()
-                              if line.startswith("VmRSS:")))
+            total += int(
+                next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+            )
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, StopIteration):
@@ -133,8 +174,11 @@ def ingest_cli(files_dir: Path, root: Path, jobs: int) -> tuple[float, int]:
     exe = [sys.executable, "-m", "photoarchive", "--archive", str(root)]
     subprocess.run([*exe, "init"], check=True, capture_output=True)
     started = time.perf_counter()
-    proc = subprocess.Popen([*exe, "ingest", str(files_dir), "--jobs", str(jobs)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*exe, "ingest", str(files_dir), "--jobs", str(jobs)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     peak = 0
     while proc.poll() is None:
         peak = max(peak, tree_rss_kb(proc.pid))
@@ -156,14 +200,25 @@ def synthetic(n: int) -> list[PhotoRecord]:
         if i % 50 == 0:
             words += ["special", "forces"]
         credit = CREDITS[i % len(CREDITS)]
-        records.append(PhotoRecord(
-            id=sha[:12], sha256=sha, original_filename=f"p{i}.jpg", format="JPEG", width=6000,
-            height=4000, file_size=6_000_000, caption=" ".join(words).capitalize(),
-            credit=credit, keywords=rng.sample(WORDS, 3), city=rng.choice(["Izium", "Kyiv"]),
-            country="Ukraine", agency=normalise_agency(credit),
-            date_created=(start + timedelta(minutes=7 * i)).isoformat(timespec="seconds"),
-            ingested_at=start.isoformat(),
-        ))
+        records.append(
+            PhotoRecord(
+                id=sha[:12],
+                sha256=sha,
+                original_filename=f"p{i}.jpg",
+                format="JPEG",
+                width=6000,
+                height=4000,
+                file_size=6_000_000,
+                caption=" ".join(words).capitalize(),
+                credit=credit,
+                keywords=rng.sample(WORDS, 3),
+                city=rng.choice(["Izium", "Kyiv"]),
+                country="Ukraine",
+                agency=normalise_agency(credit),
+                date_created=(start + timedelta(minutes=7 * i)).isoformat(timespec="seconds"),
+                ingested_at=start.isoformat(),
+            )
+        )
     return records
 
 
@@ -180,15 +235,21 @@ def enter(root: Path, records: list[PhotoRecord]) -> float:
 
 def fts5(path: Path, records: list[PhotoRecord]) -> sqlite3.Connection:
     conn = sqlite3.connect(path)
-    conn.execute("CREATE VIRTUAL TABLE docs USING fts5(sha, caption, keywords, place, credit, "
-                 "tokenize='porter')")
+    conn.execute(
+        "CREATE VIRTUAL TABLE docs USING fts5(sha, caption, keywords, place, credit, "
+        "tokenize='porter')"
+    )
     conn.execute("CREATE TABLE dates (rowid INTEGER PRIMARY KEY, date TEXT)")
-    conn.executemany("INSERT INTO docs (rowid, sha, caption, keywords, place, credit) "
-                     "VALUES (?, ?, ?, ?, ?, ?)",
-                     [(i, r.sha256, r.caption, " ".join(r.keywords), f"{r.city} {r.country}",
-                       r.credit) for i, r in enumerate(records)])
-    conn.executemany("INSERT INTO dates VALUES (?, ?)",
-                     [(i, r.date_created) for i, r in enumerate(records)])
+    conn.executemany(
+        "INSERT INTO docs (rowid, sha, caption, keywords, place, credit) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (i, r.sha256, r.caption, " ".join(r.keywords), f"{r.city} {r.country}", r.credit)
+            for i, r in enumerate(records)
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO dates VALUES (?, ?)", [(i, r.date_created) for i, r in enumerate(records)]
+    )
     conn.execute("CREATE INDEX dates_date ON dates (date)")
     conn.commit()
     return conn
@@ -196,11 +257,14 @@ def fts5(path: Path, records: list[PhotoRecord]) -> sqlite3.Connection:
 
 def fts5_query(conn: sqlite3.Connection, match: str | None) -> list[str]:
     if match is None:
-        rows = conn.execute("SELECT rowid FROM dates WHERE date BETWEEN '2022-09-01' AND "
-                            "'2022-09-31' ORDER BY date DESC LIMIT 20").fetchall()
+        rows = conn.execute(
+            "SELECT rowid FROM dates WHERE date BETWEEN '2022-09-01' AND "
+            "'2022-09-31' ORDER BY date DESC LIMIT 20"
+        ).fetchall()
     else:
-        rows = conn.execute("SELECT sha FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) "
-                            "LIMIT 20", (match,)).fetchall()
+        rows = conn.execute(
+            "SELECT sha FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT 20", (match,)
+        ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -233,8 +297,9 @@ def main() -> int:
             bench_ingest(work, args.large, args.medium)
         sizes = [int(s) for s in args.entries.split(",") if s]
         for n in sizes:
-            bench_search(work / f"search{n}", n, args.repeat, args.cli_repeat,
-                         reindex=n == max(sizes))
+            bench_search(
+                work / f"search{n}", n, args.repeat, args.cli_repeat, reindex=n == max(sizes)
+            )
         bench_startup()
     return 0
 
@@ -242,36 +307,51 @@ def main() -> int:
 def bench_ingest(work: Path, large: int, medium: int) -> None:
     files = make_corpus(work / "corpus", large, medium)
     megabytes = sum(f.stat().st_size for f in files) / 1e6
-    print(f"\n## Ingest: {len(files)} photos ({large} x 24 MP, {medium} x 10 MP), "
-          f"{megabytes:.0f} MB, {os.cpu_count()} cores")
-    print(f"{'jobs':>4} {'floor s':>8} {'ingest s':>9} {'photos/s':>9} {'MB/s':>6} "
-          f"{'x floor':>8} {'peak MB':>8}")
+    print(
+        f"\n## Ingest: {len(files)} photos ({large} x 24 MP, {medium} x 10 MP), "
+        f"{megabytes:.0f} MB, {os.cpu_count()} cores"
+    )
+    print(
+        f"{'jobs':>4} {'floor s':>8} {'ingest s':>9} {'photos/s':>9} {'MB/s':>6} "
+        f"{'x floor':>8} {'peak MB':>8}"
+    )
     for jobs in (1, 2):
         floor_s = floor(files, jobs)
         ingest_s, peak_kb = ingest_cli(work / "corpus", work / f"archive{jobs}", jobs)
-        print(f"{jobs:>4} {floor_s:8.1f} {ingest_s:9.1f} {len(files) / ingest_s:9.2f} "
-              f"{megabytes / ingest_s:6.1f} {floor_s / ingest_s:8.2f} {peak_kb / 1024:8.0f}")
+        print(
+            f"{jobs:>4} {floor_s:8.1f} {ingest_s:9.1f} {len(files) / ingest_s:9.2f} "
+            f"{megabytes / ingest_s:6.1f} {floor_s / ingest_s:8.2f} {peak_kb / 1024:8.0f}"
+        )
 
 
 def bench_search(root: Path, n: int, repeat: int, cli_repeat: int, reindex: bool) -> None:
     records = synthetic(n)
     index_s = enter(root, records)
     conn = fts5(root.parent / f"fts{n}.sqlite", records)
-    print(f"\n## Search at {n:,} entries (indexed in {index_s:.1f} s, "
-          f"{n / index_s:.0f} documents/s)")
-    print(f"{'query':<16} {'library p50/p95 ms':>19} {'CLI p50/p95 ms':>16} "
-          f"{'FTS5 p50/p95 ms':>16} {'hits':>6}")
+    print(
+        f"\n## Search at {n:,} entries (indexed in {index_s:.1f} s, {n / index_s:.0f} documents/s)"
+    )
+    print(
+        f"{'query':<16} {'library p50/p95 ms':>19} {'CLI p50/p95 ms':>16} "
+        f"{'FTS5 p50/p95 ms':>16} {'hits':>6}"
+    )
     exe = [sys.executable, "-m", "photoarchive", "--archive", str(root), "search"]
     with open_archive(root, readonly=True) as arc:
         for name, (query, match) in QUERIES.items():
             lib = timed(lambda q=query: arc.search(q, limit=20), repeat)
             hits = arc.search(query, limit=20).total
-            cli = timed(lambda q=query: subprocess.run([*exe, q, "--json"], check=True,
-                                                       capture_output=True), cli_repeat)
+            cli = timed(
+                lambda q=query: subprocess.run(
+                    [*exe, q, "--json"], check=True, capture_output=True
+                ),
+                cli_repeat,
+            )
             peer = timed(lambda m=match: fts5_query(conn, m), repeat)
-            print(f"{name:<16} {pct(lib, 50):9.1f}/{pct(lib, 95):<9.1f} "
-                  f"{pct(cli, 50):7.0f}/{pct(cli, 95):<8.0f} {pct(peer, 50):7.2f}/"
-                  f"{pct(peer, 95):<8.2f} {hits:>6}")
+            print(
+                f"{name:<16} {pct(lib, 50):9.1f}/{pct(lib, 95):<9.1f} "
+                f"{pct(cli, 50):7.0f}/{pct(cli, 95):<8.0f} {pct(peer, 50):7.2f}/"
+                f"{pct(peer, 95):<8.2f} {hits:>6}"
+            )
     conn.close()
     if reindex:
         with open_archive(root) as arc:
@@ -284,16 +364,19 @@ def bench_startup() -> None:
     runs = []
     for _ in range(11):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "photoarchive", "--help"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "photoarchive", "--help"], check=True, capture_output=True
+        )
         runs.append(time.perf_counter() - started)
     bare = []
     for _ in range(11):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         bare.append(time.perf_counter() - started)
-    print(f"\n`photoarchive --help`: median {statistics.median(runs):.3f} s "
-          f"(bare Python start: {statistics.median(bare):.3f} s)")
+    print(
+        f"\n`photoarchive --help`: median {statistics.median(runs):.3f} s "
+        f"(bare Python start: {statistics.median(bare):.3f} s)"
+    )
 
 
 if __name__ == "__main__":
