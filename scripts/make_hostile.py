@@ -38,9 +38,9 @@ def jpeg(size: tuple[int, int] = (48, 32), **kwargs: object) -> bytes:
     return buf.getvalue()
 
 
-def png(**kwargs: object) -> bytes:
+def png(colour: tuple[int, int, int] = (10, 60, 160), **kwargs: object) -> bytes:
     buf = io.BytesIO()
-    Image.new("RGB", (40, 30), (10, 60, 160)).save(buf, "PNG", **kwargs)
+    Image.new("RGB", (40, 30), colour).save(buf, "PNG", **kwargs)
     return buf.getvalue()
 
 
@@ -158,7 +158,7 @@ def long_caption() -> bytes:
     info.add_itxt(
         "XML:com.adobe.xmp", build_xmp({"caption": caption, "credit": "AFP"}).decode(), zip=True
     )
-    return png(pnginfo=info)
+    return png((160, 60, 10), pnginfo=info)
 
 
 def bomb_png() -> bytes:

@@ -77,38 +77,37 @@ class Archive:
         self, id_or_prefix: str, use: str | None = None, at: datetime | None = None
     ) -> Verdict:
         """Return the rights verdict for one photo (default use of the policy, now)."""
-        from photoarchive.rights import check_rights
-
-        sha = self.resolve(id_or_prefix)
-        record = self.catalog.get(sha).record
-        return check_rights(
-            record,
-            self.catalog.sources(sha),
-            self.policy,
-            use or self.policy.default_use,
-            at or _now(),
-        )
+        record = self.catalog.get(self.resolve(id_or_prefix)).record
+        return self._judge([record], use, at)[record.sha256]
 
     def verdicts(
         self, records: Iterable[PhotoRecord], use: str | None = None, at: datetime | None = None
     ) -> list[tuple[PhotoRecord, Verdict]]:
         """Return each record with its rights verdict."""
+        listed = list(records)
+        judged = self._judge(listed, use, at)
+        return [(r, judged[r.sha256]) for r in listed]
+
+    def _judge(
+        self, records: list[PhotoRecord], use: str | None, at: datetime | None
+    ) -> dict[str, Verdict]:
         from photoarchive.rights import check_rights
 
         moment = at or _now()
-        return [
-            (
+        shas = [r.sha256 for r in records]
+        sources = self.catalog.sources_many(shas)
+        kills = self.catalog.kill_reasons(shas)
+        return {
+            r.sha256: check_rights(
                 r,
-                check_rights(
-                    r,
-                    self.catalog.sources(r.sha256),
-                    self.policy,
-                    use or self.policy.default_use,
-                    moment,
-                ),
+                sources.get(r.sha256, {}),
+                self.policy,
+                use or self.policy.default_use,
+                moment,
+                killed=kills.get(r.sha256),
             )
             for r in records
-        ]
+        }
 
     def close(self) -> None:
         """Release the catalog connection and the index searcher."""
@@ -141,7 +140,8 @@ class Archive:
         if not self.index.exists():
             self.index.create()
         photos = self.catalog.get_many(pending)
-        count = self.index.add(p.record for p in photos.values())
+        states = self.catalog.states(photos)
+        count = self.index.add((p.record, states.get(sha, "live")) for sha, p in photos.items())
         self.catalog.mark_indexed(photos)
         return count
 
@@ -234,16 +234,15 @@ class Archive:
         ]
         return SearchPage(results=results, total=total, agency_counts=counts)
 
+    def _with_states(self, records: list[PhotoRecord]) -> list[tuple[PhotoRecord, str]]:
+        states = self.catalog.states(r.sha256 for r in records)
+        return [(r, states.get(r.sha256, "live")) for r in records]
+
     def _verdicts_by_sha(
         self, photos: dict[str, StoredPhoto], use: str, at: datetime
     ) -> list[tuple[str, Verdict]]:
-        from photoarchive.rights import check_rights
-
-        sources = self.catalog.sources_many(photos)
-        return [
-            (sha, check_rights(p.record, sources.get(sha, {}), self.policy, use, at))
-            for sha, p in photos.items()
-        ]
+        judged = self._judge([p.record for p in photos.values()], use, at)
+        return list(judged.items())
 
     # -- maintenance ----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -265,11 +264,18 @@ class Archive:
     def reindex(self, on_progress: Callable[[int], None] | None = None) -> int:
         """Rebuild the search index from the catalog; return how many photos it holds."""
 
-        def records() -> Iterable[PhotoRecord]:
-            for n, photo in enumerate(self.catalog.iter_photos(), 1):
-                if on_progress and n % 100 == 0:
-                    on_progress(n)
-                yield photo.record
+        def records() -> Iterable[tuple[PhotoRecord, str]]:
+            batch: list[PhotoRecord] = []
+            n = 0
+            for photo in self.catalog.iter_photos():
+                batch.append(photo.record)
+                if len(batch) == 1000:
+                    yield from self._with_states(batch)
+                    n += len(batch)
+                    batch = []
+                    if on_progress:
+                        on_progress(n)
+            yield from self._with_states(batch)
 
         count = self.index.rebuild(records())
         self.catalog.mark_indexed(self.catalog.all_hashes())

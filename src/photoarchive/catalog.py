@@ -51,6 +51,34 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (sha256, field, family)
     );
     """,
+    """
+    ALTER TABLE photos ADD COLUMN picture_id TEXT;
+    ALTER TABLE photos ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE photos ADD COLUMN pixel_digest TEXT;
+    ALTER TABLE photos ADD COLUMN dhash TEXT;
+    UPDATE photos SET picture_id = sha256;
+    CREATE INDEX photos_picture ON photos (picture_id, version);
+    CREATE INDEX photos_reference ON photos (transmission_reference)
+        WHERE transmission_reference IS NOT NULL;
+    CREATE INDEX photos_pixels ON photos (pixel_digest) WHERE pixel_digest IS NOT NULL;
+    CREATE TABLE pictures (
+        picture_id TEXT PRIMARY KEY,
+        current_sha256 TEXT NOT NULL,
+        killed_at TEXT,
+        kill_reason TEXT
+    );
+    INSERT INTO pictures (picture_id, current_sha256) SELECT sha256, sha256 FROM photos;
+    CREATE TABLE edits (
+        number INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL REFERENCES photos (sha256),
+        at TEXT NOT NULL,
+        editor TEXT NOT NULL,
+        field TEXT NOT NULL,
+        old TEXT,
+        new TEXT
+    );
+    CREATE INDEX edits_photo ON edits (sha256, number);
+    """,
 )
 
 
@@ -61,6 +89,27 @@ class StoredPhoto:
     record: PhotoRecord
     ext: str
     warnings: list[str]
+    #: The picture this photo is a version of (its first version's sha256), and which.
+    picture_id: str | None = None
+    version: int = 1
+    #: SHA-256 of the image data without its metadata: equal for the same pixels.
+    pixel_digest: str | None = None
+    #: 64-bit difference hash (hex) for finding the same frame resized or recompressed.
+    dhash: str | None = None
+    #: "kill" when the photo is an agency's kill notice (with `notice_reason`).
+    notice: str | None = None
+    notice_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A picture: its versions (oldest first), the current one, and whether it is killed."""
+
+    picture_id: str
+    current_sha256: str
+    killed_at: str | None
+    kill_reason: str | None
+    versions: list[StoredPhoto]
 
 
 class Catalog:
@@ -138,13 +187,28 @@ class Catalog:
     def _insert(
         conn: sqlite3.Connection, photo: StoredPhoto, sources: dict[str, dict[str, Any]]
     ) -> bool:
+        if conn.execute("SELECT 1 FROM photos WHERE sha256 = ?", (photo.record.sha256,)).fetchone():
+            return False
+        picture_id, version = _link_version(conn, photo)
         rec = photo.record.to_dict()
         rec["keywords"] = json.dumps(rec["keywords"], ensure_ascii=False)
-        columns = [*_RECORD_COLUMNS, "ext", "warnings"]
+        columns = [
+            *_RECORD_COLUMNS,
+            "ext",
+            "warnings",
+            "picture_id",
+            "version",
+            "pixel_digest",
+            "dhash",
+        ]
         values = [
             *(rec[c] for c in _RECORD_COLUMNS),
             photo.ext,
             json.dumps(photo.warnings, ensure_ascii=False),
+            picture_id,
+            version,
+            photo.pixel_digest,
+            photo.dhash,
         ]
         cur = conn.execute(
             f"INSERT OR IGNORE INTO photos ({', '.join(columns)}) "
@@ -276,6 +340,103 @@ class Catalog:
         )
         return [_stored(row) for row in rows]
 
+    def picture(self, sha256: str) -> Picture:
+        """Return the picture a photo belongs to, with all its versions."""
+        row = self.conn.execute(
+            "SELECT p.* FROM pictures p JOIN photos ph ON ph.picture_id = p.picture_id "
+            "WHERE ph.sha256 = ?",
+            (sha256,),
+        ).fetchone()
+        if row is None:
+            raise PhotoNotFoundError(f"no photo with id {sha256[:12]}")
+        versions = [
+            _stored(r)
+            for r in self.conn.execute(
+                "SELECT * FROM photos WHERE picture_id = ? ORDER BY version", (row["picture_id"],)
+            )
+        ]
+        return Picture(
+            row["picture_id"], row["current_sha256"], row["killed_at"], row["kill_reason"], versions
+        )
+
+    def states(self, shas: Iterable[str]) -> dict[str, str]:
+        """Return "live", "superseded" or "killed" for each photo."""
+        wanted = list(shas)
+        out: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(
+                "SELECT ph.sha256, p.current_sha256, p.killed_at FROM photos ph "
+                "JOIN pictures p ON p.picture_id = ph.picture_id "
+                f"WHERE ph.sha256 IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for sha, current, killed in rows:
+                out[sha] = "killed" if killed else ("live" if sha == current else "superseded")
+        return out
+
+    def kill_reasons(self, shas: Iterable[str]) -> dict[str, str]:
+        """Return why each killed photo's picture was killed (others are left out)."""
+        wanted = list(shas)
+        out: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(
+                "SELECT ph.sha256, p.killed_at, p.kill_reason FROM photos ph "
+                "JOIN pictures p ON p.picture_id = ph.picture_id "
+                f"WHERE p.killed_at IS NOT NULL AND ph.sha256 IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for sha, at, reason in rows:
+                out[sha] = f"KILLED {at}: {reason}"
+        return out
+
+    def dhashes(self) -> list[tuple[str, str]]:
+        """Return (sha256, dhash) for every photo that has one."""
+        rows = self.conn.execute("SELECT sha256, dhash FROM photos WHERE dhash IS NOT NULL")
+        return [(r[0], r[1]) for r in rows]
+
+    def record_edit(
+        self, sha256: str, editor: str, at: str, changes: dict[str, tuple[Any, Any]]
+    ) -> None:
+        """Change fields of a photo and append each change to its history."""
+        with self.transaction() as conn:
+            for name, (old, new) in changes.items():
+                value = json.dumps(new, ensure_ascii=False) if name == "keywords" else new
+                conn.execute(
+                    f"UPDATE photos SET {_column(name)} = ?, needs_index = 1 WHERE sha256 = ?",
+                    (value, sha256),
+                )
+                conn.execute(
+                    "INSERT INTO edits (sha256, at, editor, field, old, new) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        sha256,
+                        at,
+                        editor,
+                        name,
+                        json.dumps(old, ensure_ascii=False),
+                        json.dumps(new, ensure_ascii=False),
+                    ),
+                )
+
+    def edits(self, sha256: str) -> list[dict[str, Any]]:
+        """Return a photo's edits, oldest first."""
+        rows = self.conn.execute(
+            "SELECT at, editor, field, old, new FROM edits WHERE sha256 = ? ORDER BY number",
+            (sha256,),
+        )
+        return [
+            {
+                "at": r["at"],
+                "by": r["editor"],
+                "field": r["field"],
+                "old": json.loads(r["old"]),
+                "new": json.loads(r["new"]),
+            }
+            for r in rows
+        ]
+
     def count(self) -> int:
         """Return how many photos are catalogued."""
         return int(self.conn.execute("SELECT count(*) FROM photos").fetchone()[0])
@@ -295,6 +456,58 @@ class Catalog:
         return int(
             self.conn.execute("SELECT coalesce(sum(file_size), 0) FROM photos").fetchone()[0]
         )
+
+
+def _column(name: str) -> str:
+    if name not in _RECORD_COLUMNS or name in ("id", "sha256"):
+        raise ValueError(f"not an editable field: {name}")
+    return name
+
+
+def _link_version(conn: sqlite3.Connection, photo: StoredPhoto) -> tuple[str, int]:
+    """Return the picture a new photo belongs to and its version number, and record it.
+
+    A photo with the transmission reference or the pixels of a catalogued one is a new
+    version of that picture (a refile, correction or repeat); a kill notice kills it.
+    """
+    rec = photo.record
+    row = None
+    if rec.transmission_reference:
+        row = conn.execute(
+            "SELECT picture_id FROM photos WHERE transmission_reference = ? "
+            "ORDER BY version DESC LIMIT 1",
+            (rec.transmission_reference,),
+        ).fetchone()
+    if row is None and photo.pixel_digest:
+        row = conn.execute(
+            "SELECT picture_id FROM photos WHERE pixel_digest = ? ORDER BY version DESC LIMIT 1",
+            (photo.pixel_digest,),
+        ).fetchone()
+    if row is None:
+        picture_id, version = rec.sha256, 1
+        conn.execute(
+            "INSERT INTO pictures (picture_id, current_sha256) VALUES (?, ?)",
+            (picture_id, rec.sha256),
+        )
+    else:
+        picture_id = row[0]
+        version = (
+            1
+            + conn.execute(
+                "SELECT max(version) FROM photos WHERE picture_id = ?", (picture_id,)
+            ).fetchone()[0]
+        )
+        conn.execute(
+            "UPDATE pictures SET current_sha256 = ? WHERE picture_id = ?", (rec.sha256, picture_id)
+        )
+        # Every version is indexed again: which one is current has changed.
+        conn.execute("UPDATE photos SET needs_index = 1 WHERE picture_id = ?", (picture_id,))
+    if photo.notice == "kill":
+        conn.execute(
+            "UPDATE pictures SET killed_at = ?, kill_reason = ? WHERE picture_id = ?",
+            (rec.ingested_at, photo.notice_reason or "killed by the sender", picture_id),
+        )
+    return picture_id, version
 
 
 def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
@@ -318,5 +531,11 @@ def _stored(row: sqlite3.Row) -> StoredPhoto:
     data = {c: row[c] for c in _RECORD_COLUMNS}
     data["keywords"] = json.loads(data["keywords"] or "[]")
     return StoredPhoto(
-        record=PhotoRecord(**data), ext=row["ext"], warnings=json.loads(row["warnings"])
+        record=PhotoRecord(**data),
+        ext=row["ext"],
+        warnings=json.loads(row["warnings"]),
+        picture_id=row["picture_id"],
+        version=row["version"],
+        pixel_digest=row["pixel_digest"],
+        dhash=row["dhash"],
     )

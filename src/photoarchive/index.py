@@ -49,12 +49,18 @@ class SearchFilters:
     agency: str | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
+    #: Which versions: the current one of each live picture by default; add "killed"
+    #: for killed pictures, "superseded" for older versions.
+    states: tuple[str, ...] = ("live",)
 
     def query(self) -> Any:
         """Return a Whoosh query matching what the filters allow, or None for everything."""
         from whoosh import query as q
 
         parts: list[Any] = []
+        if self.states:
+            terms = [q.Term("state", s) for s in self.states]
+            parts.append(terms[0] if len(terms) == 1 else q.Or(terms))
         if self.agency:
             parts.append(q.Term("agency_key", self.agency))
         if self.date_from or self.date_to:
@@ -102,6 +108,8 @@ def _schema() -> Any:
         credit=fields.TEXT(analyzer=words),
         agency=fields.TEXT(analyzer=words),
         agency_key=fields.ID(sortable=True),
+        # "live" (the current version), "superseded" (an older version) or "killed".
+        state=fields.ID(),
         source=fields.TEXT(analyzer=words),
         city=fields.TEXT(analyzer=words),
         country=fields.TEXT(analyzer=words),
@@ -111,8 +119,8 @@ def _schema() -> Any:
     )
 
 
-def document(record: PhotoRecord) -> dict[str, Any]:
-    """Return the index document for a catalog record."""
+def document(record: PhotoRecord, state: str = "live") -> dict[str, Any]:
+    """Return the index document for a catalog record in a state (live, superseded, killed)."""
     place = " ".join(
         v
         for v in (
@@ -139,6 +147,7 @@ def document(record: PhotoRecord) -> dict[str, Any]:
         "city": record.city or "",
         "country": " ".join(v for v in (record.country, record.country_code) if v),
         "format": record.format.lower(),
+        "state": state,
     }
     for name in ("date_created", "ingested_at"):
         when = _parse_datetime(getattr(record, name))
@@ -207,7 +216,7 @@ class SearchIndex:
             self._ix = ix
         return self._ix
 
-    def add(self, records: Iterable[PhotoRecord]) -> int:
+    def add(self, records: Iterable[tuple[PhotoRecord, str]]) -> int:
         """Add or replace documents in one commit; return how many were written."""
         from whoosh.index import LockError
 
@@ -221,8 +230,8 @@ class SearchIndex:
             ) from None
         count = 0
         try:
-            for record in records:
-                writer.update_document(**document(record))
+            for record, state in records:
+                writer.update_document(**document(record, state))
                 count += 1
         except BaseException:
             writer.cancel()
@@ -230,7 +239,7 @@ class SearchIndex:
         writer.commit()
         return count
 
-    def rebuild(self, records: Iterable[PhotoRecord]) -> int:
+    def rebuild(self, records: Iterable[tuple[PhotoRecord, str]]) -> int:
         """Replace the whole index with documents for `records`; return the count."""
         from whoosh import index
 
@@ -241,8 +250,8 @@ class SearchIndex:
         ix = index.create_in(str(tmp), _schema(), indexname=INDEX_NAME)
         writer = ix.writer(limitmb=256)
         count = 0
-        for record in records:
-            writer.add_document(**document(record))
+        for record, state in records:
+            writer.add_document(**document(record, state))
             count += 1
         writer.commit()
         ix.close()

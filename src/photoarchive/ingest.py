@@ -310,7 +310,9 @@ def _prepare(job: _Job) -> _Prepared | FileOutcome:
 def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
     from PIL import Image, UnidentifiedImageError
 
+    from photoarchive.fingerprints import difference_hash, pixel_digest
     from photoarchive.metadata import extract_metadata
+    from photoarchive.notices import read_notice
     from photoarchive.renditions import make_renditions
 
     path = Path(job.path)
@@ -383,8 +385,19 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         for leftover in written:
             leftover.unlink(missing_ok=True)
         raise
-    photo = StoredPhoto(record=record, ext=ext, warnings=list(extracted.warnings))
     sources = dict(extracted.merged.sources)
+    notice = read_notice(record, sources)
+    with Image.open(io.BytesIO(rend.thumb)) as thumb:
+        dhash = difference_hash(thumb)
+    photo = StoredPhoto(
+        record=record,
+        ext=ext,
+        warnings=list(extracted.warnings),
+        pixel_digest=pixel_digest(data, fmt),
+        dhash=dhash,
+        notice=notice.kind if notice else None,
+        notice_reason=notice.reason if notice else None,
+    )
     return _Prepared(
         photo=photo,
         sources=sources,

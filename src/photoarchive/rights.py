@@ -45,8 +45,12 @@ def check_rights(
     policy: RightsPolicy,
     use: str,
     at: datetime,
+    killed: str | None = None,
 ) -> Verdict:
-    """Return the verdict for using `record` for `use` at the aware moment `at`."""
+    """Return the verdict for using `record` for `use` at the aware moment `at`.
+
+    `killed` is the reason when the sender has killed the picture: it is then blocked.
+    """
     if use not in USES:
         raise ValueError(f"unknown use {use!r}")
     statuses: list[str] = []
@@ -57,6 +61,8 @@ def check_rights(
         statuses.append(status)
         reasons.append(reason)
 
+    if killed:
+        add("blocked", f"{killed}: must not be published")
     line = parse_credit(record.credit, policy.aliases)
     agency = policy.agency(line.agency) if line else None
     credit_line = None
