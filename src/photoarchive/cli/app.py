@@ -65,9 +65,18 @@ def main(ctx: click.Context, archive_dir: str) -> None:
 
 
 def _register() -> None:
-    from photoarchive.cli import captions, ingest, maintenance, rights, search, serve, show
+    from photoarchive.cli import (
+        captions,
+        ingest,
+        maintenance,
+        rights,
+        search,
+        serve,
+        show,
+        wire,
+    )
 
-    for module in (maintenance, ingest, search, show, rights, captions, serve):
+    for module in (maintenance, ingest, search, show, rights, captions, serve, wire):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -27,7 +27,7 @@ def parse_at(archive: Archive, at: str | None) -> datetime:
     return parse_moment(at, archive.policy.timezone)
 
 
-def _targets(archive: Archive, targets: tuple[str, ...]) -> list[PhotoRecord]:
+def targets_of(archive: Archive, targets: tuple[str, ...]) -> list[PhotoRecord]:
     """Photos named by ids (or unique prefixes), else matching the words as one query."""
     from photoarchive.errors import PhotoNotFoundError
 
@@ -94,7 +94,7 @@ def check(
     """
     with open_from_context(ctx) as archive:
         moment = parse_at(archive, at)
-        records = _targets(archive, targets)
+        records = targets_of(archive, targets)
         judged = archive.verdicts(records, use, moment)
     if as_json:
         print_json(

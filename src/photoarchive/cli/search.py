@@ -8,6 +8,7 @@ import sys
 import click
 
 from photoarchive.cli.output import excerpt, open_from_context, print_json, say
+from photoarchive.index import SearchFilters
 from photoarchive.policy import USES
 
 
@@ -34,9 +35,21 @@ from photoarchive.policy import USES
     default=None,
     help="Only photos whose rights verdict for this use passes now.",
 )
+@click.option(
+    "--include",
+    type=click.Choice(["killed", "superseded"]),
+    multiple=True,
+    help="Also show killed pictures, or older versions of refiled ones.",
+)
 @click.pass_context
 def search(
-    ctx: click.Context, query: str, limit: int, page: int, as_json: bool, cleared_for: str | None
+    ctx: click.Context,
+    query: str,
+    limit: int,
+    page: int,
+    as_json: bool,
+    cleared_for: str | None,
+    include: tuple[str, ...],
 ) -> None:
     """Search captions, headlines, keywords, places, by-lines and credits.
 
@@ -51,7 +64,10 @@ def search(
         photoarchive search "credit:reuters date:[2022-09-01 to 2022-09-30]" --json
     """
     with open_from_context(ctx) as archive:
-        result = archive.search(query, limit=limit, page=page, cleared_for=cleared_for)
+        filters = SearchFilters(states=("live", *include))
+        result = archive.search(
+            query, limit=limit, page=page, cleared_for=cleared_for, filters=filters
+        )
     if as_json:
         print_json([r.to_dict() for r in result.results])
         return

@@ -16,8 +16,16 @@ from photoarchive.cli.output import open_from_context, print_json
     is_flag=True,
     help="Also show each field's value in every metadata family (desk, exif, iim, xmp).",
 )
+@click.option(
+    "--history",
+    "with_history",
+    is_flag=True,
+    help="Also list every version of the picture (refiles) and every edit.",
+)
 @click.pass_context
-def show(ctx: click.Context, photo_id: str, as_json: bool, with_sources: bool) -> None:
+def show(
+    ctx: click.Context, photo_id: str, as_json: bool, with_sources: bool, with_history: bool
+) -> None:
     """Show one photo's record and its rights verdict; the id may be a unique prefix.
 
     Example:
@@ -30,11 +38,18 @@ def show(ctx: click.Context, photo_id: str, as_json: bool, with_sources: bool) -
         sources = archive.sources(photo_id) if with_sources else None
         original = archive.store.original_path(stored.record.sha256, stored.ext)
         verdict = archive.check_rights(stored.record.sha256)
+        history = None
+        if with_history:
+            from photoarchive.history import picture_history
+
+            history = picture_history(archive, stored.record.sha256)
     data = stored.record.to_dict()
     if as_json:
         data["rights"] = verdict.to_dict()
         if sources is not None:
             data["sources"] = sources
+        if history is not None:
+            data["history"] = history
         print_json(data)
         return
     width = max(len(k) for k in data)
@@ -59,6 +74,27 @@ def show(ctx: click.Context, photo_id: str, as_json: bool, with_sources: bool) -
             for family, value in by_family.items():
                 shown = "; ".join(value) if isinstance(value, list) else value
                 click.echo(f"  {name:<{width}}  {family:<5}  {shown}")
+
+    if history:
+        _print_history(history)
+
+
+def _print_history(history: dict[str, object]) -> None:
+    click.echo("\nHistory:")
+    if history["killed_at"]:
+        click.echo(f"  KILLED {history['killed_at']}: {history['kill_reason']}")
+    for v in history["versions"]:  # type: ignore[attr-defined]
+        mark = " (current)" if v["current"] else ""
+        click.echo(
+            f"  version {v['version']}{mark}: {v['id']}  ingested {v['ingested_at']}  "
+            f"{v['original_filename']}"
+        )
+        for name, change in v["changes"].items():
+            click.echo(f"      {name}: {change['old']!r} -> {change['new']!r}")
+        for e in v["edits"]:
+            click.echo(
+                f"      edited {e['at']} by {e['by']}: {e['field']}: {e['old']!r} -> {e['new']!r}"
+            )
 
 
 COMMANDS = [show]

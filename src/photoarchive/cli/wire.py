@@ -1,0 +1,251 @@
+"""The wire workflow commands: edit, similar, duplicates, export, watch."""
+
+from __future__ import annotations
+
+import getpass
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from photoarchive.cli.output import excerpt, open_from_context, print_json, say
+
+
+@click.command()
+@click.argument("photo_id")
+@click.option("--caption")
+@click.option("--headline")
+@click.option("--credit")
+@click.option("--byline")
+@click.option("--city")
+@click.option("--country")
+@click.option("--instructions", "special_instructions", help="Special instructions.")
+@click.option(
+    "--keyword",
+    "keywords",
+    multiple=True,
+    help="Keywords (repeatable); they replace the current ones.",
+)
+@click.option("--by", "editor", default=None, help="Who edits (default: your login name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the edited record as JSON.")
+@click.pass_context
+def edit(
+    ctx: click.Context,
+    /,
+    photo_id: str,
+    editor: str | None,
+    keywords: tuple[str, ...],
+    as_json: bool,
+    **fields: str | None,
+) -> None:
+    """Correct a photo's caption, credit or other fields; every change is kept in its history.
+
+    Example:
+
+    \b
+        photoarchive edit 3f9a2c --caption "Ukrainian special forces in Kupiansk" --by jsmith
+    """
+    from photoarchive.editing import edit_photo
+    from photoarchive.errors import PhotoArchiveError
+
+    values: dict[str, object] = {k: v for k, v in fields.items() if v is not None}
+    if keywords:
+        values["keywords"] = [k.strip() for k in keywords if k.strip()]
+    if not values:
+        raise PhotoArchiveError("nothing to change: give --caption, --credit, --keyword, ...")
+    with open_from_context(ctx) as archive:
+        record = edit_photo(archive, photo_id, values, editor or getpass.getuser())
+    if as_json:
+        print_json(record.to_dict())
+    else:
+        say(f"Edited {record.id}: {', '.join(sorted(values))}.")
+
+
+@click.command()
+@click.argument("photo_id")
+@click.option(
+    "--distance",
+    type=click.IntRange(0, 64),
+    default=8,
+    show_default=True,
+    help="Most differing bits (of 64) of the fingerprints.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def similar(ctx: click.Context, photo_id: str, distance: int, as_json: bool) -> None:
+    """List photos of the same frame: resized, recompressed or refiled by another feed.
+
+    Example:
+
+    \b
+        photoarchive similar 3f9a2c
+    """
+    from photoarchive.similarity import similar_photos
+
+    with open_from_context(ctx) as archive:
+        found = similar_photos(archive, photo_id, distance)
+        photos = archive.catalog.get_many(s for s, _ in found)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": sha[:12],
+            "distance": d,
+            "credit": photos[sha].record.credit,
+            "caption": photos[sha].record.caption,
+        }
+        for sha, d in found
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']}  {row['distance']:>2}  {excerpt(row['credit'], 16):<16}  "
+            f"{excerpt(row['caption'], 70)}"
+        )
+    say(f"{len(rows)} similar photos.")
+
+
+@click.command()
+@click.option("--distance", type=click.IntRange(0, 64), default=8, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def duplicates(ctx: click.Context, distance: int, as_json: bool) -> None:
+    """Group photos that show the same frame (near-duplicates across feeds).
+
+    Example:
+
+    \b
+        photoarchive duplicates --json
+    """
+    from photoarchive.similarity import duplicate_groups
+
+    with open_from_context(ctx) as archive:
+        groups = duplicate_groups(archive, distance)
+        photos = archive.catalog.get_many(s for g in groups for s in g)
+    data = [
+        [
+            {"id": s[:12], "credit": photos[s].record.credit, "caption": photos[s].record.caption}
+            for s in group
+        ]
+        for group in groups
+    ]
+    if as_json:
+        print_json(data)
+        return
+    for n, group in enumerate(data, 1):
+        click.echo(f"Group {n}:")
+        for row in group:
+            click.echo(
+                f"  {row['id']}  {excerpt(row['credit'], 16):<16}  {excerpt(row['caption'], 70)}"
+            )
+    say(f"{len(data)} groups of near-duplicates.")
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the files to.",
+)
+@click.option(
+    "--sidecar",
+    is_flag=True,
+    help="Copy originals untouched and write the metadata to .xmp files beside them.",
+)
+@click.option(
+    "--name",
+    "pattern",
+    default="{date}_{agency}_{id}",
+    show_default=True,
+    help="File name pattern: {id} {date} {agency} {credit} {name}.",
+)
+@click.pass_context
+def export(
+    ctx: click.Context, targets: tuple[str, ...], to: Path, sidecar: bool, pattern: str
+) -> None:
+    """Export photos (by ids or a search) with the archive's current captions embedded.
+
+    JPEGs get new XMP and IPTC-IIM (and a matching EXIF description) without touching the
+    image data; PNGs new XMP; other formats, and all with --sidecar, an .xmp sidecar.
+
+    Example:
+
+    \b
+        photoarchive export "credit:reuters date:2022-09" --to ~/cms --name "{date}_{id}"
+    """
+    from photoarchive.cli.rights import targets_of
+    from photoarchive.export import export_photos
+
+    with open_from_context(ctx) as archive:
+        records = targets_of(archive, targets)
+        done = export_photos(archive, records, to, sidecar=sidecar, pattern=pattern)
+    for item in done:
+        extra = f" + {item.sidecar.name}" if item.sidecar else ""
+        say(f"{item.id} -> {item.path}{extra} ({item.how})")
+    say(f"Exported {len(done)} photos to {to}.")
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--settle",
+    type=click.FloatRange(0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds a file must stop growing before it is read.",
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between looks at the folder.",
+)
+@click.option("--once", is_flag=True, help="Handle what is there, then stop.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.pass_context
+def watch(
+    ctx: click.Context, folder: Path, settle: float, poll: float, once: bool, jobs: int
+) -> None:
+    """Watch a hot folder: ingest files as they arrive, then move them to done/ or
+    rejected/ (with a .reason.txt). Stop with Ctrl-C; a restart ingests nothing twice.
+
+    Example:
+
+    \b
+        photoarchive watch /srv/incoming/wires
+    """
+    from photoarchive.ingest import FileOutcome, IngestOptions
+    from photoarchive.watch import watch_folder
+
+    def report(outcome: FileOutcome, path: Path) -> None:
+        detail = outcome.reason if outcome.status == "rejected" else outcome.id
+        say(f"{outcome.status}: {path.name} ({detail})")
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    with open_from_context(ctx) as archive:
+        say(f"Watching {folder} (Ctrl-C to stop)")
+        try:
+            handled = watch_folder(
+                archive,
+                folder,
+                IngestOptions(jobs=jobs),
+                settle=settle,
+                poll=poll,
+                stop=stop,
+                once=once,
+                on_outcome=report,
+            )
+        except KeyboardInterrupt:
+            stop.set()
+            say("Stopped.")
+            return
+    say(f"Handled {handled} files.")
+
+
+COMMANDS = [edit, similar, duplicates, export, watch]
