@@ -212,3 +212,19 @@ def test_a_broken_policy_stops_the_desk_at_start(tmp_path: Path) -> None:
     (tmp_path / "archive" / "rights.toml").write_text("[agencies.x]\nstatus = 'nope'\n")
     with pytest.raises(ConfigError, match="line"):
         create_app(tmp_path / "archive")
+
+
+def test_photo_page_shows_caption_history(tmp_path: Path) -> None:
+    arc, _ = init_archive(tmp_path / "archive")
+    with arc:
+        path = tmp_path / "a.jpg"
+        path.write_bytes(good_jpeg((1, 2, 3)))
+        rec_id = arc.ingest([path], IngestOptions(caption="Kupyansk")).outcomes[0].id or ""
+        from photoarchive.editing import edit_photo
+
+        edit_photo(arc, rec_id, {"caption": "Kupiansk <b>"}, "jsmith")
+    client = create_app(tmp_path / "archive").test_client()
+    text = client.get(f"/photos/{rec_id}").get_data(as_text=True)
+    assert (
+        "edited" in text and "by jsmith: caption: <del>Kupyansk</del> → Kupiansk &lt;b&gt;" in text
+    )

@@ -132,6 +132,9 @@ def photo_page(photo_id: str) -> str:
     arc = archive()
     stored = arc.stored(photo_id)
     record = stored.record
+    from photoarchive.history import picture_history
+
+    history = picture_history(arc, record.sha256)
     return render_template(
         "photo.html",
         record=record,
@@ -139,6 +142,7 @@ def photo_page(photo_id: str) -> str:
         sources=arc.sources(record.sha256),
         verdict=arc.check_rights(record.sha256),
         warnings=stored.warnings,
+        history=history,
     )
 
 
