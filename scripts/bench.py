@@ -43,7 +43,7 @@ from photoarchive.metadata.xmp_writer import build_xmp
 from photoarchive.record import PhotoRecord
 from photoarchive.renditions import make_renditions
 
-SIZES = {"24MP": (6000, 4000), "10MP": (3872, 2592)}
+SIZES = {"24MP": (6000, 4000), "10MP": (3872, 2592), "2MP": (1600, 1067)}
 WORDS = [
     "tank",
     "river",
@@ -289,12 +289,16 @@ def main() -> int:
     parser.add_argument("--entries", default="10000,100000", help="synthetic catalog sizes")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--cli-repeat", type=int, default=7)
+    parser.add_argument(
+        "--memory-photos", type=int, default=1000, help="photos (2 MP) in the peak-memory run"
+    )
     parser.add_argument("--skip-ingest", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.skip_ingest:
             bench_ingest(work, args.large, args.medium)
+            bench_memory(work, args.memory_photos)
         sizes = [int(s) for s in args.entries.split(",") if s]
         for n in sizes:
             bench_search(
@@ -322,6 +326,24 @@ def bench_ingest(work: Path, large: int, medium: int) -> None:
             f"{jobs:>4} {floor_s:8.1f} {ingest_s:9.1f} {len(files) / ingest_s:9.2f} "
             f"{megabytes / ingest_s:6.1f} {floor_s / ingest_s:8.2f} {peak_kb / 1024:8.0f}"
         )
+
+
+def bench_memory(work: Path, count: int) -> None:
+    folder = work / "many"
+    folder.mkdir()
+    with ProcessPoolExecutor(2) as pool:
+        list(
+            pool.map(
+                make_photo,
+                [(folder / f"s{n:05}.jpg", "2MP", n) for n in range(count)],
+                chunksize=20,
+            )
+        )
+    seconds, peak_kb = ingest_cli(folder, work / "archive-many", 2)
+    print(
+        f"\n## Memory: ingest of {count} photos (2 MP) with 2 jobs: {seconds:.1f} s, "
+        f"peak {peak_kb / 1024:.0f} MB for all processes"
+    )
 
 
 def bench_search(root: Path, n: int, repeat: int, cli_repeat: int, reindex: bool) -> None:

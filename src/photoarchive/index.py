@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -248,7 +249,13 @@ class SearchIndex:
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         ix = index.create_in(str(tmp), _schema(), indexname=INDEX_NAME)
-        writer = ix.writer(limitmb=256)
+        # Analysis is pure Python: one writer process per core (each with its own segment)
+        # rebuilds about half again as fast on two cores.
+        procs = min(4, os.cpu_count() or 1)
+        if procs > 1:
+            writer = ix.writer(limitmb=256, procs=procs, multisegment=True)
+        else:
+            writer = ix.writer(limitmb=256)
         count = 0
         for record, state in records:
             writer.add_document(**document(record, state))
