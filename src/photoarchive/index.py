@@ -18,12 +18,18 @@ from photoarchive.record import PhotoRecord
 
 INDEX_NAME = "photos"
 WRITER_LOCK_SECONDS = 60.0
-DEFAULT_FIELDS = ("caption", "headline", "title", "keywords", "place", "byline", "credit")
+# Words without a field search `text`: caption, headline, title, keywords, place, by-line
+# and credit together, so each word is one term to look up (far faster than one per field).
+DEFAULT_FIELDS = ("text",)
 # Query terms in these fields are marked in the caption (all share its stemming analyzer).
-TEXT_FIELDS_FOR_CAPTION = ("caption", "headline", "title", "keywords", "place", "byline")
+TEXT_FIELDS_FOR_CAPTION = ("text", "headline", "keywords", "byline")
 # Fields a query may name (the index's own key, sha256, is not one of them).
 SEARCH_FIELDS = (
     *DEFAULT_FIELDS,
+    "headline",
+    "keywords",
+    "byline",
+    "credit",
     "agency",
     "source",
     "city",
@@ -39,7 +45,7 @@ FIELD_ALIASES = {
     "date_created": ["date", "taken"],
     "keywords": ["keyword", "kw"],
     "byline": ["photographer", "by"],
-    "place": ["location", "where"],
+    "text": ["caption", "title", "place", "location", "where"],
 }
 
 
@@ -59,9 +65,6 @@ class SearchFilters:
         from whoosh import query as q
 
         parts: list[Any] = []
-        if self.states:
-            terms = [q.Term("state", s) for s in self.states]
-            parts.append(terms[0] if len(terms) == 1 else q.Or(terms))
         if self.agency:
             parts.append(q.Term("agency_key", self.agency))
         if self.date_from or self.date_to:
@@ -69,6 +72,15 @@ class SearchFilters:
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else q.And(parts)
+
+    def mask(self) -> Any:
+        """Return a Whoosh query for the versions left out (few), or None for none."""
+        from whoosh import query as q
+
+        hidden = [q.Term("state", s) for s in ("superseded", "killed") if s not in self.states]
+        if not hidden:
+            return None
+        return hidden[0] if len(hidden) == 1 else q.Or(hidden)
 
 
 @dataclass(frozen=True)
@@ -100,11 +112,9 @@ def _schema() -> Any:
     words = RegexTokenizer(r"\w+") | LowercaseFilter() | StopFilter(minsize=1)
     return fields.Schema(
         sha256=fields.ID(stored=True, unique=True),
-        caption=fields.TEXT(analyzer=text, field_boost=2.0),
-        headline=fields.TEXT(analyzer=text, field_boost=1.5),
-        title=fields.TEXT(analyzer=text),
-        keywords=fields.TEXT(analyzer=text, field_boost=1.2),
-        place=fields.TEXT(analyzer=text),
+        text=fields.TEXT(analyzer=text),
+        headline=fields.TEXT(analyzer=text),
+        keywords=fields.TEXT(analyzer=text),
         byline=fields.TEXT(analyzer=text),
         credit=fields.TEXT(analyzer=words),
         agency=fields.TEXT(analyzer=words),
@@ -133,13 +143,25 @@ def document(record: PhotoRecord, state: str = "live") -> dict[str, Any]:
         )
         if v
     )
+    keywords = "\n".join(record.keywords)
+    text = "\n".join(
+        v
+        for v in (
+            record.caption,
+            record.headline,
+            record.title,
+            keywords,
+            place,
+            record.byline,
+            record.credit,
+        )
+        if v
+    )
     doc: dict[str, Any] = {
         "sha256": record.sha256,
-        "caption": record.caption or "",
+        "text": text,
         "headline": record.headline or "",
-        "title": record.title or "",
-        "keywords": "\n".join(record.keywords),
-        "place": place,
+        "keywords": keywords,
         "byline": record.byline or "",
         "credit": record.credit or "",
         "agency": record.agency or "",
@@ -296,13 +318,26 @@ class SearchIndex:
         from whoosh import sorting
 
         parsed = self.parse(query)
-        restrict = (filters or SearchFilters()).query()
-        kwargs: dict[str, Any] = {"filter": restrict} if restrict is not None else {}
+        wanted = filters or SearchFilters()
+        kwargs: dict[str, Any] = {}
         if count_agencies:
             kwargs["groupedby"] = {
                 "agency": sorting.FieldFacet("agency_key", maptype=sorting.Count)
             }
         with self._searcher() as searcher:
+            # Filters are given to Whoosh as plain sets of document numbers: its own bit sets
+            # are tested for emptiness once per matching document, which is slow. Masking the
+            # few hidden versions is much cheaper than allowing the many live ones.
+            allow, hidden = wanted.query(), wanted.mask()
+            if allow is not None:
+                allowed = set(searcher.docs_for_query(allow))
+                if not allowed:  # Whoosh takes an empty filter for no filter at all
+                    return IndexResults(hits=[], total=0)
+                kwargs["filter"] = allowed
+            if hidden is not None:
+                hidden_docs = set(searcher.docs_for_query(hidden))
+                if hidden_docs:
+                    kwargs["mask"] = hidden_docs
             if limit is None:
                 results = searcher.search(parsed, limit=None, **kwargs)
                 total = len(results)
@@ -355,7 +390,7 @@ class SearchIndex:
             for field, text in parsed.all_terms()
             if field in TEXT_FIELDS_FOR_CAPTION
         }
-        analyzer = self._open().schema["caption"].analyzer
+        analyzer = self._open().schema["text"].analyzer
         formatter = highlight.HtmlFormatter(tagname="mark", classname="hit", termclass="t")
         out: dict[str, str] = {}
         for sha, text in captions.items():
