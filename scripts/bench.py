@@ -90,7 +90,7 @@ QUERIES = {
     "two words": ("tank river", "tank AND river"),
     "phrase": ('"special forces"', '"special forces"'),
     "credit: + word": ("credit:reuters flag", "credit:reuters AND flag"),
-    "date range": ("date:[2022-09-01 to 2022-09-30]", None),
+    "date range": ("date:[2022-01-10 to 2022-01-20]", None),
     "broad word (30%)": ("ukraine", "ukraine"),
 }
 
@@ -282,8 +282,8 @@ def fts5(path: Path, records: list[PhotoRecord]) -> sqlite3.Connection:
 def fts5_query(conn: sqlite3.Connection, match: str | None) -> list[str]:
     if match is None:
         rows = conn.execute(
-            "SELECT rowid FROM dates WHERE date BETWEEN '2022-09-01' AND "
-            "'2022-09-31' ORDER BY date DESC LIMIT 20"
+            "SELECT rowid FROM dates WHERE date BETWEEN '2022-01-10' AND "
+            "'2022-01-20T99' ORDER BY date DESC LIMIT 20"
         ).fetchall()
     else:
         rows = conn.execute(

@@ -196,3 +196,19 @@ def test_prune_needs_repair(cli: Any) -> None:
     cli("init")
     result = cli("verify", "--prune")
     assert result.exit_code == 1 and "together with --repair" in result.stderr
+
+
+def test_an_index_from_another_version_asks_for_reindex(archive: Archive) -> None:
+    from whoosh import fields, index
+
+    archive.ingest([FIXTURES / "xmp.png"])
+    shutil.rmtree(archive.index.folder)
+    archive.index.folder.mkdir()
+    old = fields.Schema(sha256=fields.ID(stored=True, unique=True), caption=fields.TEXT())
+    index.create_in(str(archive.index.folder), old, indexname="photos").close()
+    stale = open_archive(archive.root)
+    with pytest.raises(IndexUnavailableError, match=r"another version.*reindex"):
+        stale.search("soldier")
+    stale.reindex()
+    assert stale.search("soldier").total == 1
+    stale.close()

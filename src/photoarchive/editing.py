@@ -7,30 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from photoarchive.credits import normalise_agency
 from photoarchive.errors import PhotoArchiveError
+from photoarchive.record import DESK_FIELDS
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
     from photoarchive.record import PhotoRecord
 
-EDITABLE = (
-    "caption",
-    "headline",
-    "title",
-    "credit",
-    "byline",
-    "byline_title",
-    "source",
-    "copyright",
-    "usage_terms",
-    "special_instructions",
-    "keywords",
-    "city",
-    "sublocation",
-    "province_state",
-    "country",
-    "country_code",
-    "date_created",
-)
+EDITABLE = DESK_FIELDS
 
 
 def edit_photo(

@@ -17,32 +17,14 @@ from photoarchive.fingerprints import pixel_digest
 from photoarchive.metadata.iptc import LIMITS
 from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim, photoshop_resources
 from photoarchive.metadata.xmp_writer import build_xmp
+from photoarchive.record import DESCRIPTIVE_FIELDS
 from photoarchive.store import atomic_write
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
     from photoarchive.record import PhotoRecord
 
-EXPORTED_FIELDS = (
-    "caption",
-    "headline",
-    "title",
-    "credit",
-    "byline",
-    "byline_title",
-    "source",
-    "copyright",
-    "usage_terms",
-    "special_instructions",
-    "keywords",
-    "city",
-    "sublocation",
-    "province_state",
-    "country",
-    "country_code",
-    "date_created",
-    "transmission_reference",
-)
+EXPORTED_FIELDS = DESCRIPTIVE_FIELDS
 _XMP_APP1 = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
 DEFAULT_PATTERN = "{date}_{agency}_{id}"
 

@@ -236,6 +236,12 @@ class SearchIndex:
                 ix.doc_count()  # reads the table of contents: a damaged one fails here
             except Exception as exc:
                 raise _damaged(exc) from None
+            if sorted(ix.schema.names()) != sorted(_schema().names()):
+                ix.close()
+                raise IndexUnavailableError(
+                    "the search index was built by another version of photoarchive; rebuild "
+                    "it with 'photoarchive reindex'"
+                )
             self._ix = ix
         return self._ix
 

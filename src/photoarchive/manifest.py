@@ -11,27 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from photoarchive.errors import PhotoArchiveError
+from photoarchive.record import DESK_FIELDS
 
 # Columns a manifest may have besides the file name; the same names as the record's.
-MANIFEST_FIELDS = (
-    "caption",
-    "headline",
-    "title",
-    "credit",
-    "byline",
-    "byline_title",
-    "source",
-    "copyright",
-    "usage_terms",
-    "special_instructions",
-    "keywords",
-    "city",
-    "sublocation",
-    "province_state",
-    "country",
-    "country_code",
-    "date_created",
-)
+MANIFEST_FIELDS = DESK_FIELDS
 FILE_COLUMNS = ("file", "filename", "file_name")
 
 

@@ -5,6 +5,30 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+#: The descriptive fields IPTC-IIM and XMP both carry, in display order.
+DESCRIPTIVE_FIELDS: tuple[str, ...] = (
+    "caption",
+    "headline",
+    "title",
+    "credit",
+    "byline",
+    "byline_title",
+    "source",
+    "copyright",
+    "usage_terms",
+    "special_instructions",
+    "keywords",
+    "city",
+    "sublocation",
+    "province_state",
+    "country",
+    "country_code",
+    "date_created",
+    "transmission_reference",
+)
+#: What the desk may supply (manifests) or correct (edits): the agency's reference is not.
+DESK_FIELDS: tuple[str, ...] = DESCRIPTIVE_FIELDS[:-1]
+
 
 @dataclass
 class PhotoRecord:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from photoarchive.cli.output import open_from_context, print_json, say
+from photoarchive.sizes import human_size
 
 
 @click.command()
@@ -42,7 +43,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    click.echo(f"{data['photos']} photos, {_size(data['bytes'])}")
+    click.echo(f"{data['photos']} photos, {human_size(data['bytes'])}")
     for title, key in (
         ("By credit", "by_credit"),
         ("By agency", "by_agency"),
@@ -51,7 +52,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"\n{title}:")
         for row in data[key]:
             click.echo(
-                f"  {row['photos']:>6}  {_size(row['bytes']):>9}  {row['value'] or '(none)'}"
+                f"  {row['photos']:>6}  {human_size(row['bytes']):>9}  {row['value'] or '(none)'}"
             )
 
 
@@ -137,15 +138,6 @@ def verify(ctx: click.Context, repair: bool, prune: bool, as_json: bool) -> None
         say(f"Checked {report.checked} photos: {verdict}.")
     if not report.ok:
         raise SystemExit(1)
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 COMMANDS = [init, stats, reindex, verify]

@@ -8,6 +8,7 @@ from typing import Any
 
 from photoarchive.metadata.iptc import LIMITS, IimBlock, alternative_decodings
 from photoarchive.metadata.xmp import XmpPacket
+from photoarchive.record import DESCRIPTIVE_FIELDS
 
 # Fields where a non-blank EXIF value outranks IIM and XMP (MWG Description, Creator,
 # Copyright, DateTimeOriginal).
@@ -15,26 +16,7 @@ EXIF_FIRST = ("caption", "byline", "copyright", "date_created")
 # Fields only EXIF carries.
 EXIF_ONLY = ("camera_make", "camera_model", "lens", "orientation", "gps_lat", "gps_lon")
 # Fields carried by IIM and XMP alike.
-IIM_XMP = (
-    "caption",
-    "headline",
-    "title",
-    "credit",
-    "byline",
-    "byline_title",
-    "source",
-    "copyright",
-    "usage_terms",
-    "special_instructions",
-    "keywords",
-    "city",
-    "sublocation",
-    "province_state",
-    "country",
-    "country_code",
-    "date_created",
-    "transmission_reference",
-)
+IIM_XMP = DESCRIPTIVE_FIELDS
 
 # Text that cameras write into ImageDescription by default: not a caption.
 _BOILERPLATE = re.compile(

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from photoarchive.archive import Archive, open_archive
+from photoarchive.sizes import human_size
 
 # Everything the pages need is served from this app; nothing from elsewhere may load.
 CSP = (
@@ -47,7 +48,7 @@ def create_app(archive_root: str | Path) -> Flask:
     app.register_blueprint(views.bp)
     errors.register(app)
     app.jinja_env.filters["marked"] = views.marked
-    app.jinja_env.filters["size"] = views.human_size
+    app.jinja_env.filters["size"] = human_size
 
     @app.after_request
     def security_headers(response: Any) -> Any:

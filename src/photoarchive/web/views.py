@@ -40,16 +40,6 @@ def marked(highlighted: str | None) -> Markup:
     return out + escape(html.unescape(highlighted[pos:]))
 
 
-def human_size(n: int) -> str:
-    """Return a byte count for people: 27.1 KB."""
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
-
-
 def _date(value: str | None, field: str) -> datetime | None:
     if not value:
         return None
