@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -100,6 +101,7 @@ class Hit:
     score: float
 
 
+@functools.cache
 def _schema() -> Any:
     from whoosh import fields
     from whoosh.analysis import RegexTokenizer, StemmingAnalyzer
