@@ -11,7 +11,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -310,7 +310,7 @@ def _prepare(job: _Job) -> _Prepared | FileOutcome:
 def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
     from PIL import Image, UnidentifiedImageError
 
-    from photoarchive.fingerprints import difference_hash, pixel_digest
+    from photoarchive.fingerprints import difference_hash
     from photoarchive.metadata import extract_metadata
     from photoarchive.notices import read_notice
     from photoarchive.renditions import make_renditions
@@ -346,6 +346,20 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
             f"{job.settings.max_pixels:,} (decompression bomb?)"
         )
     extracted = extract_metadata(im, data, job.desk)
+    store = FileStore(Path(job.root))
+    # The original is written (and fsynced) in a thread while the renditions are decoded:
+    # the disk and the processor work at once. Both finish before the photo is catalogued.
+    original = store.original_path(sha, ext)
+    original_existed = original.exists()
+    writing = _writer_pool().submit(_store_original, store, sha, ext, data, fmt)
+
+    def take_back_original() -> None:
+        try:
+            writing.result()
+        finally:
+            if not original_existed:
+                original.unlink(missing_ok=True)
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -356,7 +370,11 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
                 job.settings.jpeg_quality,
             )
     except (OSError, SyntaxError, ValueError) as exc:
+        take_back_original()
         raise RejectedFileError(f"truncated or corrupt image data ({exc})") from None
+    except BaseException:
+        take_back_original()
+        raise
     values = extracted.merged.values
     record = PhotoRecord(
         id=sha[:12],
@@ -370,8 +388,6 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         **{k: v for k, v in values.items() if k in _RECORD_VALUE_FIELDS},
     )
     record.agency = normalise_agency(record.credit, job.aliases or None)
-    store = FileStore(Path(job.root))
-    # Renditions first, the original last: an original on disk means its renditions are too.
     written: list[Path] = []
     try:
         for kind, rendered in (("preview", rend.preview), ("thumb", rend.thumb)):
@@ -379,11 +395,13 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
             path_written = store.put_rendition(sha, kind, rendered)
             if not existed:
                 written.append(path_written)
-        store.put_original(sha, ext, data)
+        digest = writing.result()
     except StorageError:
-        # A full disk: take back this photo's renditions so nothing of it stays behind.
+        # A full disk: take back this photo's files so nothing of it stays behind.
         for leftover in written:
             leftover.unlink(missing_ok=True)
+        if not original_existed:
+            original.unlink(missing_ok=True)
         raise
     sources = dict(extracted.merged.sources)
     notice = read_notice(record, sources)
@@ -393,7 +411,7 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         record=record,
         ext=ext,
         warnings=list(extracted.warnings),
-        pixel_digest=pixel_digest(data, fmt),
+        pixel_digest=digest,
         dhash=dhash,
         notice=notice.kind if notice else None,
         notice_reason=notice.reason if notice else None,
@@ -450,6 +468,27 @@ def _read(path: Path, max_mb: int) -> bytes:
         raise RejectedFileError("cannot read file: permission denied") from None
     except OSError as exc:
         raise RejectedFileError(f"cannot read file: {exc.strerror or exc}") from None
+
+
+def _store_original(store: FileStore, sha: str, ext: str, data: bytes, fmt: str) -> str | None:
+    """Write the original and return its image-data digest (both release the GIL)."""
+    from photoarchive.fingerprints import pixel_digest
+
+    store.put_original(sha, ext, data)
+    return pixel_digest(data, fmt)
+
+
+_writers: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _writer_pool() -> ThreadPoolExecutor:
+    """One background writer thread per process. A forked worker inherits the parent's
+    executor without its thread, so each process makes its own."""
+    global _writers
+    if _writers is None or _writers[0] != os.getpid():
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="original-writer")
+        _writers = (os.getpid(), pool)
+    return _writers[1]
 
 
 _heif_registered = False
