@@ -361,35 +361,32 @@ class Catalog:
 
     def states(self, shas: Iterable[str]) -> dict[str, str]:
         """Return "live", "superseded" or "killed" for each photo."""
-        wanted = list(shas)
-        out: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            rows = self.conn.execute(
-                "SELECT ph.sha256, p.current_sha256, p.killed_at FROM photos ph "
-                "JOIN pictures p ON p.picture_id = ph.picture_id "
-                f"WHERE ph.sha256 IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            for sha, current, killed in rows:
-                out[sha] = "killed" if killed else ("live" if sha == current else "superseded")
-        return out
+        rows = self._rows_for(
+            "SELECT ph.sha256, p.current_sha256, p.killed_at FROM photos ph "
+            "JOIN pictures p ON p.picture_id = ph.picture_id WHERE ph.sha256 IN ({})",
+            shas,
+        )
+        return {
+            sha: "killed" if killed else ("live" if sha == current else "superseded")
+            for sha, current, killed in rows
+        }
 
     def kill_reasons(self, shas: Iterable[str]) -> dict[str, str]:
         """Return why each killed photo's picture was killed (others are left out)."""
+        rows = self._rows_for(
+            "SELECT ph.sha256, p.killed_at, p.kill_reason FROM photos ph "
+            "JOIN pictures p ON p.picture_id = ph.picture_id "
+            "WHERE p.killed_at IS NOT NULL AND ph.sha256 IN ({})",
+            shas,
+        )
+        return {sha: f"KILLED {at}: {reason}" for sha, at, reason in rows}
+
+    def _rows_for(self, sql: str, shas: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """Run `sql` (with {} for the placeholders) over the hashes, 500 at a time."""
         wanted = list(shas)
-        out: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            rows = self.conn.execute(
-                "SELECT ph.sha256, p.killed_at, p.kill_reason FROM photos ph "
-                "JOIN pictures p ON p.picture_id = ph.picture_id "
-                f"WHERE p.killed_at IS NOT NULL AND ph.sha256 IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            for sha, at, reason in rows:
-                out[sha] = f"KILLED {at}: {reason}"
-        return out
+            yield from self.conn.execute(sql.format(", ".join("?" * len(chunk))), chunk)
 
     def dhashes(self) -> list[tuple[str, str]]:
         """Return (sha256, dhash) for every photo that has one."""
