@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -397,7 +398,10 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
                 written.append(path_written)
         digest = writing.result()
     except StorageError:
-        # A full disk: take back this photo's files so nothing of it stays behind.
+        # A full disk: take back this photo's files so nothing of it stays behind (once the
+        # writer thread is done with the original).
+        with contextlib.suppress(StorageError):
+            writing.result()
         for leftover in written:
             leftover.unlink(missing_ok=True)
         if not original_existed:
