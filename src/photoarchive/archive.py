@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from photoarchive.verify import VerifyReport
 
 CATALOG_FILE = "catalog.sqlite"
+BULK_INDEX = 20_000
 INDEX_DIR = "index"
 
 
@@ -137,6 +138,10 @@ class Archive:
         pending = self.catalog.pending_index()
         if not pending:
             return 0
+        if len(pending) >= BULK_INDEX:
+            # Tens of thousands at once (a bulk load, an old archive): a rebuild with one
+            # writer process per core is quicker than updating document by document.
+            return self.reindex()
         if not self.index.exists():
             self.index.create()
         photos = self.catalog.get_many(pending)
