@@ -261,16 +261,8 @@ class Catalog:
 
     def get_many(self, shas: Iterable[str]) -> dict[str, StoredPhoto]:
         """Return the photos with these hashes, keyed by sha256."""
-        wanted = list(shas)
-        out: dict[str, StoredPhoto] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            rows = self.conn.execute(
-                f"SELECT * FROM photos WHERE sha256 IN ({', '.join('?' * len(chunk))})", chunk
-            )
-            for row in rows:
-                out[row["sha256"]] = _stored(row)
-        return out
+        rows = self._rows_for("SELECT * FROM photos WHERE sha256 IN ({})", shas)
+        return {row["sha256"]: _stored(row) for row in rows}
 
     def sources(self, sha256: str) -> dict[str, dict[str, Any]]:
         """Return every family's value per field: {field: {family: value}}."""
@@ -284,18 +276,13 @@ class Catalog:
 
     def sources_many(self, shas: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
         """Return `sources()` for many photos at once, keyed by sha256."""
-        wanted = list(shas)
         out: dict[str, dict[str, dict[str, Any]]] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            rows = self.conn.execute(
-                "SELECT sha256, field, family, value FROM sources "
-                f"WHERE sha256 IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            for row in rows:
-                by_field = out.setdefault(row["sha256"], {})
-                by_field.setdefault(row["field"], {})[row["family"]] = json.loads(row["value"])
+        rows = self._rows_for(
+            "SELECT sha256, field, family, value FROM sources WHERE sha256 IN ({})", shas
+        )
+        for row in rows:
+            by_field = out.setdefault(row["sha256"], {})
+            by_field.setdefault(row["field"], {})[row["family"]] = json.loads(row["value"])
         return out
 
     def iter_photos(self, batch: int = 1000) -> Iterator[StoredPhoto]:
