@@ -203,13 +203,13 @@ class Archive:
             )
             hits, total, counts = found.hits, found.total, found.agency_counts
             photos = self.catalog.get_many(h.sha256 for h in hits)
-            judged = dict(self._verdicts_by_sha(photos, use, moment))
+            judged = self._judge([p.record for p in photos.values()], use, moment)
         else:
             found = self.index.search(query, limit=None, filters=filters)
             photos = self.catalog.get_many(h.sha256 for h in found.hits)
             judged = {
                 sha: v
-                for sha, v in self._verdicts_by_sha(photos, use, moment)
+                for sha, v in self._judge([p.record for p in photos.values()], use, moment).items()
                 if v.status in wanted
             }
             kept = [h for h in found.hits if h.sha256 in judged]
@@ -226,7 +226,7 @@ class Archive:
             for h in hits
             if h.sha256 in photos and photos[h.sha256].record.caption
         }
-        marked = self.index.highlight(query, captions)
+        marked = self.index.highlight(found.terms, captions)
         results = [
             SearchResult(
                 record=photos[h.sha256].record,
@@ -242,12 +242,6 @@ class Archive:
     def _with_states(self, records: list[PhotoRecord]) -> list[tuple[PhotoRecord, str]]:
         states = self.catalog.states(r.sha256 for r in records)
         return [(r, states.get(r.sha256, "live")) for r in records]
-
-    def _verdicts_by_sha(
-        self, photos: dict[str, StoredPhoto], use: str, at: datetime
-    ) -> list[tuple[str, Verdict]]:
-        judged = self._judge([p.record for p in photos.values()], use, at)
-        return list(judged.items())
 
     # -- maintenance ----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

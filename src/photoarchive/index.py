@@ -91,6 +91,8 @@ class IndexResults:
     hits: list[Hit]
     total: int
     agency_counts: dict[str, int] = field(default_factory=dict)
+    #: The query's words as they stand in the index, for marking them in captions.
+    terms: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -326,6 +328,11 @@ class SearchIndex:
         from whoosh import sorting
 
         parsed = self.parse(query)
+        terms = frozenset(
+            text.decode("utf-8") if isinstance(text, bytes) else str(text)
+            for name, text in parsed.all_terms()
+            if name in TEXT_FIELDS_FOR_CAPTION
+        )
         wanted = filters or SearchFilters()
         kwargs: dict[str, Any] = {}
         if count_agencies:
@@ -340,7 +347,7 @@ class SearchIndex:
             if allow is not None:
                 allowed = set(searcher.docs_for_query(allow))
                 if not allowed:  # Whoosh takes an empty filter for no filter at all
-                    return IndexResults(hits=[], total=0)
+                    return IndexResults(hits=[], total=0, terms=terms)
                 kwargs["filter"] = allowed
             if hidden is not None:
                 hidden_docs = set(searcher.docs_for_query(hidden))
@@ -359,7 +366,7 @@ class SearchIndex:
             counts: dict[str, int] = {}
             if count_agencies:
                 counts = {str(k): int(v) for k, v in groups_from.groups("agency").items() if k}
-        return IndexResults(hits=hits, total=total, agency_counts=counts)
+        return IndexResults(hits=hits, total=total, agency_counts=counts, terms=terms)
 
     @contextmanager
     def _searcher(self) -> Iterator[Any]:
@@ -388,16 +395,11 @@ class SearchIndex:
             searcher.close()
             self._local.searcher = None
 
-    def highlight(self, query: str, captions: dict[str, str]) -> dict[str, str]:
-        """Return each caption HTML-escaped with the query's matching words in <mark>."""
+    def highlight(self, terms: frozenset[str], captions: dict[str, str]) -> dict[str, str]:
+        """Return each caption HTML-escaped with the given index terms in <mark>
+        (`IndexResults.terms` of the search)."""
         from whoosh import highlight
 
-        parsed = self.parse(query)
-        terms = {
-            text.decode("utf-8") if isinstance(text, bytes) else str(text)
-            for field, text in parsed.all_terms()
-            if field in TEXT_FIELDS_FOR_CAPTION
-        }
         analyzer = self._open().schema["text"].analyzer
         formatter = highlight.HtmlFormatter(tagname="mark", classname="hit", termclass="t")
         out: dict[str, str] = {}
@@ -406,7 +408,7 @@ class SearchIndex:
             if terms:
                 marked = highlight.highlight(
                     text,
-                    frozenset(terms),
+                    terms,
                     analyzer,
                     highlight.WholeFragmenter(charlimit=None),
                     formatter,
