@@ -8,10 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
 from photoarchive.record import PhotoRecord
+
+if TYPE_CHECKING:
+    from photoarchive.archive import Archive
 
 # A4 portrait at 150 dots per inch.
 PAGE = (1240, 1754)
@@ -36,6 +40,11 @@ class SheetEntry:
 
     record: PhotoRecord
     thumbnail: Path
+
+
+def sheet_entries(archive: Archive, records: Sequence[PhotoRecord]) -> list[SheetEntry]:
+    """Return the sheet entries for records: each with its archived thumbnail."""
+    return [SheetEntry(r, archive.store.rendition_path(r.sha256, "thumb")) for r in records]
 
 
 def _font(size: int, bold: bool = False) -> Font:

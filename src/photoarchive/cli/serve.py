@@ -87,7 +87,7 @@ def contact_sheet(
     \b
         photoarchive contact-sheet "credit:reuters date:2022-09" -o planning.pdf
     """
-    from photoarchive.contactsheet import SheetEntry, encode_jpeg, encode_pdf, render_pages
+    from photoarchive.contactsheet import encode_jpeg, encode_pdf, render_pages, sheet_entries
     from photoarchive.errors import PhotoArchiveError
     from photoarchive.store import atomic_write
 
@@ -96,10 +96,7 @@ def contact_sheet(
         raise PhotoArchiveError(f"{output}: the sheet must be a .pdf or a .jpg")
     with open_from_context(ctx) as archive:
         page = archive.search(query, limit=limit)
-        entries = [
-            SheetEntry(r.record, archive.store.rendition_path(r.record.sha256, "thumb"))
-            for r in page.results
-        ]
+        entries = sheet_entries(archive, [r.record for r in page.results])
     if not entries:
         raise PhotoArchiveError(f"no photos match '{query}': nothing to print")
     pages = render_pages(entries, f"Search: {query}", columns=columns, rows=rows)

@@ -91,25 +91,15 @@ def search_page() -> str:
     """The search desk: a query box, filters and a grid of thumbnails."""
     page, state = _search(request.args, PAGE_SIZE)
     arc = archive()
+    latest = None
     if page is None:
-        latest = arc.catalog.latest(PAGE_SIZE)
-        judged = arc.verdicts(p.record for p in latest)
-        return render_template(
-            "search.html",
-            state=state,
-            page=None,
-            latest=judged,
-            total_photos=arc.catalog.count(),
-            verdicts=VERDICTS,
-            link=_link,
-        )
-    pages = max(1, -(-page.total // PAGE_SIZE))
+        latest = arc.verdicts(p.record for p in arc.catalog.latest(PAGE_SIZE))
     return render_template(
         "search.html",
         state=state,
         page=page,
-        pages=pages,
-        latest=None,
+        pages=max(1, -(-page.total // PAGE_SIZE)) if page else 1,
+        latest=latest,
         total_photos=arc.catalog.count(),
         verdicts=VERDICTS,
         link=_link,
@@ -189,16 +179,13 @@ def original(photo_id: str) -> Response:
 @bp.get("/contact-sheet.pdf")
 def contact_sheet() -> Response:
     """The current search as a printable contact sheet."""
-    from photoarchive.contactsheet import SheetEntry, encode_pdf, render_pages
+    from photoarchive.contactsheet import encode_pdf, render_pages, sheet_entries
 
     page, state = _search(request.args, 100)
     if page is None:
         raise QueryError("give a search for the contact sheet")
     arc = archive()
-    entries = [
-        SheetEntry(r.record, arc.store.rendition_path(r.record.sha256, "thumb"))
-        for r in page.results
-    ]
+    entries = sheet_entries(arc, [r.record for r in page.results])
     pdf = encode_pdf(render_pages(entries, f"Search: {state['q']}"))
     return _send(pdf, "application/pdf", "contact-sheet.pdf")
 
