@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
+import shutil
 from pathlib import Path
 
 from PIL import Image
@@ -18,23 +17,6 @@ def good_jpeg(
     return buf.getvalue()
 
 
-def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
-    """A PNG whose header claims enormous dimensions, with a few bytes of pixel data."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
-        + chunk(b"IEND", b"")
-    )
-
-
 def write_bad_files(folder: Path) -> dict[str, str]:
     """Write broken files; return {file name: word its rejection reason must contain}."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -42,7 +24,8 @@ def write_bad_files(folder: Path) -> dict[str, str]:
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "letter.jpg").write_text("Dear desk, not a picture.")
     (folder / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
-    (folder / "bomb.png").write_bytes(png_bomb())
+    # The hostile corpus's decompression bomb (made by scripts/make_hostile.py).
+    shutil.copy(Path(__file__).parent / "fixtures" / "hostile" / "bomb.png", folder / "bomb.png")
     (folder / "dangling.jpg").symlink_to(folder / "no-such-target.jpg")
     (folder / "header-only.jpg").write_bytes(jpeg[:20])
     return {
