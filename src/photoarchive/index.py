@@ -1,4 +1,4 @@
-"""The search index (Whoosh adapter): schema, query language, BM25F ranking, highlighting."""
+"""The search index (Whoosh adapter): schema, query language, BM25 ranking, highlighting."""
 
 from __future__ import annotations
 
@@ -320,7 +320,7 @@ class SearchIndex:
         filters: SearchFilters | None = None,
         count_agencies: bool = False,
     ) -> IndexResults:
-        """Return one page of hits ranked by BM25F (every hit with limit=None) and the total.
+        """Return one page of hits ranked by BM25 (every hit with limit=None) and the total.
 
         `filters` narrow the results without changing their scores; `count_agencies` adds the
         number of matches per agency (over all pages).
