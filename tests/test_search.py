@@ -183,3 +183,53 @@ def test_index_written_by_the_archive_is_plain_whoosh_and_scores_alike(
                     y.doc_frequency(),
                 ), (name, term)
     ours.close()
+
+
+def test_postings_ranges_find_what_whoosh_ranges_find(tmp_path: Path) -> None:
+    """Date ranges are matched from their postings at once: same documents and scores as
+    Whoosh's own range matching, across segments and after documents were replaced."""
+    from datetime import datetime, timedelta
+
+    from whoosh import index
+    from whoosh.query import And, DateRange, Term
+
+    from photoarchive.index import INDEX_NAME, _schema
+    from photoarchive.index_ranges import PostingsRange, with_postings_ranges
+
+    ix = index.create_in(str(tmp_path), _schema(), indexname=INDEX_NAME)
+    start = datetime(2021, 12, 30, 23, 0)
+    for part in range(3):  # three commits: three segments
+        with ix.writer() as writer:
+            for i in range(part, 600, 3):
+                when = start + timedelta(minutes=97 * i)
+                words = "tank river" if i % 4 else "flag"
+                writer.add_document(sha256=f"{i}", text=words, date_created=when)
+    with ix.writer() as writer:  # replace some: the old versions are deleted documents
+        for i in range(0, 600, 7):
+            writer.update_document(sha256=f"{i}", text="flag", date_created=start)
+    ranges = [
+        (datetime(2022, 1, 1), datetime(2022, 1, 31, 23, 59)),
+        (datetime(2022, 1, 3, 8, 15), datetime(2022, 1, 3, 9, 52)),
+        (None, datetime(2022, 1, 2)),
+        (datetime(2022, 1, 20), None),
+        (start, start),
+        # bounds on documents' own times, where exclusive and inclusive differ
+        (start + timedelta(minutes=97 * 10), start + timedelta(minutes=97 * 20)),
+    ]
+    with ix.searcher() as searcher:
+        for low, high in ranges:
+            for excl in (False, True):
+                plain = DateRange("date_created", low, high, startexcl=excl, endexcl=excl)
+                ours = PostingsRange.of(plain)
+                expected = sorted(searcher.docs_for_query(plain))
+                assert sorted(searcher.docs_for_query(ours)) == expected, (low, high, excl)
+                assert expected or (excl and low == high)
+                scored = [
+                    sorted((h["sha256"], round(h.score, 9)) for h in searcher.search(q, limit=None))
+                    for q in (And([Term("text", "tank"), plain]), And([Term("text", "tank"), ours]))
+                ]
+                assert scored[0] == scored[1]
+        swapped = with_postings_ranges(
+            And([Term("text", "flag"), DateRange("date_created", start, None)])
+        )
+        assert any(isinstance(node, PostingsRange) for node in swapped.children())
