@@ -170,24 +170,25 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
-def ingest_cli(files_dir: Path, root: Path, jobs: int) -> tuple[float, int]:
-    """Time a CLI ingest; return seconds and the peak memory of all its processes (KB)."""
-    exe = [sys.executable, "-m", "photoarchive", "--archive", str(root)]
-    subprocess.run([*exe, "init"], check=True, capture_output=True)
+def run_measured(args: list[str]) -> tuple[float, int]:
+    """Run a command; return its seconds and the peak memory of all its processes (KB)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [*exe, "ingest", str(files_dir), "--jobs", str(jobs)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = 0
     while proc.poll() is None:
         peak = max(peak, tree_rss_kb(proc.pid))
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        raise SystemExit(f"ingest failed with exit status {proc.returncode}")
+        raise SystemExit(f"{' '.join(args[3:5])} failed with exit status {proc.returncode}")
     return elapsed, peak
+
+
+def ingest_cli(files_dir: Path, root: Path, jobs: int) -> tuple[float, int]:
+    """Time a CLI ingest; return seconds and the peak memory of all its processes (KB)."""
+    exe = [sys.executable, "-m", "photoarchive", "--archive", str(root)]
+    subprocess.run([*exe, "init"], check=True, capture_output=True)
+    return run_measured([*exe, "ingest", str(files_dir), "--jobs", str(jobs)])
 
 
 # -- search at scale --------------------------------------------------------------------------
@@ -402,10 +403,13 @@ def bench_search(root: Path, n: int, repeat: int, cli_repeat: int, reindex: bool
             )
     conn.close()
     if reindex:
-        with open_archive(root) as arc:
-            started = time.perf_counter()
-            arc.reindex()
-            print(f"reindex of {n:,} photos: {time.perf_counter() - started:.1f} s")
+        seconds, peak = run_measured(
+            [sys.executable, "-m", "photoarchive", "--archive", str(root), "reindex"]
+        )
+        print(
+            f"`photoarchive reindex` of {n:,} photos: {seconds:.1f} s, "
+            f"peak {peak / 1024:.0f} MB (all processes)"
+        )
 
 
 def bench_startup() -> None:
