@@ -312,3 +312,107 @@ def test_json_manifest(tmp_path: Path) -> None:
     bad.write_text('[{"file": "a.jpg",\n "caption": }]')
     with pytest.raises(ManifestError, match="line 2"):
         load_manifest(bad)
+
+
+def test_verdict_filters_judge_each_set_of_facts_once_and_agree_with_every_photo(
+    seeded: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches filtered by verdict judge the distinct rights facts in the index, not each
+    hit; they keep exactly the photos that judging every hit keeps."""
+    from photoarchive.index import SearchFilters
+    from photoarchive.policy import USES
+    from photoarchive.rights import VERDICTS
+    from tests.test_wire import wire_photo
+
+    # Staff pictures may be used every way, so each restriction alone decides their verdict.
+    restricted: list[tuple[str, str, dict[str, str]]] = [
+        (
+            "Tank column",
+            "REUTERS/Gleb Garanich",
+            {"special_instructions": "EMBARGOED UNTIL 12 SEPTEMBER 2022 1400 GMT"},
+        ),
+        ("EDITORIAL USE ONLY. Tank in a field", "Staff", {}),
+        ("Tank crew", "Jane Roe/AFP", {"special_instructions": "MANDATORY CREDIT: Jane Roe"}),
+        ("Tank crew resting", "Staff", {"special_instructions": "NO SALES"}),
+        ("Tank wreck", "Staff", {"special_instructions": "HOLD FOR RELEASE UNTIL soon"}),
+        ("Tank on a river bank", "Staff", {"special_instructions": "NO ARCHIVES"}),
+        ("Tank parade", "Staff", {"expiration_date": "20220930"}),
+        ("Tank museum", "Kharkiv Regional Administration", {}),
+    ]
+    paths = []
+    for i, (caption, credit, more) in enumerate(restricted):
+        values = {"caption": caption, "credit": credit, **more}
+        paths.append(wire_photo(tmp_path / f"r{i}.jpg", colour=i * 20, **values))
+    paths.append(
+        wire_photo(
+            tmp_path / "k0.jpg",
+            colour=200,
+            caption="Tank hit",
+            credit="AFP",
+            transmission_reference="K-1",
+        )
+    )
+    paths.append(
+        wire_photo(
+            tmp_path / "k1.jpg",
+            colour=201,
+            caption="KILL - tank picture withdrawn",
+            credit="AFP",
+            transmission_reference="K-1",
+            action_advised="01",
+        )
+    )
+    for path in paths:
+        assert seeded.ingest([path]).ok
+    query = "tank OR flag OR ukrainian OR russian OR lunch"
+    checks = []
+    for use in USES:
+        for wanted in [[v] for v in VERDICTS] + [None]:
+            for at in (datetime(2022, 9, 12, 13, 0, tzinfo=UTC), NOW):
+                for states in (("live",), ("live", "killed", "superseded")):
+                    checks.append((use, wanted, at, states))
+
+    def run() -> list[Any]:
+        out = []
+        for use, wanted, at, states in checks:
+            page = seeded.search(
+                query,
+                limit=50,
+                cleared_for=use if wanted is None else None,
+                verdicts=wanted,
+                at=at,
+                filters=SearchFilters(states=states),
+                count_agencies=True,
+            )
+            out.append(
+                (
+                    sorted((r.record.id, r.verdict.status) for r in page.results),
+                    page.total,
+                    page.agency_counts,
+                )
+            )
+        return out
+
+    fast = run()
+    monkeypatch.setattr(seeded, "_verdict_filter", lambda *args: None)
+    assert fast == run()
+    statuses = {status for results, _, _ in fast for _, status in results}
+    assert statuses == set(VERDICTS)  # every verdict was met on the way
+
+
+def test_verdict_filters_judge_every_hit_after_the_policy_time_zone_changed(
+    seeded: Archive,
+) -> None:
+    """Facts in the index were read in the old zone; until a reindex each hit is judged."""
+    from photoarchive.index import SearchFilters
+
+    arc = reopen(seeded, lambda t: t.replace('"Europe/London"', '"Asia/Tokyo"', 1))
+    with arc:
+        assert str(arc.policy.timezone) == "Asia/Tokyo"
+        assert arc._verdict_filter(SearchFilters(), {"cleared"}, "editorial", NOW) is None
+        page = arc.search("ukrainian OR russian OR tank OR flag", cleared_for="editorial", at=NOW)
+        assert sorted(r.record.credit or "" for r in page.results) == ["AFP", "Reuters"]
+        arc.reindex()
+        assert arc._verdict_filter(SearchFilters(), {"cleared"}, "editorial", NOW) is not None
+        again = arc.search("ukrainian OR russian OR tank OR flag", cleared_for="editorial", at=NOW)
+        assert [r.record.id for r in again.results] == [r.record.id for r in page.results]

@@ -154,14 +154,14 @@ def test_index_written_by_the_archive_is_plain_whoosh_and_scores_alike(
 
     from photoarchive.index import INDEX_NAME, _schema, document
 
-    records = [(photo.record, "live") for photo in seeded.catalog.iter_photos()]
+    entries = seeded._entries([photo.record for photo in seeded.catalog.iter_photos()])
     seeded.reindex()
     ours = index.open_dir(str(seeded.index.folder), indexname=INDEX_NAME)
     assert all(type(seg.codec()) is W3Codec for seg in ours._segments())
     plain = index.create_in(str(tmp_path), _schema(), indexname=INDEX_NAME)
     with plain.writer() as writer:
-        for record, state in records:
-            writer.add_document(**document(record, state))
+        for entry in entries:
+            writer.add_document(**document(entry))
     for words in ("tank", "ukrainian soldiers", "flag OR lunch", "credit:reuters"):
         query = qparser.QueryParser("text", _schema()).parse(words)
         with ours.searcher() as a, plain.searcher() as b:

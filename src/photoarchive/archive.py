@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from photoarchive.catalog import Catalog, StoredPhoto
 from photoarchive.config import SETTINGS_FILE, ArchiveSettings, load_settings, starter_settings_text
 from photoarchive.errors import ArchiveNotFoundError, StorageError
-from photoarchive.index import SearchFilters, SearchIndex
+from photoarchive.index import Entry, SearchFilters, SearchIndex
 from photoarchive.policy import POLICY_FILE, STARTER_POLICY, RightsPolicy, load_policy
 from photoarchive.record import PhotoRecord
 from photoarchive.store import FileStore, atomic_write
@@ -145,8 +145,7 @@ class Archive:
         if not self.index.exists():
             self.index.create()
         photos = self.catalog.get_many(pending)
-        states = self.catalog.states(photos)
-        count = self.index.add((p.record, states.get(sha, "live")) for sha, p in photos.items())
+        count = self.index.add(self._entries([p.record for p in photos.values()]))
         self.catalog.mark_indexed(photos)
         return count
 
@@ -197,14 +196,18 @@ class Archive:
         wanted = set(verdicts) if verdicts else None
         if cleared_for is not None:
             wanted = (wanted or set(PASSING)) & set(PASSING)
-        if wanted is None:
+        narrowed = filters
+        if wanted is not None:
+            narrowed = self._verdict_filter(filters or SearchFilters(), wanted, use, moment)
+        if wanted is None or narrowed is not None:
             found = self.index.search(
-                query, limit=limit, page=page, filters=filters, count_agencies=count_agencies
+                query, limit=limit, page=page, filters=narrowed, count_agencies=count_agencies
             )
             hits, total, counts = found.hits, found.total, found.agency_counts
             photos = self.catalog.get_many(h.sha256 for h in hits)
             judged = self._judge([p.record for p in photos.values()], use, moment)
         else:
+            # Facts read in another time zone than the policy's: judge every hit.
             found = self.index.search(query, limit=None, filters=filters)
             photos = self.catalog.get_many(h.sha256 for h in found.hits)
             judged = {
@@ -239,9 +242,42 @@ class Archive:
         ]
         return SearchPage(results=results, total=total, agency_counts=counts)
 
-    def _with_states(self, records: list[PhotoRecord]) -> list[tuple[PhotoRecord, str]]:
-        states = self.catalog.states(r.sha256 for r in records)
-        return [(r, states.get(r.sha256, "live")) for r in records]
+    def _verdict_filter(
+        self, filters: SearchFilters, wanted: set[str], use: str, at: datetime
+    ) -> SearchFilters | None:
+        """Return `filters` narrowed to photos whose verdict is wanted, judging each distinct
+        set of rights facts in the index once; None if the index's facts were read in
+        another time zone than the policy's (every hit must then be judged)."""
+        from dataclasses import replace
+
+        from photoarchive.rights import RightsFacts, judge_facts
+
+        zone = str(self.policy.timezone)
+        passing = set()
+        for key in self.index.rights_keys():
+            facts = RightsFacts.from_status_key(key)
+            if facts.zone != zone:
+                return None
+            if judge_facts(facts, self.policy, use, at).status in wanted:
+                passing.add(key)
+        return replace(filters, rights=frozenset(passing), killed_passes="blocked" in wanted)
+
+    def _entries(self, records: list[PhotoRecord]) -> list[Entry]:
+        """Return the index entries of catalog records: with their states and rights facts."""
+        from photoarchive.rights import rights_facts
+
+        shas = [r.sha256 for r in records]
+        states = self.catalog.states(shas)
+        sources = self.catalog.sources_many(shas)
+        zone = self.policy.timezone
+        return [
+            Entry(
+                r,
+                states.get(r.sha256, "live"),
+                rights_facts(r, sources.get(r.sha256, {}), zone).status_key(),
+            )
+            for r in records
+        ]
 
     # -- maintenance ----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -263,18 +299,18 @@ class Archive:
     def reindex(self, on_progress: Callable[[int], None] | None = None) -> int:
         """Rebuild the search index from the catalog; return how many photos it holds."""
 
-        def records() -> Iterable[tuple[PhotoRecord, str]]:
+        def records() -> Iterable[Entry]:
             batch: list[PhotoRecord] = []
             n = 0
             for photo in self.catalog.iter_photos():
                 batch.append(photo.record)
                 if len(batch) == 1000:
-                    yield from self._with_states(batch)
+                    yield from self._entries(batch)
                     n += len(batch)
                     batch = []
                     if on_progress:
                         on_progress(n)
-            yield from self._with_states(batch)
+            yield from self._entries(batch)
 
         count = self.index.rebuild(records())
         self.catalog.mark_indexed(self.catalog.all_hashes())

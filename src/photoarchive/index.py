@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from photoarchive.errors import IndexUnavailableError, QueryError
 from photoarchive.record import PhotoRecord
@@ -60,6 +60,10 @@ class SearchFilters:
     #: Which versions: the current one of each live picture by default; add "killed"
     #: for killed pictures, "superseded" for older versions.
     states: tuple[str, ...] = ("live",)
+    #: Only photos with one of these RightsFacts.status_key() values, None for any; killed
+    #: pictures are then kept only if `killed_passes` (their verdict is always blocked).
+    rights: frozenset[str] | None = None
+    killed_passes: bool = False
 
     def query(self) -> Any:
         """Return a Whoosh query matching what the filters allow, or None for everything."""
@@ -133,13 +137,27 @@ def _schema() -> Any:
         city=fields.TEXT(analyzer=words),
         country=fields.TEXT(analyzer=words),
         format=fields.ID(),
+        # What the photo's verdict status depends on (rights.RightsFacts.status_key()):
+        # searches filtered by verdict judge each distinct value once.
+        rights=fields.ID(),
         date_created=fields.DATETIME(sortable=True),
         ingested_at=fields.DATETIME(sortable=True),
     )
 
 
-def document(record: PhotoRecord, state: str = "live") -> dict[str, Any]:
-    """Return the index document for a catalog record in a state (live, superseded, killed)."""
+class Entry(NamedTuple):
+    """What the index holds of one photo: its record, its state and its rights facts."""
+
+    record: PhotoRecord
+    #: "live", "superseded" or "killed"
+    state: str = "live"
+    #: rights.RightsFacts.status_key() of the photo
+    rights: str | None = None
+
+
+def document(entry: Entry) -> dict[str, Any]:
+    """Return the index document for a catalog entry."""
+    record, state = entry.record, entry.state
     place = " ".join(
         v
         for v in (
@@ -179,6 +197,7 @@ def document(record: PhotoRecord, state: str = "live") -> dict[str, Any]:
         "country": " ".join(v for v in (record.country, record.country_code) if v),
         "format": record.format.lower(),
         "state": state,
+        "rights": entry.rights,
     }
     # Empty fields are left out: each one given costs the writer analysis and bookkeeping.
     doc = {name: value for name, value in values.items() if value}
@@ -255,7 +274,7 @@ class SearchIndex:
             self._ix = ix
         return self._ix
 
-    def add(self, records: Iterable[tuple[PhotoRecord, str]]) -> int:
+    def add(self, entries: Iterable[Entry]) -> int:
         """Add or replace documents in one commit; return how many were written."""
         from whoosh.index import LockError
 
@@ -269,8 +288,8 @@ class SearchIndex:
             ) from None
         count = 0
         try:
-            for record, state in records:
-                writer.update_document(**document(record, state))
+            for entry in entries:
+                writer.update_document(**document(entry))
                 count += 1
         except BaseException:
             writer.cancel()
@@ -278,8 +297,8 @@ class SearchIndex:
         writer.commit()
         return count
 
-    def rebuild(self, records: Iterable[tuple[PhotoRecord, str]]) -> int:
-        """Replace the whole index with documents for `records`; return the count."""
+    def rebuild(self, entries: Iterable[Entry]) -> int:
+        """Replace the whole index with documents for `entries`; return the count."""
         from whoosh import index
 
         tmp = self.folder.with_name(self.folder.name + ".rebuild")
@@ -296,8 +315,8 @@ class SearchIndex:
         else:
             writer = ix.writer(**options)
         count = 0
-        for record, state in records:
-            writer.add_document(**document(record, state))
+        for entry in entries:
+            writer.add_document(**document(entry))
             count += 1
         writer.commit()
         ix.close()
@@ -312,6 +331,11 @@ class SearchIndex:
         self.close()
         self._ix = None
         return count
+
+    def rights_keys(self) -> list[str]:
+        """Return every distinct RightsFacts.status_key() value in the index."""
+        with self._searcher() as searcher:
+            return [text.decode("utf-8") for text in searcher.reader().lexicon("rights")]
 
     def all_hashes(self) -> set[str]:
         """Return the sha256 of every document in the index."""
@@ -331,6 +355,7 @@ class SearchIndex:
         `filters` narrow the results without changing their scores; `count_agencies` adds the
         number of matches per agency (over all pages).
         """
+        from whoosh import query as q
         from whoosh import sorting
 
         parsed = self.parse(query)
@@ -350,8 +375,16 @@ class SearchIndex:
             # are tested for emptiness once per matching document, which is slow. Masking the
             # few hidden versions is much cheaper than allowing the many live ones.
             allow, hidden = wanted.query(), wanted.mask()
-            if allow is not None:
-                allowed = set(searcher.docs_for_query(allow))
+            allowed = None if allow is None else set(searcher.docs_for_query(allow))
+            if wanted.rights is not None:
+                with_rights = _docs_with_terms(searcher, "rights", wanted.rights)
+                killed = set(searcher.docs_for_query(q.Term("state", "killed")))
+                if wanted.killed_passes:
+                    with_rights |= killed
+                else:
+                    with_rights -= killed
+                allowed = with_rights if allowed is None else allowed & with_rights
+            if allowed is not None:
                 if not allowed:  # Whoosh takes an empty filter for no filter at all
                     return IndexResults(hits=[], total=0, terms=terms)
                 kwargs["filter"] = allowed
@@ -454,6 +487,17 @@ class SearchIndex:
         from photoarchive.index_ranges import with_postings_ranges
 
         return with_postings_ranges(parsed)
+
+
+def _docs_with_terms(searcher: Any, fieldname: str, texts: Iterable[str]) -> set[int]:
+    """Return the documents holding any of the terms, read from their postings at once."""
+    found: set[int] = set()
+    for leaf, offset in searcher.leaf_searchers():
+        reader = leaf.reader()
+        for text in texts:
+            if (fieldname, text) in reader:
+                found.update(offset + d for d in reader.postings(fieldname, text).all_ids())
+    return found
 
 
 def _writer_memory_mb(procs: int) -> int:

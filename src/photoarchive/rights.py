@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from photoarchive.credits import parse_credit
@@ -39,6 +40,83 @@ class Verdict:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class RightsFacts:
+    """What a photo itself says that its verdict depends on, apart from the policy."""
+
+    credit: str | None
+    instructions: str | None
+    editorial_only: bool = False
+    no_archive: bool = False
+    no_sales: bool = False
+    #: None when no MANDATORY CREDIT notice; "" for one that names no credit.
+    mandatory_credit: str | None = None
+    embargo_until: str | None = None
+    expires_after: str | None = None
+    problems: tuple[str, ...] = ()
+    #: The time zone embargo and expiry times without one were read in.
+    zone: str = "UTC"
+
+    def status_key(self) -> str:
+        """Return, as one string, the facts a verdict's status depends on (not its wording).
+
+        Photos with equal keys get the same status for a use at a moment, so a search
+        filtering by verdict judges each key in the index once rather than each photo.
+        """
+        return json.dumps(
+            [
+                self.credit,
+                self.editorial_only,
+                self.no_archive,
+                self.no_sales,
+                self.embargo_until,
+                self.expires_after,
+                bool(self.problems),
+                bool(self.instructions) or self.mandatory_credit is not None,
+                self.zone,
+            ],
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_status_key(cls, key: str) -> RightsFacts:
+        """Return facts with the status a `status_key()` string stands for."""
+        credit, editorial, no_archive, no_sales, embargo, expiry, unclear, conditional, zone = (
+            json.loads(key)
+        )
+        return cls(
+            credit=credit,
+            instructions=None,
+            editorial_only=editorial,
+            no_archive=no_archive,
+            no_sales=no_sales,
+            mandatory_credit="" if conditional else None,
+            embargo_until=embargo,
+            expires_after=expiry,
+            problems=("a restriction could not be read",) if unclear else (),
+            zone=zone,
+        )
+
+
+def rights_facts(
+    record: PhotoRecord, sources: Mapping[str, Mapping[str, Any]], zone: tzinfo
+) -> RightsFacts:
+    """Return the facts of a photo's verdict: its credit, instructions and restrictions."""
+    found = read_restrictions(record, sources, zone)
+    return RightsFacts(
+        credit=record.credit,
+        instructions=record.special_instructions,
+        editorial_only=found.editorial_only,
+        no_archive=found.no_archive,
+        no_sales=found.no_sales,
+        mandatory_credit=found.mandatory_credit,
+        embargo_until=found.embargo_until.isoformat() if found.embargo_until else None,
+        expires_after=found.expires_after.isoformat() if found.expires_after else None,
+        problems=tuple(found.problems),
+        zone=str(zone),
+    )
+
+
 def check_rights(
     record: PhotoRecord,
     sources: Mapping[str, Mapping[str, Any]],
@@ -51,6 +129,18 @@ def check_rights(
 
     `killed` is the reason when the sender has killed the picture: it is then blocked.
     """
+    facts = rights_facts(record, sources, policy.timezone)
+    return judge_facts(facts, policy, use, at, killed)
+
+
+def judge_facts(
+    facts: RightsFacts,
+    policy: RightsPolicy,
+    use: str,
+    at: datetime,
+    killed: str | None = None,
+) -> Verdict:
+    """Return the verdict for a photo with these facts, used for `use` at the moment `at`."""
     if use not in USES:
         raise ValueError(f"unknown use {use!r}")
     statuses: list[str] = []
@@ -63,13 +153,13 @@ def check_rights(
 
     if killed:
         add("blocked", f"{killed}: must not be published")
-    line = parse_credit(record.credit, policy.aliases)
+    line = parse_credit(facts.credit, policy.aliases)
     agency = policy.agency(line.agency) if line else None
     credit_line = None
     if line is None:
         add("unknown", "no credit: where the picture comes from is not known")
     elif agency is None:
-        add("unknown", f"credit '{record.credit}' matches no agency in the rights policy")
+        add("unknown", f"credit '{facts.credit}' matches no agency in the rights policy")
     else:
         credit_line = agency.credit_for(line.photographer)
         if agency.status == "blocked":
@@ -86,25 +176,26 @@ def check_rights(
         if agency.mandatory_credit:
             conditions.append(f"print the credit: {credit_line}")
 
-    found = read_restrictions(record, sources, policy.timezone)
-    if found.embargo_until and at < found.embargo_until:
-        add("blocked", f"embargoed until {found.embargo_until.isoformat()}")
-    if found.expires_after and at > found.expires_after:
-        add("blocked", f"not to be used after {found.expires_after.isoformat()}")
-    if found.editorial_only and use != "editorial":
+    embargo_until = _moment(facts.embargo_until)
+    expires_after = _moment(facts.expires_after)
+    if embargo_until and at < embargo_until:
+        add("blocked", f"embargoed until {embargo_until.isoformat()}")
+    if expires_after and at > expires_after:
+        add("blocked", f"not to be used after {expires_after.isoformat()}")
+    if facts.editorial_only and use != "editorial":
         add("blocked", f"EDITORIAL USE ONLY: not for {use} use")
-    if found.no_archive and use == "archive":
+    if facts.no_archive and use == "archive":
         add("blocked", "NO ARCHIVES: not to be archived")
-    if found.no_sales and use == "commercial":
+    if facts.no_sales and use == "commercial":
         add("blocked", "NO SALES: not for commercial use")
-    for problem in found.problems:
+    for problem in facts.problems:
         add("needs-clearance", f"{problem}: check with the sender")
-    if found.mandatory_credit is not None:
+    if facts.mandatory_credit is not None:
         conditions.append(
-            f"print the credit: {found.mandatory_credit or credit_line or record.credit}"
+            f"print the credit: {facts.mandatory_credit or credit_line or facts.credit}"
         )
-    if record.special_instructions:
-        conditions.append(f"follow the instructions: {record.special_instructions}")
+    if facts.instructions:
+        conditions.append(f"follow the instructions: {facts.instructions}")
     if agency is not None and agency.note:
         reasons.append(agency.note)
     if conditions:
@@ -119,6 +210,10 @@ def check_rights(
         reasons=reasons,
         conditions=_unique(conditions),
     )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _unique(items: list[str]) -> list[str]:
