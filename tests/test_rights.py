@@ -348,7 +348,8 @@ def test_verdict_filters_judge_each_set_of_facts_once_and_agree_with_every_photo
             tmp_path / "k0.jpg",
             colour=200,
             caption="Tank hit",
-            credit="AFP",
+            credit="Staff",
+            special_instructions="Crop the left edge",
             transmission_reference="K-1",
         )
     )
@@ -357,20 +358,30 @@ def test_verdict_filters_judge_each_set_of_facts_once_and_agree_with_every_photo
             tmp_path / "k1.jpg",
             colour=201,
             caption="KILL - tank picture withdrawn",
-            credit="AFP",
+            credit="Staff",
             transmission_reference="K-1",
             action_advised="01",
         )
     )
+    # Many plain staff pictures: for some filters most photos pass, for others most fail.
+    paths += [
+        wire_photo(tmp_path / f"s{i}.jpg", colour=100 + i, caption="Tank drill", credit="Staff")
+        for i in range(12)
+    ]
     for path in paths:
         assert seeded.ingest([path]).ok
     query = "tank OR flag OR ukrainian OR russian OR lunch"
-    checks = []
-    for use in USES:
-        for wanted in [[v] for v in VERDICTS] + [None]:
-            for at in (datetime(2022, 9, 12, 13, 0, tzinfo=UTC), NOW):
-                for states in (("live",), ("live", "killed", "superseded")):
-                    checks.append((use, wanted, at, states))
+    # (cleared_for, verdicts): each verdict and some together for the default use (editorial),
+    # and photos cleared for each use.
+    filters = [(None, [v]) for v in VERDICTS]
+    filters += [(None, ["blocked", "cleared"]), (None, ["unknown", "blocked"])]
+    filters += [(use, None) for use in USES]
+    checks = [
+        (use, wanted, at, states)
+        for use, wanted in filters
+        for at in (datetime(2022, 9, 12, 13, 0, tzinfo=UTC), NOW)
+        for states in (("live",), ("live", "killed", "superseded"))
+    ]
 
     def run() -> list[Any]:
         out = []
@@ -378,7 +389,7 @@ def test_verdict_filters_judge_each_set_of_facts_once_and_agree_with_every_photo
             page = seeded.search(
                 query,
                 limit=50,
-                cleared_for=use if wanted is None else None,
+                cleared_for=use,
                 verdicts=wanted,
                 at=at,
                 filters=SearchFilters(states=states),

@@ -355,7 +355,6 @@ class SearchIndex:
         `filters` narrow the results without changing their scores; `count_agencies` adds the
         number of matches per agency (over all pages).
         """
-        from whoosh import query as q
         from whoosh import sorting
 
         parsed = self.parse(query)
@@ -376,22 +375,18 @@ class SearchIndex:
             # few hidden versions is much cheaper than allowing the many live ones.
             allow, hidden = wanted.query(), wanted.mask()
             allowed = None if allow is None else set(searcher.docs_for_query(allow))
+            hidden_docs = set() if hidden is None else set(searcher.docs_for_query(hidden))
             if wanted.rights is not None:
-                with_rights = _docs_with_terms(searcher, "rights", wanted.rights)
-                killed = set(searcher.docs_for_query(q.Term("state", "killed")))
-                if wanted.killed_passes:
-                    with_rights |= killed
-                else:
-                    with_rights -= killed
-                allowed = with_rights if allowed is None else allowed & with_rights
+                by_rights, hidden_by_rights = _rights_limits(searcher, wanted)
+                if by_rights is not None:
+                    allowed = by_rights if allowed is None else allowed & by_rights
+                hidden_docs |= hidden_by_rights
             if allowed is not None:
                 if not allowed:  # Whoosh takes an empty filter for no filter at all
                     return IndexResults(hits=[], total=0, terms=terms)
                 kwargs["filter"] = allowed
-            if hidden is not None:
-                hidden_docs = set(searcher.docs_for_query(hidden))
-                if hidden_docs:
-                    kwargs["mask"] = hidden_docs
+            if hidden_docs:
+                kwargs["mask"] = hidden_docs
             if limit is None:
                 results = searcher.search(parsed, limit=None, **kwargs)
                 total = len(results)
@@ -487,6 +482,31 @@ class SearchIndex:
         from photoarchive.index_ranges import with_postings_ranges
 
         return with_postings_ranges(parsed)
+
+
+def _rights_limits(searcher: Any, filters: SearchFilters) -> tuple[set[int] | None, set[int]]:
+    """Return the documents a rights filter allows (None for all) and those it hides.
+
+    Whichever side holds fewer documents is read: allowing the few cleared photos, or
+    hiding the few that are not.
+    """
+    from whoosh.query import Term
+
+    wanted = filters.rights or frozenset()
+    reader = searcher.reader()
+    keys = [text.decode("utf-8") for text in reader.lexicon("rights")]
+    passing = [k for k in keys if k in wanted]
+    failing = [k for k in keys if k not in wanted]
+    killed = set(searcher.docs_for_query(Term("state", "killed")))
+
+    def size(group: list[str]) -> int:
+        return sum(reader.doc_frequency("rights", k) for k in group)
+
+    if size(passing) <= size(failing):
+        allowed = _docs_with_terms(searcher, "rights", passing)
+        return (allowed | killed if filters.killed_passes else allowed - killed), set()
+    hidden = _docs_with_terms(searcher, "rights", failing)
+    return None, (hidden - killed if filters.killed_passes else hidden | killed)
 
 
 def _docs_with_terms(searcher: Any, fieldname: str, texts: Iterable[str]) -> set[int]:
