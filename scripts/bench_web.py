@@ -25,12 +25,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import enter, synthetic
 
+# (query, rights verdict filter or "")
 QUERIES = (
-    "tank",
-    "tank river",
-    '"special forces"',
-    "credit:reuters flag",
-    "date:[2022-01-10 to 2022-01-20]",
+    ("tank", ""),
+    ("tank river", ""),
+    ('"special forces"', ""),
+    ("credit:reuters flag", ""),
+    ("date:[2022-01-10 to 2022-01-20]", ""),
+    ("tank", "cleared"),
+    ("tank", "needs-clearance"),
+    ("ukraine", "needs-clearance"),
 )
 
 
@@ -87,18 +91,23 @@ def main() -> int:
             f"{1.0:9.1f}"
         )
         with open_archive(root, readonly=True) as arc:
-            for query in QUERIES:
+            for query, rights in QUERIES:
                 from urllib.parse import quote
 
-                lib = timings(lambda q=query: arc.search(q, limit=20), args.repeat)
-                page = timings(get(f"/?q={quote(query)}"), args.repeat)
-                hits = arc.search(query, limit=20).total
+                verdicts = [rights] if rights else None
+                lib = timings(
+                    lambda q=query, v=verdicts: arc.search(q, limit=20, verdicts=v), args.repeat
+                )
+                url = f"/?q={quote(query)}" + (f"&rights={rights}" if rights else "")
+                page = timings(get(url), args.repeat)
+                hits = arc.search(query, limit=20, verdicts=verdicts).total
+                label = query + (f" [{rights}]" if rights else "")
                 print(
-                    f"{'library search ' + query:<48} {p(lib, 50):8.1f} {p(lib, 95):8.1f} "
+                    f"{'library search ' + label:<48} {p(lib, 50):8.1f} {p(lib, 95):8.1f} "
                     f"{p(lib, 50) / p(static, 50):9.1f}"
                 )
                 print(
-                    f"{'search page /?q=' + query + f' ({hits} hits)':<48} "
+                    f"{'search page /?q=' + label + f' ({hits} hits)':<48} "
                     f"{p(page, 50):8.1f} {p(page, 95):8.1f} {p(page, 50) / p(static, 50):9.1f}"
                 )
         server.close()
