@@ -212,3 +212,19 @@ def test_an_index_from_another_version_asks_for_reindex(archive: Archive) -> Non
     stale.reindex()
     assert stale.search("soldier").total == 1
     stale.close()
+
+
+def test_an_ingest_rebuilds_an_index_from_another_version(archive: Archive) -> None:
+    """Writers rebuild an outdated index by themselves; only readers ask for a reindex."""
+    from whoosh import fields, index
+
+    archive.ingest([FIXTURES / "xmp.png"])
+    archive.close()
+    shutil.rmtree(archive.index.folder)
+    archive.index.folder.mkdir()
+    old = fields.Schema(sha256=fields.ID(stored=True, unique=True), caption=fields.TEXT())
+    index.create_in(str(archive.index.folder), old, indexname="photos").close()
+    with open_archive(archive.root) as stale:
+        report = stale.ingest([FIXTURES / "xmp.png"])  # nothing new, but the index is mended
+        assert report.count("duplicate") == 1
+        assert stale.search("soldier").total == 1

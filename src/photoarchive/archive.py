@@ -134,7 +134,12 @@ class Archive:
         return ingest_paths(self, paths, options, on_progress)
 
     def finish_pending_index(self) -> int:
-        """Index every catalogued photo not yet confirmed in the index; return how many."""
+        """Index every catalogued photo not yet confirmed in the index; return how many.
+
+        An index written by another version of photoarchive (other fields) is rebuilt.
+        """
+        if self.index.outdated():
+            return self.reindex()
         pending = self.catalog.pending_index()
         if not pending:
             return 0

@@ -251,6 +251,20 @@ class SearchIndex:
         except Exception:  # a damaged table of contents: there is an index, a broken one
             return any(self.folder.glob(f"_{INDEX_NAME}_*.toc"))
 
+    def outdated(self) -> bool:
+        """Return True if the index was written with other fields than this version's."""
+        from whoosh import index
+
+        if self._ix is not None or not self.exists():
+            return False
+        try:
+            ix = index.open_dir(str(self.folder), indexname=INDEX_NAME)
+            names = ix.schema.names()
+            ix.close()
+        except Exception:  # damaged: reported when it is used
+            return False
+        return sorted(names) != sorted(_schema().names())
+
     def _open(self) -> Any:
         if self._ix is None:
             from whoosh import index
