@@ -52,7 +52,8 @@ FIELD_ALIASES = {
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Restrictions on results that do not affect ranking: agency and date taken."""
+    """Restrictions on results that do not affect ranking: agency, date taken, versions and
+    rights verdict."""
 
     agency: str | None = None
     date_from: datetime | None = None
