@@ -27,28 +27,30 @@ def pixel_digest(data: bytes, fmt: str) -> str | None:
 
 def _jpeg_digest(data: bytes) -> str | None:
     digest = hashlib.sha256()
+    view = memoryview(data)  # slices of a view are not copies of megabytes of image data
     pos = 2
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
             return None
         marker = data[pos + 1]
         if marker == 0xDA:  # start of scan: the rest is image data
-            digest.update(data[pos:])
+            digest.update(view[pos:])
             return digest.hexdigest()
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
         if marker not in _METADATA_MARKERS:
-            digest.update(data[pos : pos + 2 + length])
+            digest.update(view[pos : pos + 2 + length])
         pos += 2 + length
     return None
 
 
 def _png_digest(data: bytes) -> str | None:
     digest = hashlib.sha256()
+    view = memoryview(data)
     pos = 8
     while pos + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         if kind in (b"IHDR", b"PLTE", b"IDAT", b"tRNS"):
-            digest.update(data[pos : pos + 12 + length])
+            digest.update(view[pos : pos + 12 + length])
         if kind == b"IEND":
             return digest.hexdigest()
         pos += 12 + length
