@@ -194,7 +194,7 @@ def test_postings_ranges_find_what_whoosh_ranges_find(tmp_path: Path) -> None:
     from whoosh.query import And, DateRange, Term
 
     from photoarchive.index import INDEX_NAME, _schema
-    from photoarchive.index_ranges import PostingsRange, with_postings_ranges
+    from photoarchive.index_postings import PostingsRange, with_postings_ranges
 
     ix = index.create_in(str(tmp_path), _schema(), indexname=INDEX_NAME)
     start = datetime(2021, 12, 30, 23, 0)

@@ -74,7 +74,7 @@ class SearchFilters:
         if self.agency:
             parts.append(q.Term("agency_key", self.agency))
         if self.date_from or self.date_to:
-            from photoarchive.index_ranges import PostingsRange
+            from photoarchive.index_postings import PostingsRange
 
             parts.append(
                 PostingsRange.of(q.DateRange("date_created", self.date_from, self.date_to))
@@ -506,7 +506,7 @@ class SearchIndex:
             raise QueryError(f"cannot understand the query '{query}': check dates and brackets")
         if parsed is NullQuery:
             raise QueryError(f"nothing to search for in '{query}'")
-        from photoarchive.index_ranges import with_postings_ranges
+        from photoarchive.index_postings import with_postings_ranges
 
         return with_postings_ranges(parsed)
 
@@ -519,6 +519,8 @@ def _rights_limits(searcher: Any, filters: SearchFilters) -> tuple[set[int] | No
     """
     from whoosh.query import Term
 
+    from photoarchive.index_postings import docs_with_terms
+
     wanted = filters.rights or frozenset()
     reader = searcher.reader()
     keys = [text.decode("utf-8") for text in reader.lexicon("rights")]
@@ -530,21 +532,10 @@ def _rights_limits(searcher: Any, filters: SearchFilters) -> tuple[set[int] | No
         return sum(reader.doc_frequency("rights", k) for k in group)
 
     if size(passing) <= size(failing):
-        allowed = _docs_with_terms(searcher, "rights", passing)
+        allowed = docs_with_terms(reader, (("rights", k) for k in passing))
         return (allowed | killed if filters.killed_passes else allowed - killed), set()
-    hidden = _docs_with_terms(searcher, "rights", failing)
+    hidden = docs_with_terms(reader, (("rights", k) for k in failing))
     return None, (hidden - killed if filters.killed_passes else hidden | killed)
-
-
-def _docs_with_terms(searcher: Any, fieldname: str, texts: Iterable[str]) -> set[int]:
-    """Return the documents holding any of the terms, read from their postings at once."""
-    found: set[int] = set()
-    for leaf, offset in searcher.leaf_searchers():
-        reader = leaf.reader()
-        for text in texts:
-            if (fieldname, text) in reader:
-                found.update(offset + d for d in reader.postings(fieldname, text).all_ids())
-    return found
 
 
 def _writer_memory_mb(procs: int) -> int:
