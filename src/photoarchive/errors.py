@@ -33,5 +33,9 @@ class IndexUnavailableError(PhotoArchiveError):
     """The search index is missing, damaged or locked."""
 
 
+class IndexOutdatedError(IndexUnavailableError):
+    """The search index was written by a version of photoarchive with other fields."""
+
+
 class StorageError(PhotoArchiveError):
     """Writing to the archive failed (disk full, permissions)."""

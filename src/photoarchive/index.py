@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from photoarchive.errors import IndexUnavailableError, QueryError
+from photoarchive.errors import IndexOutdatedError, IndexUnavailableError, QueryError
 from photoarchive.record import PhotoRecord
 
 INDEX_NAME = "photos"
@@ -254,17 +254,15 @@ class SearchIndex:
 
     def outdated(self) -> bool:
         """Return True if the index was written with other fields than this version's."""
-        from whoosh import index
-
-        if self._ix is not None or not self.exists():
+        if not self.exists():
             return False
         try:
-            ix = index.open_dir(str(self.folder), indexname=INDEX_NAME)
-            names = ix.schema.names()
-            ix.close()
-        except Exception:  # damaged: reported when it is used
+            self._open()
+        except IndexOutdatedError:
+            return True
+        except IndexUnavailableError:  # damaged: reported when it is used
             return False
-        return sorted(names) != sorted(_schema().names())
+        return False
 
     def _open(self) -> Any:
         if self._ix is None:
@@ -282,7 +280,7 @@ class SearchIndex:
                 raise _damaged(exc) from None
             if sorted(names) != sorted(_schema().names()):
                 ix.close()
-                raise IndexUnavailableError(
+                raise IndexOutdatedError(
                     "the search index was built by another version of photoarchive; rebuild "
                     "it with 'photoarchive reindex'"
                 )
