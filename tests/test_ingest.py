@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from photoarchive import Archive
@@ -170,3 +172,27 @@ def test_lying_iim_lengths_give_a_warning_and_the_photo_is_kept(
     assert outcome.status == "new"
     rec = archive.get(outcome.id or "")
     assert rec.caption in (None, "short text..")
+
+
+def test_originals_leave_the_page_cache_once_on_disk(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Originals are written once and seldom read: their pages are released after the fsync
+    # so a day's ingest does not push the index and previews out of memory. Renditions,
+    # which the desk reads, stay cached.
+    advised: list[tuple[str, int]] = []
+    real_fadvise = os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((os.readlink(f"/proc/self/fd/{fd}"), advice))
+        real_fadvise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    report = archive.ingest([FIXTURES / "iim_utf8.jpg"])
+    assert report.count("new") == 1
+    assert [(Path(p).parent.parent, a) for p, a in advised] == [
+        (archive.store.originals, os.POSIX_FADV_DONTNEED)
+    ]
+    photo = archive.stored(report.outcomes[0].id or "")
+    stored = archive.store.original_path(photo.record.sha256, photo.ext)
+    assert stored.read_bytes() == (FIXTURES / "iim_utf8.jpg").read_bytes()
