@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from photoarchive.errors import PhotoArchiveError
-from photoarchive.fingerprints import hash_distance
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
@@ -18,6 +17,8 @@ def similar_photos(
     archive: Archive, id_or_prefix: str, max_distance: int = DEFAULT_DISTANCE
 ) -> list[tuple[str, int]]:
     """Return (sha256, distance) of photos that look like this one, nearest first."""
+    from photoarchive.hamming import within
+
     sha = archive.resolve(id_or_prefix)
     mine = archive.catalog.get(sha).dhash
     if mine is None:
@@ -25,34 +26,23 @@ def similar_photos(
             f"photo {sha[:12]} has no fingerprint (ingested before they "
             "were taken); ingest its file again"
         )
+    hashes = archive.catalog.dhashes()
     found = [
-        (other, hash_distance(mine, dhash))
-        for other, dhash in archive.catalog.dhashes()
-        if other != sha
+        (hashes[i][0], distance)
+        for i, distance in within([int(h, 16) for _, h in hashes], int(mine, 16), max_distance)
+        if hashes[i][0] != sha
     ]
-    return sorted(((s, d) for s, d in found if d <= max_distance), key=lambda x: (x[1], x[0]))
+    return sorted(found, key=lambda x: (x[1], x[0]))
 
 
 def duplicate_groups(archive: Archive, max_distance: int = DEFAULT_DISTANCE) -> list[list[str]]:
     """Return groups (two or more sha256) of photos that look like the same frame.
 
-    Compares every pair: fine for a desk's archive of tens of thousands of photos.
+    Photos are grouped when their fingerprints differ in at most `max_distance` bits,
+    directly or through others in the group.
     """
+    from photoarchive.hamming import groups
+
     hashes = archive.catalog.dhashes()
-    values = [int(h, 16) for _, h in hashes]
-    parent = list(range(len(hashes)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, a in enumerate(values):
-        for j in range(i + 1, len(values)):
-            if (a ^ values[j]).bit_count() <= max_distance:
-                parent[root(i)] = root(j)
-    groups: dict[int, list[str]] = {}
-    for i, (sha, _) in enumerate(hashes):
-        groups.setdefault(root(i), []).append(sha)
-    return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+    found = groups([int(h, 16) for _, h in hashes], max_distance)
+    return sorted((sorted(hashes[i][0] for i in group) for group in found), key=lambda g: g[0])
