@@ -10,6 +10,7 @@ measured in the same run.
    through the library with a warm searcher and through the CLI end to end; the same queries
    on SQLite FTS5 over the same documents as a peer figure.
 3. reindex time at the largest size, and `photoarchive --help` start-up time.
+4. `duplicates` at each size, and at 10,000 the same grouping with every pair compared.
 
     python scripts/bench.py [--large 20 --medium 20] [--entries 10000,100000] [--repeat 30]
 """
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -251,12 +253,29 @@ def synthetic(n: int) -> list[PhotoRecord]:
     return records
 
 
+def fingerprints(n: int) -> list[str]:
+    """Difference hashes: random, but one photo in 25 is a near copy (up to 6 bits changed)
+    of the one before, as another feed's resize of the same frame."""
+    rng = random.Random(5)
+    values = [rng.getrandbits(64) for _ in range(n)]
+    for k in range(1, n, 25):
+        for bit in rng.sample(range(64), rng.randint(0, 6)):
+            values[k] = values[k - 1] ^ (1 << bit)
+    return [f"{v:016x}" for v in values]
+
+
 def enter(root: Path, records: list[PhotoRecord]) -> float:
     """Enter records through the library; return the seconds the index took."""
     arc, _ = init_archive(root)
+    dhashes = fingerprints(len(records))
     with arc:
         for s in range(0, len(records), 2000):
-            arc.catalog.add_many([(StoredPhoto(r, "jpg", []), {}) for r in records[s : s + 2000]])
+            arc.catalog.add_many(
+                [
+                    (StoredPhoto(r, "jpg", [], dhash=dhashes[s + k]), {})
+                    for k, r in enumerate(records[s : s + 2000])
+                ]
+            )
         started = time.perf_counter()
         arc.finish_pending_index()
         return time.perf_counter() - started
@@ -414,6 +433,7 @@ def bench_search(root: Path, n: int, repeat: int, cli_repeat: int, reindex: bool
                 f"{pct(peer, 95):<8.2f} {hits:>6}"
             )
     conn.close()
+    bench_duplicates(root, n)
     if reindex:
         seconds, peak = run_measured(
             [sys.executable, "-m", "photoarchive", "--archive", str(root), "reindex"]
@@ -422,6 +442,50 @@ def bench_search(root: Path, n: int, repeat: int, cli_repeat: int, reindex: bool
             f"`photoarchive reindex` of {n:,} photos: {seconds:.1f} s, "
             f"peak {peak / 1024:.0f} MB (all processes)"
         )
+
+
+def every_pair_groups(hashes: list[str], max_distance: int) -> int:
+    """The peer: every pair of fingerprints compared in Python; return the group count."""
+    values = [int(h, 16) for h in hashes]
+    parent = list(range(len(values)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(values):
+        for j in range(i + 1, len(values)):
+            if (a ^ values[j]).bit_count() <= max_distance:
+                parent[root(i)] = root(j)
+    return sum(1 for c in Counter(root(i) for i in range(len(values))).values() if c > 1)
+
+
+def bench_duplicates(root: Path, n: int) -> None:
+    from photoarchive.similarity import DEFAULT_DISTANCE, duplicate_groups
+
+    with open_archive(root, readonly=True) as arc:
+        started = time.perf_counter()
+        found = duplicate_groups(arc)
+        library_s = time.perf_counter() - started
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "photoarchive", "--archive", str(root), "duplicates", "--json"],
+        check=True,
+        capture_output=True,
+    )
+    cli_s = time.perf_counter() - started
+    line = (
+        f"`duplicates` (distance {DEFAULT_DISTANCE}): {len(found):,} groups, library "
+        f"{library_s:.2f} s, CLI {cli_s:.2f} s"
+    )
+    if n <= 20_000:  # every pair in Python takes minutes beyond
+        started = time.perf_counter()
+        peer = every_pair_groups(fingerprints(n), DEFAULT_DISTANCE)
+        line += f"; every pair compared in Python: {time.perf_counter() - started:.2f} s"
+        line += f" ({peer:,} groups)"
+    print(line)
 
 
 def bench_startup() -> None:
