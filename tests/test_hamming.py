@@ -89,14 +89,16 @@ def test_thousands_group_as_comparing_every_pair_does(
     max_distance: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 12,000 fingerprints (the multi-index path up to distance 8, the full scan at 12):
-    # near copies of some, a cluster sharing pieces, each value twice, and candidates
-    # expanded in small slices so that one piece value spans several of them.
+    # near copies of some, a cluster sharing pieces, each value twice; candidates expanded in
+    # small slices, so that one piece value spans several, and pairs folded into the groups
+    # a thousand at a time.
     rng = random.Random(max_distance)
     values = [rng.getrandbits(64) for _ in range(10_000)]
     values += [near(rng, values[k], rng.randint(0, 10)) for k in range(0, 10_000, 10)]
     values += [near(rng, 0xFFFF_0000_FFFF_0000, rng.randint(0, 6)) for _ in range(300)]
     values += values[:50]
     monkeypatch.setattr(hamming, "SLICE", 4096)
+    monkeypatch.setattr(hamming, "LINK_BATCH", 1000)
     every_pair = np.concatenate(list(hamming._scan_all(hamming._words(values), max_distance)))
     expected = groups_from_pairs(len(values), every_pair)
     assert len(expected) > (100 if max_distance else 40)

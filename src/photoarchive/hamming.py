@@ -21,6 +21,8 @@ CHUNKS = 4
 CHUNK_BITS = 64 // CHUNKS
 # Candidate pairs expanded at once: bounds memory when thousands of fingerprints share a piece.
 SLICE = 1 << 21
+# Near pairs held before they are folded into the groups found so far.
+LINK_BATCH = 1 << 22
 # Rows compared at once by the all-pairs scan (each against every later fingerprint).
 BLOCK_CELLS = 1 << 22
 
@@ -45,8 +47,7 @@ def groups(values: Sequence[int], max_distance: int) -> list[list[int]]:
         return []
     # Equal fingerprints (a refile, the same frame twice) are one value to compare.
     distinct, of_value = np.unique(_words(values), return_inverse=True)
-    left, right = _near_pairs(distinct, max_distance)
-    labels = _components(len(distinct), left, right)[of_value.reshape(-1)]
+    labels = _link(distinct, max_distance)[of_value.reshape(-1)]
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     return [[int(i) for i in part] for part in np.split(order, bounds) if len(part) > 1]
@@ -58,8 +59,8 @@ def _words(values: Sequence[int]) -> Words:
     return np.array(values, dtype=np.uint64)
 
 
-def _near_pairs(words: Words, max_distance: int) -> tuple[Ints, Ints]:
-    """Return index pairs (i < j) of distinct words at most `max_distance` bits apart."""
+def _link(words: Words, max_distance: int) -> Ints:
+    """Return for each distinct word the smallest index of the words it is linked to."""
     import numpy as np
 
     flips = _flips(max_distance // CHUNKS)
@@ -67,14 +68,32 @@ def _near_pairs(words: Words, max_distance: int) -> tuple[Ints, Ints]:
     # The all-pairs scan is quicker for a few thousand fingerprints, or for distances so
     # large that the pieces' neighbourhoods are bigger than the archive.
     if n * n <= 16 * CHUNKS * len(flips) * n:
-        parts = list(_scan_all(words, max_distance))
+        found = _scan_all(words, max_distance)
     else:
-        parts = list(_scan_pieces(words, max_distance, flips))
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    keys = np.unique(np.concatenate(parts))  # a pair may be found through several pieces
-    return keys // n, keys % n
+        found = _scan_pieces(words, max_distance, flips)
+    labels = np.arange(n, dtype=np.int64)
+    held: list[Ints] = []
+    for pairs in found:
+        held.append(pairs)
+        # Thousands of near-identical frames give millions of pairs: fold them into the
+        # labels now and then, so memory follows the number of photos, not of pairs.
+        if sum(len(h) for h in held) >= LINK_BATCH:
+            labels = _fold(labels, held)
+            held = []
+    return _fold(labels, held)
+
+
+def _fold(labels: Ints, held: list[Ints]) -> Ints:
+    """Return the labels of the components joined by `labels` and the pairs held."""
+    import numpy as np
+
+    n = len(labels)
+    keys = np.concatenate([*held, np.zeros(0, dtype=np.int64)])
+    # The labels so far are edges too: each word to the smallest word of its group.
+    moved = np.flatnonzero(labels != np.arange(n))
+    return _components(
+        n, np.concatenate([keys // n, moved]), np.concatenate([keys % n, labels[moved]])
+    )
 
 
 def _flips(radius: int) -> Ints:
