@@ -67,8 +67,3 @@ def difference_hash(im: Image.Image) -> str:
             left, right = pixels[row * 9 + col], pixels[row * 9 + col + 1]
             bits = (bits << 1) | (left > right)
     return f"{bits:016x}"
-
-
-def hash_distance(a: str, b: str) -> int:
-    """Return how many of two difference hashes' 64 bits differ."""
-    return (int(a, 16) ^ int(b, 16)).bit_count()
