@@ -73,13 +73,15 @@ def _link(words: Words, max_distance: int) -> Ints:
         found = _scan_pieces(words, max_distance, flips)
     labels = np.arange(n, dtype=np.int64)
     held: list[Ints] = []
+    held_pairs = 0
     for pairs in found:
         held.append(pairs)
+        held_pairs += len(pairs)
         # Thousands of near-identical frames give millions of pairs: fold them into the
         # labels now and then, so memory follows the number of photos, not of pairs.
-        if sum(len(h) for h in held) >= LINK_BATCH:
+        if held_pairs >= LINK_BATCH:
             labels = _fold(labels, held)
-            held = []
+            held, held_pairs = [], 0
     return _fold(labels, held)
 
 
@@ -135,7 +137,8 @@ def _scan_pieces(words: Words, max_distance: int, flips: Ints) -> Iterator[Ints]
         np.cumsum(np.bincount(own, minlength=1 << CHUNK_BITS), out=starts[1:])
         for flip in flips:
             wanted = own ^ flip
-            first, count = starts[wanted], starts[wanted + 1] - starts[wanted]
+            first = starts[wanted]
+            count = starts[wanted + 1] - first
             ends = np.cumsum(count)
             if not ends[-1]:
                 continue
