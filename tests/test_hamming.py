@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 import numpy as np
 import pytest
@@ -13,22 +14,15 @@ from photoarchive import hamming
 
 
 def reference_groups(values: list[int], max_distance: int) -> list[list[int]]:
-    """Every pair compared, linked with a plain union-find."""
-    parent = list(range(len(values)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
-    for i, a in enumerate(values):
-        for j in range(i + 1, len(values)):
-            if (a ^ values[j]).bit_count() <= max_distance:
-                parent[root(i)] = root(j)
-    found: dict[int, list[int]] = {}
-    for i in range(len(values)):
-        found.setdefault(root(i), []).append(i)
-    return sorted(g for g in found.values() if len(g) > 1)
+    """Every pair compared in plain Python."""
+    count = len(values)
+    pairs = [
+        i * count + j
+        for i, a in enumerate(values)
+        for j in range(i + 1, count)
+        if (a ^ values[j]).bit_count() <= max_distance
+    ]
+    return groups_from_pairs(count, pairs)
 
 
 def near(rng: random.Random, value: int, bits: int) -> int:
@@ -67,7 +61,8 @@ def test_within_matches_comparing_each(values: list[int], target: int, max_dista
     assert hamming.within(values, target, max_distance) == expected
 
 
-def groups_from_pairs(count: int, pairs: np.ndarray) -> list[list[int]]:
+def groups_from_pairs(count: int, pairs: Iterable[int]) -> list[list[int]]:
+    """Groups linked by pairs (given as i * count + j), with a plain union-find."""
     parent = list(range(count))
 
     def root(i: int) -> int:
@@ -76,7 +71,7 @@ def groups_from_pairs(count: int, pairs: np.ndarray) -> list[list[int]]:
             i = parent[i]
         return i
 
-    for key in pairs.tolist():
+    for key in pairs:
         parent[root(key // count)] = root(key % count)
     found: dict[int, list[int]] = {}
     for i in range(count):
@@ -100,7 +95,7 @@ def test_thousands_group_as_comparing_every_pair_does(
     monkeypatch.setattr(hamming, "SLICE", 4096)
     monkeypatch.setattr(hamming, "LINK_BATCH", 1000)
     every_pair = np.concatenate(list(hamming._scan_all(hamming._words(values), max_distance)))
-    expected = groups_from_pairs(len(values), every_pair)
+    expected = groups_from_pairs(len(values), every_pair.tolist())
     assert len(expected) > (100 if max_distance else 40)
     assert sorted(hamming.groups(values, max_distance)) == expected
 
