@@ -259,8 +259,9 @@ def fingerprints(n: int) -> list[str]:
     rng = random.Random(5)
     values = [rng.getrandbits(64) for _ in range(n)]
     for k in range(1, n, 25):
+        values[k] = values[k - 1]
         for bit in rng.sample(range(64), rng.randint(0, 6)):
-            values[k] = values[k - 1] ^ (1 << bit)
+            values[k] ^= 1 << bit
     return [f"{v:016x}" for v in values]
 
 
