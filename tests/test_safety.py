@@ -125,6 +125,7 @@ def test_read_only_storage_is_one_clear_error(
     def refuse(*_a: Any, **_k: Any) -> Any:
         raise OSError(errno.EROFS, "Read-only file system")
 
+    monkeypatch.setattr(store, "_unnamed_files_work", False)
     monkeypatch.setattr(store.tempfile, "mkstemp", refuse)
     shutil.copy(FIXTURES / "xmp.png", tmp_path / "x.png")
     with pytest.raises(StorageError, match="read-only"):

@@ -39,3 +39,7 @@ class IndexOutdatedError(IndexUnavailableError):
 
 class StorageError(PhotoArchiveError):
     """Writing to the archive failed (disk full, permissions)."""
+
+
+class TargetExistsError(StorageError):
+    """A file to be written exists already and may not be replaced."""
