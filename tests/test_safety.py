@@ -215,8 +215,8 @@ def test_an_index_from_another_version_asks_for_reindex(archive: Archive) -> Non
     stale.close()
 
 
-def test_an_ingest_rebuilds_an_index_from_another_version(archive: Archive) -> None:
-    """Writers rebuild an outdated index by themselves; only readers ask for a reindex."""
+def test_an_ingest_refuses_an_index_from_another_version(archive: Archive) -> None:
+    """Writers never guess around an index they cannot trust: they say to run reindex."""
     from whoosh import fields, index
 
     archive.ingest([FIXTURES / "xmp.png"])
@@ -226,6 +226,10 @@ def test_an_ingest_rebuilds_an_index_from_another_version(archive: Archive) -> N
     old = fields.Schema(sha256=fields.ID(stored=True, unique=True), caption=fields.TEXT())
     index.create_in(str(archive.index.folder), old, indexname="photos").close()
     with open_archive(archive.root) as stale:
-        report = stale.ingest([FIXTURES / "xmp.png"])  # nothing new, but the index is mended
-        assert report.count("duplicate") == 1
+        with pytest.raises(IndexUnavailableError, match="reindex"):
+            stale.ingest([FIXTURES / "iim_utf8.jpg"])
+        assert stale.catalog.count() == 1  # nothing was ingested
+        stale.reindex()
+        report = stale.ingest([FIXTURES / "xmp.png", FIXTURES / "iim_utf8.jpg"])
+        assert (report.count("duplicate"), report.count("new")) == (1, 1)
         assert stale.search("soldier").total == 1

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from photoarchive.catalog import Catalog, StoredPhoto
 from photoarchive.config import SETTINGS_FILE, ArchiveSettings, load_settings, starter_settings_text
-from photoarchive.errors import ArchiveNotFoundError, StorageError
+from photoarchive.errors import ArchiveNotFoundError, PhotoArchiveError, StorageError
 from photoarchive.index import Entry, SearchFilters, SearchIndex
+from photoarchive.locking import WriterLock
 from photoarchive.policy import POLICY_FILE, STARTER_POLICY, RightsPolicy, load_policy
 from photoarchive.record import PhotoRecord
 from photoarchive.store import FileStore, atomic_write
@@ -59,20 +61,57 @@ class SearchPage:
 class Archive:
     """An opened archive folder. Create one with `open_archive` or `init_archive`."""
 
-    def __init__(self, root: Path, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        readonly: bool = False,
+        on_wait: Callable[[str], None] | None = None,
+        create: bool = False,
+    ) -> None:
         self.root = root
+        self.readonly = readonly
         self.settings: ArchiveSettings = load_settings(root / SETTINGS_FILE)
         self.store = FileStore(root)
-        self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly)
-        self.index = SearchIndex(root / INDEX_DIR)
+        self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly, create=create)
+        self.index = SearchIndex(root / INDEX_DIR, archive_id=self.catalog.archive_id())
+        #: Every writer holds it while it changes the catalog or the index.
+        self.lock = WriterLock(root, self.settings.lock_wait_seconds, on_wait)
         self._policy: RightsPolicy | None = None
+        self._policy_state: tuple[int, int, int] | None = None
 
     @property
     def policy(self) -> RightsPolicy:
-        """The rights policy from rights.toml, read on first use (ConfigError if broken)."""
-        if self._policy is None:
-            self._policy = load_policy(self.root / POLICY_FILE)
+        """The rights policy from rights.toml (ConfigError if broken), read again whenever
+        the file has changed, so a long-running desk judges by the policy as it stands."""
+        path = self.root / POLICY_FILE
+        try:
+            info = path.stat()
+            state: tuple[int, int, int] | None = (info.st_ino, info.st_size, info.st_mtime_ns)
+        except OSError:
+            state = None
+        if self._policy is None or state != self._policy_state:
+            self._policy = None
+            self._policy = load_policy(path)
+            self._policy_state = state
         return self._policy
+
+    def writing(self, what: str) -> AbstractContextManager[None]:
+        """Hold the archive's writer lock for a block that changes the catalog or index.
+
+        `what` names the work for writers that wait behind it ("reindex", "edit of ...").
+        """
+        if self.readonly:
+            raise PhotoArchiveError("this archive was opened read-only")
+        return self.lock.hold(what)
+
+    def running_writer(self, what: str) -> AbstractContextManager[None]:
+        """Register this process as a running writer (files it stores before cataloguing
+        them are then safe from verify --prune) for the block."""
+        from photoarchive.locking import registered_writer
+
+        if self.readonly:
+            raise PhotoArchiveError("this archive was opened read-only")
+        return registered_writer(self.root, what)
 
     def check_rights(
         self, id_or_prefix: str, use: str | None = None, at: datetime | None = None
@@ -136,23 +175,22 @@ class Archive:
     def finish_pending_index(self) -> int:
         """Index every catalogued photo not yet confirmed in the index; return how many.
 
-        An index written by another version of photoarchive (other fields) is rebuilt.
+        A missing, damaged, outdated or foreign index raises IndexUnavailableError (saying
+        to run reindex): a writer never makes a new index holding only its own photos.
         """
-        if self.index.outdated():
-            return self.reindex()
-        pending = self.catalog.pending_index()
-        if not pending:
-            return 0
-        if len(pending) >= BULK_INDEX:
-            # Tens of thousands at once (a bulk load, an old archive): a rebuild with one
-            # writer process per core is quicker than updating document by document.
-            return self.reindex()
-        if not self.index.exists():
-            self.index.create()
-        photos = self.catalog.get_many(pending)
-        count = self.index.add(self._entries([p.record for p in photos.values()]))
-        self.catalog.mark_indexed(photos)
-        return count
+        with self.writing("index update"):
+            self.index.check()
+            pending = self.catalog.pending_index()
+            if not pending:
+                return 0
+            if len(pending) >= BULK_INDEX:
+                # Tens of thousands at once (a bulk load, an old archive): a rebuild with one
+                # writer process per core is quicker than updating document by document.
+                return self.reindex()
+            photos = self.catalog.get_many(pending)
+            count = self.index.add(self._entries([p.record for p in photos.values()]))
+            self.catalog.mark_indexed(photos)
+            return count
 
     # -- lookup ---------------------------------------------------------------------------
     def resolve(self, id_or_prefix: str) -> str:
@@ -204,6 +242,7 @@ class Archive:
         narrowed = filters
         if wanted is not None:
             narrowed = self._verdict_filter(filters or SearchFilters(), wanted, use, moment)
+        stale = False
         if wanted is None or narrowed is not None:
             found = self.index.search(
                 query, limit=limit, page=page, filters=narrowed, count_agencies=count_agencies
@@ -211,8 +250,14 @@ class Archive:
             hits, total, counts = found.hits, found.total, found.agency_counts
             photos = self.catalog.get_many(h.sha256 for h in hits)
             judged = self._judge([p.record for p in photos.values()], use, moment)
-        else:
-            # Facts read in another time zone than the policy's: judge every hit.
+            # The index only narrows the candidates: each result's verdict is judged again
+            # from the catalog, and a result the index let through wrongly (a stale entry)
+            # means the index cannot be trusted for this search.
+            stale = wanted is not None and any(v.status not in wanted for v in judged.values())
+        if stale or (wanted is not None and narrowed is None):
+            assert wanted is not None
+            # Judge every hit from the catalog: the facts in the index were read in another
+            # time zone than the policy's, or are out of date.
             found = self.index.search(query, limit=None, filters=filters)
             photos = self.catalog.get_many(h.sha256 for h in found.hits)
             judged = {
@@ -302,7 +347,16 @@ class Archive:
         }
 
     def reindex(self, on_progress: Callable[[int], None] | None = None) -> int:
-        """Rebuild the search index from the catalog; return how many photos it holds."""
+        """Rebuild the search index from the catalog; return how many photos it holds.
+
+        The writer lock is held throughout, so nothing written meanwhile is lost: other
+        writers wait (and say so), readers go on with the old index until the new one is
+        swapped in whole.
+        """
+        with self.writing("reindex"):
+            return self._rebuild_index(on_progress)
+
+    def _rebuild_index(self, on_progress: Callable[[int], None] | None) -> int:
 
         def records() -> Iterable[Entry]:
             batch: list[PhotoRecord] = []
@@ -344,17 +398,23 @@ def is_archive(root: Path) -> bool:
     return (root / SETTINGS_FILE).is_file()
 
 
-def open_archive(root: str | os.PathLike[str], readonly: bool = False) -> Archive:
-    """Open an initialised archive; raise ArchiveNotFoundError if there is none.
+def open_archive(
+    root: str | os.PathLike[str],
+    readonly: bool = False,
+    on_wait: Callable[[str], None] | None = None,
+) -> Archive:
+    """Open an initialised archive; raise ArchiveNotFoundError if there is none, and
+    CatalogMissingError if its catalog is missing or empty.
 
-    A read-only archive (for the web desk) never writes its catalog.
+    A read-only archive (searches, the web desk) never writes anything, and can be read on
+    a read-only or full file system. `on_wait` is told when a writer waits for another.
     """
     path = Path(root)
     if not is_archive(path):
         raise ArchiveNotFoundError(
             f"no archive at {path} (create one with 'photoarchive --archive {path} init')"
         )
-    return Archive(path, readonly=readonly)
+    return Archive(path, readonly=readonly, on_wait=on_wait)
 
 
 def init_archive(root: str | os.PathLike[str]) -> tuple[Archive, bool]:
@@ -373,9 +433,12 @@ def init_archive(root: str | os.PathLike[str]) -> tuple[Archive, bool]:
         raise StorageError(f"cannot create archive at {path}: {exc.strerror}") from None
     archive_settings_tmp = starter_settings_text().encode("utf-8")
     # The catalog and index first, archive.toml last: a folder with archive.toml is complete.
-    Catalog(path / CATALOG_FILE).close()
+    # This is the one place a catalog is created.
+    catalog = Catalog(path / CATALOG_FILE, create=True)
+    archive_id = catalog.archive_id()
+    catalog.close()
     if not (path / POLICY_FILE).exists():
         atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
-    SearchIndex(path / INDEX_DIR).create()
+    SearchIndex(path / INDEX_DIR, archive_id=archive_id).create()
     atomic_write(path / SETTINGS_FILE, archive_settings_tmp)
     return Archive(path), True

@@ -12,6 +12,7 @@ from typing import Any
 
 from photoarchive.errors import (
     AmbiguousIdError,
+    CatalogMissingError,
     PhotoArchiveError,
     PhotoNotFoundError,
     StorageError,
@@ -79,6 +80,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX edits_photo ON edits (sha256, number);
     """,
+    # The archive's identity: its search index carries it, so an index copied from another
+    # archive (or left from before) is recognised instead of trusted.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('archive_id', lower(hex(randomblob(16))));
+    """,
 )
 
 
@@ -115,16 +122,32 @@ class Picture:
 class Catalog:
     """The SQLite catalog; one connection, writes inside `transaction()`."""
 
-    def __init__(self, path: Path, readonly: bool = False) -> None:
+    def __init__(self, path: Path, readonly: bool = False, create: bool = False) -> None:
+        """Open the catalog at `path`; only `create=True` (photoarchive init) may make one.
+
+        A missing or empty catalog raises CatalogMissingError: every command then stops
+        rather than work on an empty catalog (and, say, prune every original).
+        """
         self.path = path
         self.readonly = readonly
+        if not create:
+            _require_catalog(path)
         try:
+            #: Set when the catalog had to be opened as an immutable file (see
+            #: _connect_readonly): what the file was then, to notice when it changes.
+            self.immutable_state: tuple[int, int, int] | None = None
             if readonly:
-                self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                self.conn, self.immutable_state = _connect_readonly(path)
             else:
                 self.conn = sqlite3.connect(path, timeout=30)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
+            if not create and self.schema_version() == 0:
+                self.conn.close()
+                raise CatalogMissingError(
+                    f"the catalog {path} is empty (schema version 0): it is not this "
+                    "archive's catalog; restore catalog.sqlite from a backup. Nothing was changed"
+                )
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 # FULL: a committed photo survives a power cut, not only a crash.
@@ -140,6 +163,14 @@ class Catalog:
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
+
+    def changed_on_disk(self) -> bool:
+        """True if this catalog was opened as an immutable file and the file has changed
+        since (a long-lived reader must then open it again)."""
+        if self.immutable_state is None:
+            return False
+        wal = self.path.with_name(self.path.name + "-wal")
+        return _file_state(self.path) != self.immutable_state or wal.exists()
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -168,6 +199,14 @@ class Catalog:
             self.conn.commit()
         except sqlite3.OperationalError as exc:
             raise _write_error(self.path, exc) from None
+
+    def archive_id(self) -> str | None:
+        """Return the archive's identity (None in a catalog from before it was recorded)."""
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'archive_id'").fetchone()
+        except sqlite3.OperationalError:  # an older catalog opened read-only
+            return None
+        return None if row is None else str(row[0])
 
     def schema_version(self) -> int:
         """Return the schema version stored in PRAGMA user_version."""
@@ -404,11 +443,17 @@ class Catalog:
                     ),
                 )
 
-    def edits(self, sha256: str) -> list[dict[str, Any]]:
-        """Return a photo's edits, oldest first."""
+    def revision(self, sha256: str) -> int:
+        """Return how many field changes the photo has had: what an editor saw is named by it."""
+        row = self.conn.execute("SELECT count(*) FROM edits WHERE sha256 = ?", (sha256,))
+        return int(row.fetchone()[0])
+
+    def edits(self, sha256: str, after: int = 0) -> list[dict[str, Any]]:
+        """Return a photo's edits, oldest first (those after revision `after`)."""
         rows = self.conn.execute(
-            "SELECT at, editor, field, old, new FROM edits WHERE sha256 = ? ORDER BY number",
-            (sha256,),
+            "SELECT at, editor, field, old, new FROM edits WHERE sha256 = ? ORDER BY number "
+            "LIMIT -1 OFFSET ?",
+            (sha256, after),
         )
         return [
             {
@@ -492,6 +537,53 @@ def _link_version(conn: sqlite3.Connection, photo: StoredPhoto) -> tuple[str, in
             (rec.ingested_at, photo.notice_reason or "killed by the sender", picture_id),
         )
     return picture_id, version
+
+
+def _require_catalog(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise CatalogMissingError(
+            f"the archive's catalog {path} is missing: restore catalog.sqlite from a backup. "
+            "Nothing was changed (no command creates a new, empty catalog in an archive)"
+        ) from None
+    except OSError as exc:
+        raise PhotoArchiveError(f"catalog {path} cannot be read: {exc.strerror}") from None
+    if size == 0:
+        raise CatalogMissingError(
+            f"the archive's catalog {path} is empty (0 bytes): restore catalog.sqlite from a "
+            "backup. Nothing was changed"
+        )
+
+
+def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple[int, int, int] | None]:
+    """Open the catalog for reading only, also where nothing can be written beside it.
+
+    Reading a WAL database needs its shared-memory file (-shm); on a read-only file system,
+    or a full disk, it cannot be made when no other process has the catalog open. When no
+    WAL content is waiting to be checkpointed, the database file alone is the whole truth
+    and is opened as immutable.
+    """
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn, None
+    except sqlite3.OperationalError:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+    seen = _file_state(path)
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=30)
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return conn, seen
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:

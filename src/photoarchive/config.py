@@ -36,6 +36,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_file_mb", 500, "larger files are rejected", 1, 100_000),
     Setting("max_seconds_per_file", 60, "a file that takes longer to read is rejected", 1, 3600),
+    Setting(
+        "lock_wait_seconds",
+        600,
+        "how long a writer waits for another to finish (reindex, edit, ingest)",
+        0,
+        86_400,
+    ),
 )
 
 
@@ -49,6 +56,7 @@ class ArchiveSettings:
     max_pixels: int = 200_000_000
     max_file_mb: int = 500
     max_seconds_per_file: int = 60
+    lock_wait_seconds: int = 600
 
 
 def starter_settings_text() -> str:

@@ -43,3 +43,19 @@ class StorageError(PhotoArchiveError):
 
 class TargetExistsError(StorageError):
     """A file to be written exists already and may not be replaced."""
+
+
+class ArchiveBusyError(PhotoArchiveError):
+    """Another writer held the archive's writer lock for longer than we may wait."""
+
+
+class CatalogMissingError(PhotoArchiveError):
+    """An initialised archive's catalog is missing or empty: nothing may guess around it."""
+
+
+class EditConflictError(PhotoArchiveError):
+    """A photo was edited by someone else since the editor read it."""
+
+
+class PruneRefusedError(PhotoArchiveError):
+    """verify --prune found too many files the catalog does not own to delete them safely."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -18,6 +19,8 @@ from photoarchive.errors import IndexOutdatedError, IndexUnavailableError, Query
 from photoarchive.record import PhotoRecord
 
 INDEX_NAME = "photos"
+# The identity of the archive the index was built for (its catalog's archive_id).
+ARCHIVE_ID_FILE = "archive-id"
 WRITER_LOCK_SECONDS = 60.0
 # Words without a field search `text`: caption, headline, title, keywords, place, by-line
 # and credit together, so each word is one term to look up (far faster than one per field).
@@ -143,6 +146,9 @@ def _schema() -> Any:
         rights=fields.ID(),
         date_created=fields.DATETIME(sortable=True),
         ingested_at=fields.DATETIME(sortable=True),
+        # A digest of everything else in the document: verify compares it with what the
+        # catalog says now, so a stale entry cannot pass as good.
+        digest=fields.STORED(),
     )
 
 
@@ -206,7 +212,18 @@ def document(entry: Entry) -> dict[str, Any]:
         when = _parse_datetime(getattr(record, name))
         if when is not None:
             doc[name] = when
+    doc["digest"] = document_digest(doc)
     return doc
+
+
+def document_digest(doc: dict[str, Any]) -> str:
+    """Return a digest of an index document's content (its `digest` field left out)."""
+    import hashlib
+    import json
+
+    content = {k: v for k, v in doc.items() if k != "digest"}
+    canonical = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 def _parse_datetime(value: str | None) -> datetime | None:
@@ -224,9 +241,14 @@ def _parse_datetime(value: str | None) -> datetime | None:
 class SearchIndex:
     """A Whoosh index in one folder; derived from the catalog and rebuildable."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, archive_id: str | None = None) -> None:
         self.folder = folder
+        #: The catalog's identity; an index built for another one is refused.
+        self.archive_id = archive_id
         self._ix: Any = None
+        # The folder the open index lives in (device, inode): a rebuild swaps in another
+        # folder, and readers must then drop the old one's files.
+        self._identity: tuple[int, int] | None = None
         # Opening a searcher reads every segment's metadata; long-lived processes (the web
         # desk) keep one per thread and refresh it when the index changes.
         self._local = threading.local()
@@ -240,6 +262,14 @@ class SearchIndex:
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
         self._ix = index.create_in(str(self.folder), _schema(), indexname=INDEX_NAME)
+        self._write_archive_id(self.folder)
+        self._identity = _folder_identity(self.folder)
+
+    def _write_archive_id(self, folder: Path) -> None:
+        from photoarchive.store import atomic_write
+
+        if self.archive_id:
+            atomic_write(folder / ARCHIVE_ID_FILE, self.archive_id.encode("ascii"))
 
     def exists(self) -> bool:
         """Return True if an index is present in the folder."""
@@ -264,7 +294,23 @@ class SearchIndex:
             return False
         return False
 
+    def check(self) -> None:
+        """Raise IndexUnavailableError (saying to run reindex) unless the index is usable:
+        present, undamaged, of this version and built for this archive."""
+        self._open()
+
+    def _follow_folder(self) -> None:
+        """Forget the open index if its folder was replaced (a rebuild) or removed."""
+        if self._ix is None:
+            return
+        if _folder_identity(self.folder) != self._identity:
+            self.close()
+            with contextlib.suppress(Exception):
+                self._ix.close()
+            self._ix = None
+
     def _open(self) -> Any:
+        self._follow_folder()
         if self._ix is None:
             from whoosh import index
 
@@ -284,11 +330,25 @@ class SearchIndex:
                     "the search index was built by another version of photoarchive; rebuild "
                     "it with 'photoarchive reindex'"
                 )
+            if self.archive_id is not None:
+                try:
+                    built_for = (self.folder / ARCHIVE_ID_FILE).read_text("ascii").strip()
+                except (OSError, UnicodeDecodeError):
+                    built_for = None
+                if built_for != self.archive_id:
+                    ix.close()
+                    raise IndexOutdatedError(
+                        "the search index was not built for this archive's catalog (it was "
+                        "copied from another archive or is older); rebuild it with "
+                        "'photoarchive reindex'"
+                    )
             self._ix = ix
+            self._identity = _folder_identity(self.folder)
         return self._ix
 
-    def add(self, entries: Iterable[Entry]) -> int:
-        """Add or replace documents in one commit; return how many were written."""
+    def add(self, entries: Iterable[Entry], delete: Iterable[str] = ()) -> int:
+        """Add or replace documents (and delete those of `delete`, by sha256) in one commit;
+        return how many were written."""
         from whoosh.index import LockError
 
         ix = self._open()
@@ -301,6 +361,8 @@ class SearchIndex:
             ) from None
         count = 0
         try:
+            for sha in delete:
+                writer.delete_by_term("sha256", sha)
             for entry in entries:
                 writer.update_document(**document(entry))
                 count += 1
@@ -333,16 +395,23 @@ class SearchIndex:
             count += 1
         writer.commit()
         ix.close()
-        # Swap the finished index in, so searches never see a half-built one.
-        old = self.folder.with_name(self.folder.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        if self.folder.exists():
-            self.folder.rename(old)
-        tmp.rename(self.folder)
-        shutil.rmtree(old, ignore_errors=True)
+        self._write_archive_id(tmp)
+        # Swap the finished index in, so searches never see a half-built one: in one step
+        # where the system can exchange two folders, else by two renames.
+        from photoarchive.store import exchange_paths
+
         self.close()
         self._ix = None
+        if self.folder.exists() and exchange_paths(tmp, self.folder):
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            old = self.folder.with_name(self.folder.name + ".old")
+            if old.exists():
+                shutil.rmtree(old)
+            if self.folder.exists():
+                self.folder.rename(old)
+            tmp.rename(self.folder)
+            shutil.rmtree(old, ignore_errors=True)
         return count
 
     def rights_keys(self) -> list[str]:
@@ -352,8 +421,32 @@ class SearchIndex:
 
     def all_hashes(self) -> set[str]:
         """Return the sha256 of every document in the index."""
+        return set(self.digests())
+
+    def digests(self) -> dict[str, str | None]:
+        """Return each document's content digest (see `document_digest`) by sha256."""
         with self._searcher() as searcher:
-            return {fields["sha256"] for fields in searcher.all_stored_fields()}
+            return {f["sha256"]: f.get("digest") for f in searcher.all_stored_fields()}
+
+    def missing_postings(self, entries: Iterable[Entry]) -> list[str]:
+        """Return the sha256 of entries whose words the index cannot find them by: each
+        term of each field of the document the catalog would make is looked up in the
+        postings (a check of the index's content, not only of its stored fields)."""
+        from whoosh.reading import TermNotFound
+
+        schema = _schema()
+        bad: list[str] = []
+        with self._searcher() as searcher:
+            reader = searcher.reader()
+            for entry in entries:
+                sha = entry.record.sha256
+                docnum = searcher.document_number(sha256=sha)
+                if docnum is None:
+                    bad.append(sha)
+                    continue
+                if not _postings_hold(reader, schema, document(entry), docnum, TermNotFound):
+                    bad.append(sha)
+        return bad
 
     def search(
         self,
@@ -507,6 +600,36 @@ class SearchIndex:
         from photoarchive.index_postings import with_postings_ranges
 
         return with_postings_ranges(parsed)
+
+
+def _postings_hold(
+    reader: Any, schema: Any, doc: dict[str, Any], docnum: int, not_found: type[Exception]
+) -> bool:
+    for name, value in doc.items():
+        field = schema[name]
+        if not field.indexed or name == "sha256":
+            continue
+        try:
+            terms = {text for text, *_ in field.index(value)}
+        except Exception:  # a value the field cannot take would not have been indexed either
+            continue
+        for text in terms:
+            try:
+                matcher = reader.postings(name, text)
+            except not_found:
+                return False
+            matcher.skip_to(docnum)
+            if not matcher.is_active() or matcher.id() != docnum:
+                return False
+    return True
+
+
+def _folder_identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 def _rights_limits(searcher: Any, filters: SearchFilters) -> tuple[set[int] | None, set[int]]:

@@ -172,13 +172,33 @@ def ingest_paths(
 
     for path in missing:
         record(FileOutcome(path=path, status="rejected", reason="no such file or folder"))
-    # Finish what an interrupted ingest left: its index entries and its temporary files.
-    archive.finish_pending_index()
-    archive.store.remove_temp_files()
+    with archive.running_writer("ingest"):
+        _ingest_files(archive, files, options, outcomes, record)
+    unmatched = tuple(sorted(set(options.manifest or {}) - _used_rows(options, files)))
+    return IngestReport(outcomes=tuple(outcomes), skipped=tuple(skipped), unmatched_rows=unmatched)
+
+
+def _used_rows(options: IngestOptions, files: list[Path]) -> set[str]:
+    if options.manifest is None:
+        return set()
+    return {key for f in files if (key := row_for(options.manifest, f)) is not None}
+
+
+def _ingest_files(
+    archive: Archive,
+    files: list[Path],
+    options: IngestOptions,
+    outcomes: list[FileOutcome],
+    record: Callable[[FileOutcome], None],
+) -> None:
+    # Finish what an interrupted ingest left (its index entries and temporary files), and
+    # refuse to start on an index that is missing or not this archive's.
+    with archive.writing("ingest"):
+        archive.finish_pending_index()
+        archive.store.remove_temp_files()
     batch_desk = options.desk_values()
     aliases = archive.policy.aliases
     manifest = options.manifest
-    used_rows: set[str] = set()
     no_row: set[str] = set()
     jobs = []
     for f in files:
@@ -188,7 +208,6 @@ def ingest_paths(
             if key is None:
                 no_row.add(str(f))
             else:
-                used_rows.add(key)
                 desk.update(manifest[key])
         jobs.append(_Job(str(f), str(archive.root), archive.settings, desk, aliases))
     seen: set[str] = set()
@@ -196,13 +215,27 @@ def ingest_paths(
     batch: list[tuple[_Prepared, int]] = []
 
     def commit() -> None:
-        inserted = archive.catalog.add_many([(p.photo, p.sources) for p, _ in batch])
-        for prepared, position in batch:
-            if prepared.photo.record.sha256 not in inserted:
-                # Another ingest catalogued the same bytes first.
-                outcomes[position] = replace(outcomes[position], status="duplicate")
-        batch.clear()
-        archive.finish_pending_index()
+        with archive.writing("ingest"):
+            complete = []
+            for prepared, position in batch:
+                if _files_present(archive.store, prepared.photo):
+                    complete.append((prepared, position))
+                else:
+                    # Its files went between the worker writing them and now (a prune of
+                    # an older copy of the same bytes): it is not catalogued without them.
+                    outcomes[position] = replace(
+                        outcomes[position],
+                        status="rejected",
+                        reason="its stored files were removed while it was ingested; "
+                        "ingest it again",
+                    )
+            inserted = archive.catalog.add_many([(p.photo, p.sources) for p, _ in complete])
+            for prepared, position in complete:
+                if prepared.photo.record.sha256 not in inserted:
+                    # Another ingest catalogued the same bytes first.
+                    outcomes[position] = replace(outcomes[position], status="duplicate")
+            batch.clear()
+            archive.finish_pending_index()
 
     last_commit = time.monotonic()
     try:
@@ -230,8 +263,13 @@ def ingest_paths(
         # are catalogued; nothing half-done is.
         if batch:
             commit()
-    unmatched = tuple(sorted(set(manifest or {}) - used_rows))
-    return IngestReport(outcomes=tuple(outcomes), skipped=tuple(skipped), unmatched_rows=unmatched)
+
+
+def _files_present(store: FileStore, photo: StoredPhoto) -> bool:
+    sha = photo.record.sha256
+    return store.original_path(sha, photo.ext).exists() and all(
+        store.rendition_path(sha, kind).exists() for kind in ("thumb", "preview")
+    )
 
 
 def _run(jobs: list[_Job], workers: int) -> Iterator[_Prepared | FileOutcome]:
@@ -241,14 +279,30 @@ def _run(jobs: list[_Job], workers: int) -> Iterator[_Prepared | FileOutcome]:
     # At most a few files per worker are in flight, so memory does not grow with the
     # number of files however slowly the results are taken; order is kept.
     window = workers * 4
+    failed: list[StorageError] = []
+
+    def take(future: Future[_Prepared | FileOutcome]) -> _Prepared | FileOutcome | None:
+        # A full disk in one worker: the files others have finished are still handed on
+        # (and catalogued), then the error stops the run.
+        try:
+            return future.result()
+        except StorageError as exc:
+            failed.append(exc)
+            return None
+
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[_Prepared | FileOutcome]] = deque()
         for job in jobs:
+            if failed:
+                break
             pending.append(pool.submit(_prepare, job))
-            if len(pending) >= window:
-                yield pending.popleft().result()
+            if len(pending) >= window and (done := take(pending.popleft())) is not None:
+                yield done
         while pending:
-            yield pending.popleft().result()
+            if (done := take(pending.popleft())) is not None:
+                yield done
+    if failed:
+        raise failed[0]
 
 
 # One read-only catalog connection per process, for the archive being ingested into.
