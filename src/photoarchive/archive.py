@@ -38,11 +38,14 @@ class SearchResult:
     score: float
     caption_highlighted: str | None
     verdict: Verdict
+    #: How many field edits the photo has had (what an edit's compare-and-set names).
+    revision: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record's JSON (as `show --json`) with score and highlights added."""
         return {
             **self.record.to_dict(),
+            "revision": self.revision,
             "rights": self.verdict.to_dict(),
             "score": round(self.score, 4),
             "caption_highlighted": self.caption_highlighted,
@@ -75,7 +78,7 @@ class Archive:
         self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly, create=create)
         self.index = SearchIndex(root / INDEX_DIR, archive_id=self.catalog.archive_id())
         #: Every writer holds it while it changes the catalog or the index.
-        self.lock = WriterLock(root, self.settings.lock_wait_seconds, on_wait)
+        self.lock = WriterLock(root, self.settings.lock_wait_seconds, on_wait, readonly)
         self._policy: RightsPolicy | None = None
         self._policy_state: tuple[int, int, int] | None = None
 
@@ -102,6 +105,11 @@ class Archive:
         """
         if self.readonly:
             raise PhotoArchiveError("this archive was opened read-only")
+        return self.lock.hold(what)
+
+    def between_writes(self, what: str) -> AbstractContextManager[None]:
+        """Hold the writer lock, also from a read-only archive, to see catalog, files and
+        index as no writer is changing them (verify confirms its findings this way)."""
         return self.lock.hold(what)
 
     def running_writer(self, what: str) -> AbstractContextManager[None]:
@@ -280,12 +288,14 @@ class Archive:
             if h.sha256 in photos and photos[h.sha256].record.caption
         }
         marked = self.index.highlight(found.terms, captions)
+        revisions = self.catalog.revisions(h.sha256 for h in hits)
         results = [
             SearchResult(
                 record=photos[h.sha256].record,
                 score=h.score,
                 caption_highlighted=marked.get(h.sha256),
                 verdict=judged[h.sha256],
+                revision=revisions.get(h.sha256, 0),
             )
             for h in hits
             if h.sha256 in photos

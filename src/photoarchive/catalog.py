@@ -448,6 +448,13 @@ class Catalog:
         row = self.conn.execute("SELECT count(*) FROM edits WHERE sha256 = ?", (sha256,))
         return int(row.fetchone()[0])
 
+    def revisions(self, shas: Iterable[str]) -> dict[str, int]:
+        """Return `revision()` of photos that have been edited, keyed by sha256."""
+        rows = self._rows_for(
+            "SELECT sha256, count(*) FROM edits WHERE sha256 IN ({}) GROUP BY sha256", shas
+        )
+        return {sha: int(n) for sha, n in rows}
+
     def edits(self, sha256: str, after: int = 0) -> list[dict[str, Any]]:
         """Return a photo's edits, oldest first (those after revision `after`)."""
         rows = self.conn.execute(

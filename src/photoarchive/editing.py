@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from photoarchive.credits import normalise_agency
-from photoarchive.errors import PhotoArchiveError
+from photoarchive.errors import EditConflictError, IndexUnavailableError, PhotoArchiveError
 from photoarchive.record import DESK_FIELDS
 
 if TYPE_CHECKING:
@@ -16,12 +17,33 @@ if TYPE_CHECKING:
 EDITABLE = DESK_FIELDS
 
 
+@dataclass(frozen=True)
+class EditResult:
+    """The record as it now stands, what changed, and whether search has caught up."""
+
+    record: PhotoRecord
+    changed: tuple[str, ...]
+    #: The photo's revision after the edit (give it to the next edit as `revision`).
+    revision: int
+    #: Why the search index could not be updated yet (the change is saved and the index
+    #: entry is finished by the next writer or `reindex`), or None when search shows it.
+    index_pending: str | None = None
+
+
 def edit_photo(
-    archive: Archive, id_or_prefix: str, values: dict[str, Any], editor: str
-) -> PhotoRecord:
+    archive: Archive,
+    id_or_prefix: str,
+    values: dict[str, Any],
+    editor: str,
+    revision: int | None = None,
+) -> EditResult:
     """Change a photo's fields as `editor`; return the record as it now stands.
 
-    Only fields that really change are recorded; the index follows at once.
+    With `revision` (the photo's revision when the editor read it, `show --json`), the edit
+    is compare-and-set: if anyone changed the photo since, nothing is changed and
+    EditConflictError shows their value beside this editor's. Only fields that really
+    change are recorded. The catalog and history change in one transaction; the index
+    follows at once or, if it cannot, is marked pending and finished by the next writer.
     """
     unknown = set(values) - set(EDITABLE)
     if unknown:
@@ -29,20 +51,56 @@ def edit_photo(
     if not editor.strip():
         raise PhotoArchiveError("say who is editing (--by)")
     sha = archive.resolve(id_or_prefix)
-    record = archive.catalog.get(sha).record
-    changes: dict[str, tuple[Any, Any]] = {}
-    for name, new in values.items():
-        if isinstance(new, str):
-            new = new.strip() or None
-        old = getattr(record, name)
-        if new != old:
-            changes[name] = (old, new)
-    if "credit" in changes:
-        agency = normalise_agency(changes["credit"][1], archive.policy.aliases)
-        if agency != record.agency:
-            changes["agency"] = (record.agency, agency)
-    if changes:
-        at = datetime.now(UTC).isoformat(timespec="seconds")
-        archive.catalog.record_edit(sha, editor.strip(), at, changes)
-        archive.finish_pending_index()
-    return archive.catalog.get(sha).record
+    # Read, compare and write under the writer lock: two edits never start from one value.
+    with archive.writing(f"edit of {sha[:12]}"):
+        record = archive.catalog.get(sha).record
+        now = archive.catalog.revision(sha)
+        if revision is not None and revision != now:
+            raise _conflict(archive, sha, record, values, revision, now)
+        changes: dict[str, tuple[Any, Any]] = {}
+        for name, new in values.items():
+            if isinstance(new, str):
+                new = new.strip() or None
+            old = getattr(record, name)
+            if new != old:
+                changes[name] = (old, new)
+        if "credit" in changes:
+            agency = normalise_agency(changes["credit"][1], archive.policy.aliases)
+            if agency != record.agency:
+                changes["agency"] = (record.agency, agency)
+        if changes:
+            at = datetime.now(UTC).isoformat(timespec="seconds")
+            archive.catalog.record_edit(sha, editor.strip(), at, changes)
+        # Also when nothing changed: an earlier edit whose index update failed is finished.
+        pending = None
+        try:
+            archive.finish_pending_index()
+        except IndexUnavailableError as exc:
+            pending = str(exc)
+        return EditResult(
+            record=archive.catalog.get(sha).record,
+            changed=tuple(changes),
+            revision=archive.catalog.revision(sha),
+            index_pending=pending,
+        )
+
+
+def _conflict(
+    archive: Archive,
+    sha: str,
+    record: PhotoRecord,
+    values: dict[str, Any],
+    seen: int,
+    now: int,
+) -> EditConflictError:
+    later = archive.catalog.edits(sha, after=seen) if seen < now else []
+    clashes = []
+    for name, mine in values.items():
+        by = [e for e in later if e["field"] == name]
+        who = f" by {by[-1]['by']} at {by[-1]['at']}" if by else ""
+        clashes.append(f"{name} is now {getattr(record, name)!r}{who}, yours {mine!r}")
+    return EditConflictError(
+        f"photo {sha[:12]} was changed since you read it (revision {seen}, now {now}): "
+        f"{'; '.join(clashes)}. Nothing was changed: edit again from the current values "
+        f"(--revision {now})"
+    )

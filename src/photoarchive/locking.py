@@ -76,10 +76,14 @@ class WriterLock:
         root: Path,
         wait_seconds: float,
         on_wait: Callable[[str], None] | None = None,
+        readonly: bool = False,
     ) -> None:
         self.path = root / LOCK_FILE
         self.wait_seconds = wait_seconds
         self.on_wait = on_wait
+        #: A reader takes the lock only to see the archive between two writes (verify);
+        #: it never creates or writes the lock file.
+        self.readonly = readonly
         self._fd: int | None = None
         self._depth = 0
 
@@ -106,7 +110,14 @@ class WriterLock:
 
     def _acquire(self, what: str) -> None:
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            if self.readonly:
+                fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            else:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except FileNotFoundError:
+            if self.readonly:  # no writer has ever run here
+                return
+            raise _cannot_write(self.path, FileNotFoundError()) from None
         except OSError as exc:
             raise _cannot_write(self.path, exc) from None
         started = time.monotonic()
@@ -134,9 +145,10 @@ class WriterLock:
             pause = min(pause * 2, 0.25)
         # The holder's name, for writers that wait behind us. Losing it (a full disk) only
         # makes their message vaguer.
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, _me(what).to_json(), 0)
+        if not self.readonly:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, _me(what).to_json(), 0)
         self._fd = fd
         _held_fds.add(fd)
 
@@ -145,8 +157,9 @@ class WriterLock:
         if fd is None:
             return
         _held_fds.discard(fd)
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
+        if not self.readonly:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)  # closing the last descriptor releases the flock
 
 

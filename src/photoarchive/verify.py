@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from photoarchive.errors import IndexUnavailableError
 from photoarchive.store import TEMP_PREFIX
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
     from photoarchive.catalog import StoredPhoto
+    from photoarchive.index import Entry
+
+# Photos whose index postings are looked up word by word, besides every pending one.
+POSTINGS_SAMPLE = 200
+# Files written this close before the oldest running writer started are left alone too
+# (file times are coarser than the clock).
+YOUNG_MARGIN_SECONDS = 2.0
 
 
 @dataclass
@@ -27,7 +37,13 @@ class VerifyReport:
     temp_files: list[str] = field(default_factory=list)
     not_indexed: list[str] = field(default_factory=list)
     index_extra: list[str] = field(default_factory=list)
+    #: Photos whose index entry differs from what the catalog says now.
+    index_stale: list[str] = field(default_factory=list)
     index_problem: str | None = None
+    #: Files no photo owns yet that a running ingest may still catalogue: not problems.
+    in_flight: list[str] = field(default_factory=list)
+    #: Why --prune deleted nothing, when it refused.
+    prune_refused: str | None = None
     repaired: list[str] = field(default_factory=list)
 
     @property
@@ -41,7 +57,9 @@ class VerifyReport:
             or self.temp_files
             or self.not_indexed
             or self.index_extra
+            or self.index_stale
             or self.index_problem
+            or self.prune_refused
         )
 
 
@@ -53,7 +71,11 @@ def verify_archive(
 ) -> VerifyReport:
     """Check every photo; with `repair`, rebuild renditions and index entries and remove
     temporary files left by interrupted writes; with `prune` also, delete files no photo
-    owns. An original is never deleted or changed otherwise."""
+    owns. An original is never deleted or changed otherwise.
+
+    The long scan runs beside other writers; what it finds wrong is confirmed (and
+    repaired) holding the writer lock, so work in progress is not taken for damage.
+    """
     report = VerifyReport()
     total = archive.catalog.count()
     owned: set[Path] = set()
@@ -61,7 +83,6 @@ def verify_archive(
         _check_photo(archive, photo, owned, report, repair)
         if on_progress:
             on_progress(n, total)
-    temps = archive.store.temp_files()
     for base in (archive.store.originals, archive.store.renditions):
         if base.is_dir():
             report.orphan_files.extend(
@@ -69,10 +90,12 @@ def verify_archive(
                 for p in sorted(base.glob("*/*"))
                 if p not in owned and not p.name.startswith(TEMP_PREFIX)
             )
-    report.temp_files = [str(p) for p in temps]
     _check_index(archive, report)
-    if repair:
-        _repair(archive, report, prune)
+    hold = archive.writing if repair else archive.between_writes
+    with hold("verify --repair" if repair else "verify"):
+        _confirm(archive, report)
+        if repair:
+            _repair(archive, report, prune)
     return report
 
 
@@ -121,15 +144,114 @@ def _render_again(archive: Archive, original: Path, sha256: str) -> None:
     archive.store.put_rendition(sha256, "thumb", made.thumb)
 
 
+def _expected_entries(archive: Archive, shas: Iterable[str] | None = None) -> Iterator[Entry]:
+    """Yield the index entries the catalog makes now (of every photo, or of `shas`)."""
+    if shas is None:
+        photos: Iterable[StoredPhoto] = archive.catalog.iter_photos()
+    else:
+        photos = archive.catalog.get_many(shas).values()
+    batch = []
+    for photo in photos:
+        batch.append(photo.record)
+        if len(batch) == 1000:
+            yield from archive._entries(batch)
+            batch = []
+    yield from archive._entries(batch)
+
+
+def _index_differences(
+    archive: Archive, shas: Iterable[str] | None = None
+) -> tuple[list[str], list[str], list[str]]:
+    """Return (not indexed, indexed but not catalogued, stale) full hashes: the index's
+    stored digest of each document against the one the catalog's values make now."""
+    from photoarchive.index import document, document_digest
+
+    indexed = archive.index.digests()
+    wanted = None if shas is None else set(shas)
+    expected = {
+        e.record.sha256: document_digest(document(e)) for e in _expected_entries(archive, wanted)
+    }
+    scope = set(indexed) if wanted is None else wanted & set(indexed)
+    missing = sorted(s for s in expected if s not in indexed)
+    extra = sorted(s for s in scope if s not in expected)
+    stale = sorted(s for s in expected if s in indexed and indexed[s] != expected[s])
+    if shas is None:
+        # Stored digests can be right while postings are damaged: look a sample of photos
+        # up word by word, every photo still waiting for the index among them.
+        pending = set(archive.catalog.pending_index()) & set(indexed)
+        others = sorted(set(indexed) & set(expected) - pending - set(stale))
+        sample = pending | set(random.sample(others, min(POSTINGS_SAMPLE, len(others))))
+        bad = archive.index.missing_postings(_expected_entries(archive, sample))
+        stale = sorted(set(stale) | set(bad))
+    return missing, extra, stale
+
+
 def _check_index(archive: Archive, report: VerifyReport) -> None:
-    catalogued = archive.catalog.all_hashes()
     try:
-        indexed = archive.index.all_hashes()
-    except Exception as exc:  # a damaged index is a finding, not a crash
+        missing, extra, stale = _index_differences(archive)
+    except IndexUnavailableError as exc:
         report.index_problem = str(exc)
         return
-    report.not_indexed = sorted(s[:12] for s in catalogued - indexed)
-    report.index_extra = sorted(s[:12] for s in indexed - catalogued)
+    except Exception as exc:  # a damaged index is a finding, not a crash
+        report.index_problem = f"the search index cannot be read ({type(exc).__name__}: {exc})"
+        return
+    report.not_indexed, report.index_extra, report.index_stale = missing, extra, stale
+
+
+def _confirm(archive: Archive, report: VerifyReport) -> None:
+    """Check again, between writes, what the scan found: what a running writer has
+    finished since is no longer a problem, and its files in progress are not orphans."""
+    from photoarchive.locking import running_writers
+
+    if report.index_problem:
+        try:
+            archive.index.check()
+        except IndexUnavailableError:
+            pass
+        else:  # usable now (a rebuild finished meanwhile): compare it in full
+            report.index_problem = None
+            _check_index(archive, report)
+    elif report.not_indexed or report.index_extra or report.index_stale:
+        again = {*report.not_indexed, *report.index_extra, *report.index_stale}
+        missing, extra, stale = _index_differences(archive, again)
+        report.not_indexed, report.index_extra, report.index_stale = missing, extra, stale
+    writers = running_writers(archive.root)
+    oldest = min((w.since for w in writers), default=None)
+    orphans, in_flight = [], []
+    for name in report.orphan_files:
+        path = Path(name)
+        if not path.exists() or _owned(archive, path):
+            continue
+        if oldest is not None and _mtime(path) >= oldest - YOUNG_MARGIN_SECONDS:
+            in_flight.append(name)
+        else:
+            orphans.append(name)
+    report.orphan_files, report.in_flight = orphans, in_flight
+    report.temp_files = [str(p) for p in archive.store.temp_files()]
+    # Shown by id from here on: the lists hold full hashes until now.
+    for name in ("not_indexed", "index_extra", "index_stale"):
+        setattr(report, name, sorted(s[:12] for s in getattr(report, name)))
+
+
+def _owned(archive: Archive, path: Path) -> bool:
+    """True if the catalog now owns this original or rendition."""
+    sha = path.name.split(".")[0].split("-")[0]
+    if len(sha) != 64:
+        return False
+    try:
+        photo = archive.catalog.get(sha)
+    except Exception:
+        return False
+    if path.parent.parent == archive.store.originals:
+        return path == archive.store.original_path(sha, photo.ext)
+    return True
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
 
 
 def _repair(archive: Archive, report: VerifyReport, prune: bool) -> None:
@@ -137,15 +259,48 @@ def _repair(archive: Archive, report: VerifyReport, prune: bool) -> None:
     if removed:
         report.repaired.append(f"{removed} temporary files of interrupted writes removed")
         report.temp_files = []
-    if report.index_problem or report.not_indexed or report.index_extra:
+    if report.index_problem:
         count = archive.reindex()
         report.repaired.append(f"search index rebuilt from the catalog ({count} photos)")
-        report.index_problem, report.not_indexed, report.index_extra = None, [], []
+        report.index_problem = None
+        report.not_indexed, report.index_extra, report.index_stale = [], [], []
+    elif report.not_indexed or report.index_extra or report.index_stale:
+        _mend_index(archive, report)
     if prune and report.orphan_files:
-        for name in report.orphan_files:
-            Path(name).unlink(missing_ok=True)
-        report.repaired.append(f"{len(report.orphan_files)} files no photo owns deleted")
-        report.orphan_files = []
+        _prune(archive, report)
+
+
+def _mend_index(archive: Archive, report: VerifyReport) -> None:
+    """Write again the index entries that differ from the catalog; drop the extra ones."""
+    catalogued = archive.catalog.all_hashes()
+    by_id = {s[:12]: s for s in catalogued}
+    put = [by_id[i] for i in (*report.not_indexed, *report.index_stale) if i in by_id]
+    extra_ids = set(report.index_extra)
+    drop = [s for s in archive.index.digests() if s[:12] in extra_ids and s not in catalogued]
+    archive.index.add(_expected_entries(archive, put), delete=drop)
+    archive.catalog.mark_indexed(put)
+    report.repaired.append(
+        f"search index entries mended: {len(put)} written again, {len(drop)} removed"
+    )
+    report.not_indexed, report.index_extra, report.index_stale = [], [], []
+
+
+def _prune(archive: Archive, report: VerifyReport) -> None:
+    originals = [n for n in report.orphan_files if Path(n).parent.parent == archive.store.originals]
+    catalogued = archive.catalog.count()
+    # A catalog that owns far fewer originals than the disk holds has lost rows (restored
+    # from an old backup, damaged): deleting "orphans" would destroy those photos for good.
+    if originals and (catalogued == 0 or len(originals) > 10 + catalogued // 10):
+        report.prune_refused = (
+            f"--prune refused: {len(originals)} originals on disk are not in the catalog, "
+            f"which holds {catalogued} photos; a catalog that lost photos would lose them "
+            "for good. Nothing was deleted: check the catalog (restore it from a backup)"
+        )
+        return
+    for name in report.orphan_files:
+        Path(name).unlink(missing_ok=True)
+    report.repaired.append(f"{len(report.orphan_files)} files no photo owns deleted")
+    report.orphan_files = []
 
 
 def hash_file(path: Path) -> str:

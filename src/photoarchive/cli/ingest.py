@@ -77,7 +77,7 @@ def ingest(
         jobs=jobs or os.cpu_count() or 1,
         manifest=rows,
     )
-    with open_from_context(ctx) as archive:
+    with open_from_context(ctx, write=True) as archive:
         bar: Any = None
 
         def progress(outcome: FileOutcome, done: int, total: int) -> None:

@@ -68,7 +68,7 @@ def reindex(ctx: click.Context) -> None:
     \b
         photoarchive reindex
     """
-    with open_from_context(ctx) as archive:
+    with open_from_context(ctx, write=True) as archive:
         total = archive.catalog.count()
         count = archive.reindex(on_progress=lambda n: say(f"indexed {n}/{total}"))
     say(f"Indexed {count} photos.")
@@ -108,7 +108,7 @@ def verify(ctx: click.Context, repair: bool, prune: bool, as_json: bool) -> None
 
     if prune and not repair:
         raise PhotoArchiveError("--prune deletes files: give it together with --repair")
-    with open_from_context(ctx) as archive:
+    with open_from_context(ctx, write=repair) as archive:
         report = archive.verify(
             repair=repair,
             prune=prune,
@@ -125,6 +125,7 @@ def verify(ctx: click.Context, repair: bool, prune: bool, as_json: bool) -> None
             "temp_files": "temporary file of an interrupted write",
             "not_indexed": "catalogued but not in the search index",
             "index_extra": "in the search index but not catalogued",
+            "index_stale": "search index entry differs from the catalog",
             "repaired": "repaired",
         }
         for key, label in labels.items():
@@ -132,6 +133,10 @@ def verify(ctx: click.Context, repair: bool, prune: bool, as_json: bool) -> None
                 say(f"{label}: {item}")
         if report.index_problem:
             say(f"search index: {report.index_problem}")
+        if report.in_flight:
+            say(f"{len(report.in_flight)} files being ingested right now (not checked)")
+        if report.prune_refused:
+            say(report.prune_refused)
         verdict = "all good" if report.ok else "problems found"
         if not report.ok and not repair:
             verdict += " (verify --repair fixes renditions, index and temporary files)"

@@ -12,11 +12,13 @@ if TYPE_CHECKING:
     from photoarchive.archive import Archive
 
 
-def open_from_context(ctx: click.Context) -> Archive:
-    """Open the archive named by the global --archive option."""
+def open_from_context(ctx: click.Context, write: bool = False) -> Archive:
+    """Open the archive named by the global --archive option: read-only (searches work on
+    a read-only or full disk) unless the command writes; a writer that must wait for
+    another says so on stderr."""
     from photoarchive.archive import open_archive
 
-    return open_archive(ctx.obj)
+    return open_archive(ctx.obj, readonly=not write, on_wait=say if write else None)
 
 
 def print_json(data: Any) -> None:

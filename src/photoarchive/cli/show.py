@@ -38,6 +38,7 @@ def show(
         sources = archive.sources(photo_id) if with_sources else None
         original = archive.store.original_path(stored.record.sha256, stored.ext)
         verdict = archive.check_rights(stored.record.sha256)
+        revision = archive.catalog.revision(stored.record.sha256)
         history = None
         if with_history:
             from photoarchive.history import picture_history
@@ -45,6 +46,7 @@ def show(
             history = picture_history(archive, stored.record.sha256)
     data = stored.record.to_dict()
     if as_json:
+        data["revision"] = revision
         data["rights"] = verdict.to_dict()
         if sources is not None:
             data["sources"] = sources
@@ -59,6 +61,7 @@ def show(
         shown = "; ".join(value) if isinstance(value, list) else value
         click.echo(f"{key:<{width}}  {shown}")
     click.echo(f"{'original':<{width}}  {original}")
+    click.echo(f"{'revision':<{width}}  {revision}")
     for warning in stored.warnings:
         click.echo(f"{'warning':<{width}}  {warning}")
     click.echo(f"{'rights':<{width}}  {verdict.status} for {verdict.use} use")

@@ -216,6 +216,7 @@ def api_photo(photo_id: str) -> Response:
     return jsonify(
         {
             **record.to_dict(),
+            "revision": arc.catalog.revision(record.sha256),
             "rights": arc.check_rights(record.sha256).to_dict(),
             "sources": arc.sources(record.sha256),
         }
