@@ -17,9 +17,7 @@ TEMP_PREFIX = ".tmp-"
 RENDITION_KINDS = ("thumb", "preview")
 
 
-def atomic_write(
-    path: Path, data: bytes, keep_cached: bool = True, overwrite: bool = True
-) -> None:
+def atomic_write(path: Path, data: bytes, keep_cached: bool = True, overwrite: bool = True) -> None:
     """Write `data` to `path` so that readers see either nothing or the whole file.
 
     The file is written unnamed (or under a temporary name), fsynced, then given its name;
