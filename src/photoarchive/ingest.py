@@ -305,17 +305,31 @@ def _run(jobs: list[_Job], workers: int) -> Iterator[_Prepared | FileOutcome]:
         raise failed[0]
 
 
-# One read-only catalog connection per process, for the archive being ingested into.
-_readonly_catalog: tuple[str, Catalog] | None = None
+# One read-only catalog connection per process and thread (SQLite connections stay in the
+# thread that made them), for the archive being ingested into.
+_readonly_catalogs = threading.local()
 
 
 def _already_catalogued(root: str, sha256: str) -> bool:
-    global _readonly_catalog
-    if _readonly_catalog is None or _readonly_catalog[0] != root:
-        if _readonly_catalog is not None:
-            _readonly_catalog[1].close()
-        _readonly_catalog = (root, Catalog(Path(root) / "catalog.sqlite", readonly=True))
-    return _readonly_catalog[1].has(sha256)
+    held: tuple[str, Catalog] | None = getattr(_readonly_catalogs, "held", None)
+    if held is None or held[0] != root:
+        if held is not None:
+            held[1].close()
+        held = (root, Catalog(Path(root) / "catalog.sqlite", readonly=True))
+        _readonly_catalogs.held = held
+    return held[1].has(sha256)
+
+
+def _forget_inherited_catalogs() -> None:
+    # A connection must not be used across fork: a worker opens its own. The inherited
+    # object is kept, not closed, so the parent's connection is left alone.
+    global _readonly_catalogs
+    _inherited.append(_readonly_catalogs)
+    _readonly_catalogs = threading.local()
+
+
+_inherited: list[threading.local] = []
+os.register_at_fork(after_in_child=_forget_inherited_catalogs)
 
 
 class _FileTimeout(BaseException):

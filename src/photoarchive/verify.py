@@ -175,14 +175,17 @@ def _index_differences(
     missing = sorted(s for s in expected if s not in indexed)
     extra = sorted(s for s in scope if s not in expected)
     stale = sorted(s for s in expected if s in indexed and indexed[s] != expected[s])
+    # Stored digests can be right while postings are damaged: look photos up word by word,
+    # a sample of them and every photo still waiting for the index (or all of `shas`).
+    comparable = set(indexed) & set(expected)
     if shas is None:
-        # Stored digests can be right while postings are damaged: look a sample of photos
-        # up word by word, every photo still waiting for the index among them.
-        pending = set(archive.catalog.pending_index()) & set(indexed)
-        others = sorted(set(indexed) & set(expected) - pending - set(stale))
+        pending = set(archive.catalog.pending_index()) & comparable
+        others = sorted(comparable - pending - set(stale))
         sample = pending | set(random.sample(others, min(POSTINGS_SAMPLE, len(others))))
-        bad = archive.index.missing_postings(_expected_entries(archive, sample))
-        stale = sorted(set(stale) | set(bad))
+    else:
+        sample = comparable - set(stale)
+    bad = archive.index.missing_postings(_expected_entries(archive, sample))
+    stale = sorted(set(stale) | set(bad))
     return missing, extra, stale
 
 

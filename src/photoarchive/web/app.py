@@ -26,8 +26,12 @@ class ArchivePool:
         self._local = threading.local()
 
     def get(self) -> Archive:
-        """Return this thread's archive, opening it on first use."""
+        """Return this thread's archive, opening it on first use (and again when a catalog
+        that had to be read as an immutable file, on a full or read-only disk, changes)."""
         archive = getattr(self._local, "archive", None)
+        if archive is not None and archive.catalog.changed_on_disk():
+            archive.close()
+            archive = None
         if archive is None:
             archive = open_archive(self.root, readonly=True)
             self._local.archive = archive
