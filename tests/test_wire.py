@@ -186,6 +186,7 @@ def test_the_hot_folder_takes_a_slowly_copied_file_once(archive: Archive, tmp_pa
             hot,
             settle=0.6,
             poll=0.1,
+            patience=1.0,
             stop=stop,
             on_outcome=lambda o, p: seen.append((p.name, o.status)),
         )

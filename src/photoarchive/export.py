@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 import struct
 import zlib
 from dataclasses import dataclass
@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from photoarchive.errors import PhotoArchiveError
+from photoarchive.errors import PhotoArchiveError, TargetExistsError
 from photoarchive.fingerprints import pixel_digest
 from photoarchive.metadata.iptc import LIMITS
 from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim, photoshop_resources
 from photoarchive.metadata.xmp_writer import build_xmp
 from photoarchive.record import DESCRIPTIVE_FIELDS
-from photoarchive.store import atomic_write
+from photoarchive.store import atomic_copy, atomic_write
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 EXPORTED_FIELDS = DESCRIPTIVE_FIELDS
 _XMP_APP1 = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
 DEFAULT_PATTERN = "{date}_{agency}_{id}"
+#: Formats whose metadata export rewrites inside the file; others get an .xmp sidecar.
+EMBEDDED_FORMATS = ("JPEG", "PNG")
 
 
 @dataclass(frozen=True)
@@ -55,29 +57,56 @@ def export_photos(
     to: Path,
     sidecar: bool = False,
     pattern: str = DEFAULT_PATTERN,
+    overwrite: bool = False,
 ) -> list[Exported]:
     """Copy originals into `to` with current captions, credits and keywords embedded (XMP,
-    and IIM in JPEGs) without touching the image data, or beside them as .xmp sidecars."""
-    to.mkdir(parents=True, exist_ok=True)
-    done: list[Exported] = []
+    and IIM in JPEGs) without touching the image data, or beside them as .xmp sidecars.
+
+    Every file appears whole or not at all, even if the export is killed. Unless
+    `overwrite`, a file already in `to` is never replaced: if any name is taken nothing is
+    written (TargetExistsError).
+    """
+    plan: list[tuple[PhotoRecord, Path, Path, Path | None]] = []
     used: set[str] = set()
     for record in records:
         stored = archive.catalog.get(record.sha256)
         original = archive.store.original_path(record.sha256, stored.ext)
-        name = _unique(_name(pattern, record), stored.ext, used)
-        target = to / name
+        target = to / _unique(_name(pattern, record), stored.ext, used)
+        side = None
+        if sidecar or record.format not in EMBEDDED_FORMATS:
+            side = target.with_name(target.name + ".xmp")
+        plan.append((record, original, target, side))
+    if not overwrite:
+        _refuse_clashes([p for _, _, target, side in plan for p in (target, side) if p])
+    to.mkdir(parents=True, exist_ok=True)
+    done: list[Exported] = []
+    for record, original, target, side in plan:
         values = metadata_values(record)
-        data = original.read_bytes()
-        embedded = None if sidecar else embed_metadata(data, record.format, values)
-        if embedded is None:
-            shutil.copyfile(original, target)
-            side = target.with_suffix(target.suffix + ".xmp")
-            atomic_write(side, build_xmp(values))
+        # overwrite=False still reaches the write: a file that someone else creates under
+        # the same name after the check above is not replaced either.
+        if side is not None:
+            atomic_copy(original, target, overwrite=overwrite)
+            atomic_write(side, build_xmp(values), overwrite=overwrite)
             done.append(Exported(record.id, target, "sidecar", side))
         else:
-            atomic_write(target, embedded)
+            embedded = embed_metadata(original.read_bytes(), record.format, values)
+            assert embedded is not None  # EMBEDDED_FORMATS are the ones embed_metadata writes
+            atomic_write(target, embedded, overwrite=overwrite)
             done.append(Exported(record.id, target, "embedded"))
     return done
+
+
+def _refuse_clashes(paths: list[Path]) -> None:
+    clashes = [p for p in paths if os.path.lexists(p)]
+    if len(clashes) == 1:
+        raise TargetExistsError(
+            f"{clashes[0]} exists already: nothing was exported (--overwrite replaces it)"
+        )
+    if clashes:
+        raise TargetExistsError(
+            f"{len(clashes)} files exist already in {clashes[0].parent}, the first "
+            f"{clashes[0].name}: nothing was exported (--overwrite replaces them)"
+        )
 
 
 def embed_metadata(data: bytes, fmt: str, values: dict[str, Any]) -> bytes | None:
@@ -203,8 +232,9 @@ def _name(pattern: str, record: PhotoRecord) -> str:
 
 
 def _unique(stem: str, ext: str, used: set[str]) -> str:
+    # Compared case-blind: on a Mac or Windows share A.jpg and a.jpg are one file.
     name, n = f"{stem}.{ext}", 2
-    while name in used:
+    while name.casefold() in used:
         name, n = f"{stem}-{n}.{ext}", n + 1
-    used.add(name)
+    used.add(name.casefold())
     return name

@@ -28,6 +28,13 @@ from photoarchive.cli.output import excerpt, open_from_context, print_json, say
     help="Keywords (repeatable); they replace the current ones.",
 )
 @click.option("--by", "editor", default=None, help="Who edits (default: your login name).")
+@click.option(
+    "--revision",
+    type=click.IntRange(0),
+    default=None,
+    help="The photo's revision when you read it (show --json): the edit is refused if "
+    "anyone has changed the photo since.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the edited record as JSON.")
 @click.pass_context
 def edit(
@@ -36,15 +43,21 @@ def edit(
     photo_id: str,
     editor: str | None,
     keywords: tuple[str, ...],
+    revision: int | None,
     as_json: bool,
     **fields: str | None,
 ) -> None:
     """Correct a photo's caption, credit or other fields; every change is kept in its history.
 
+    With --revision the edit applies only if nobody changed the photo since you read it;
+    otherwise it is refused with their value and yours. Edits wait for other writers.
+
     Example:
 
     \b
-        photoarchive edit 3f9a2c --caption "Ukrainian special forces in Kupiansk" --by jsmith
+        photoarchive show 3f9a2c --json      # "revision": 2
+        photoarchive edit 3f9a2c --caption "Ukrainian special forces in Kupiansk" \\
+            --by jsmith --revision 2
     """
     from photoarchive.editing import edit_photo
     from photoarchive.errors import PhotoArchiveError
@@ -54,12 +67,18 @@ def edit(
         values["keywords"] = [k.strip() for k in keywords if k.strip()]
     if not values:
         raise PhotoArchiveError("nothing to change: give --caption, --credit, --keyword, ...")
-    with open_from_context(ctx) as archive:
-        record = edit_photo(archive, photo_id, values, editor or getpass.getuser())
+    with open_from_context(ctx, write=True) as archive:
+        result = edit_photo(
+            archive, photo_id, values, editor or getpass.getuser(), revision=revision
+        )
     if as_json:
-        print_json(record.to_dict())
+        print_json({**result.record.to_dict(), "revision": result.revision})
+    elif result.changed:
+        say(f"Edited {result.record.id}: {', '.join(sorted(result.changed))}.")
     else:
-        say(f"Edited {record.id}: {', '.join(sorted(values))}.")
+        say(f"Nothing to change in {result.record.id}: it already says that.")
+    if result.index_pending:
+        say(f"warning: the edit is saved, but search does not show it yet: {result.index_pending}")
 
 
 @click.command()
@@ -163,14 +182,26 @@ def duplicates(ctx: click.Context, distance: int, as_json: bool) -> None:
     show_default=True,
     help="File name pattern: {id} {date} {agency} {credit} {name}.",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace files of the same name in the folder (by default nothing is replaced).",
+)
 @click.pass_context
 def export(
-    ctx: click.Context, targets: tuple[str, ...], to: Path, sidecar: bool, pattern: str
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    to: Path,
+    sidecar: bool,
+    pattern: str,
+    overwrite: bool,
 ) -> None:
     """Export photos (by ids or a search) with the archive's current captions embedded.
 
     JPEGs get new XMP and IPTC-IIM (and a matching EXIF description) without touching the
     image data; PNGs new XMP; other formats, and all with --sidecar, an .xmp sidecar.
+    Each file appears whole or not at all. If a name is taken in the folder, nothing is
+    exported unless --overwrite.
 
     Example:
 
@@ -182,7 +213,9 @@ def export(
 
     with open_from_context(ctx) as archive:
         records = targets_of(archive, targets)
-        done = export_photos(archive, records, to, sidecar=sidecar, pattern=pattern)
+        done = export_photos(
+            archive, records, to, sidecar=sidecar, pattern=pattern, overwrite=overwrite
+        )
     for item in done:
         extra = f" + {item.sidecar.name}" if item.sidecar else ""
         say(f"{item.id} -> {item.path}{extra} ({item.how})")
@@ -190,13 +223,20 @@ def export(
 
 
 @click.command()
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(path_type=Path))
 @click.option(
     "--settle",
     type=click.FloatRange(0.1),
     default=2.0,
     show_default=True,
     help="Seconds a file must stop growing before it is read.",
+)
+@click.option(
+    "--patience",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Seconds a file that cannot be read is tried again before it goes to rejected/.",
 )
 @click.option(
     "--poll",
@@ -209,10 +249,19 @@ def export(
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.pass_context
 def watch(
-    ctx: click.Context, folder: Path, settle: float, poll: float, once: bool, jobs: int
+    ctx: click.Context,
+    folder: Path,
+    settle: float,
+    patience: float,
+    poll: float,
+    once: bool,
+    jobs: int,
 ) -> None:
     """Watch a hot folder: ingest files as they arrive, then move them to done/ or
     rejected/ (with a .reason.txt). Stop with Ctrl-C; a restart ingests nothing twice.
+
+    Files still being copied (.part, .crdownload, ~$name, ...) are left alone; a file that
+    cannot be read is tried again for --patience seconds before it is rejected.
 
     Example:
 
@@ -220,15 +269,19 @@ def watch(
         photoarchive watch /srv/incoming/wires
     """
     from photoarchive.ingest import FileOutcome, IngestOptions
-    from photoarchive.watch import watch_folder
+    from photoarchive.watch import require_folder, watch_folder
 
     def report(outcome: FileOutcome, path: Path) -> None:
         detail = outcome.reason if outcome.status == "rejected" else outcome.id
         say(f"{outcome.status}: {path.name} ({detail})")
 
-    folder.mkdir(parents=True, exist_ok=True)
+    def problem(path: Path, message: str) -> None:
+        say(f"Warning: {message}")
+
+    # The folder is the drop point others copy into: a typo must not start an empty watch.
+    require_folder(folder)
     stop = threading.Event()
-    with open_from_context(ctx) as archive:
+    with open_from_context(ctx, write=True) as archive:
         say(f"Watching {folder} (Ctrl-C to stop)")
         try:
             handled = watch_folder(
@@ -240,6 +293,8 @@ def watch(
                 stop=stop,
                 once=once,
                 on_outcome=report,
+                patience=patience,
+                on_problem=problem,
             )
         except KeyboardInterrupt:
             stop.set()
