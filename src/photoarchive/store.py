@@ -92,9 +92,14 @@ def _publish(fd: int, tmp: str | None, path: Path, overwrite: bool) -> None:
     if tmp is None:
         # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N names an O_TMPFILE file.
         source = f"/proc/self/fd/{fd}"
-        if not overwrite:
+        try:
             _link_following(source, path)
             return
+        except FileExistsError:
+            if not overwrite:
+                raise
+        # Replacing a file: named first, then renamed over it (a writer killed in between
+        # leaves a temporary file whose process id shows it is gone).
         named = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
         _link_following(source, named)
         try:
