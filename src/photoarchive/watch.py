@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -90,12 +90,12 @@ def watch_folder(
     than `settle` finishes meanwhile; if the file changes, its clock starts again). Ingested
     files (and duplicates) move to done/, rejected ones to rejected/ beside a .reason.txt.
     The folder itself is the state: after a restart nothing is ingested twice. A file that
-    cannot be moved is reported once through `on_problem` (else on stderr) and left alone
+    cannot be moved is reported once through `on_problem` (else logged) and left alone
     while it is unchanged. With `once`, return when nothing is left to do.
     """
     require_folder(folder)
     stop = stop or threading.Event()
-    report_problem = on_problem or _to_stderr
+    report_problem = on_problem or _to_log
     for sub in (DONE, REJECTED):
         (folder / sub).mkdir(exist_ok=True)
     seen: dict[Path, _Seen] = {}
@@ -200,8 +200,9 @@ def _arrivals(folder: Path) -> list[Path]:
     return found
 
 
-def _to_stderr(path: Path, message: str) -> None:
-    print(f"photoarchive watch: {message}", file=sys.stderr)
+def _to_log(path: Path, message: str) -> None:
+    # The library never prints: without a callback, problems go to the logging system.
+    logging.getLogger("photoarchive.watch").warning("%s", message)
 
 
 def _move_aside(folder: Path, path: Path, outcome: FileOutcome) -> str | None:

@@ -18,7 +18,7 @@ def open_from_context(ctx: click.Context, write: bool = False) -> Archive:
     another says so on stderr."""
     from photoarchive.archive import open_archive
 
-    return open_archive(ctx.obj, readonly=not write, on_wait=say if write else None)
+    return open_archive(ctx.obj, readonly=not write, on_wait=say)
 
 
 def print_json(data: Any) -> None:
