@@ -637,3 +637,13 @@ def test_watch_in_a_thread_leaves_the_writer_lock_free(filled: Path, tmp_path: P
     with open_archive(filled) as arc:
         assert arc.search("izium", limit=1).total == 17
         assert arc.verify().ok
+
+
+def test_verify_cleans_up_after_a_killed_rebuild(filled: Path) -> None:
+    half_built = filled / "index.rebuild"
+    half_built.mkdir()
+    (half_built / "_photos_1.toc").write_bytes(b"half a table of contents")
+    found = run(filled, "verify")
+    assert found.returncode == 1 and "index.rebuild" in found.stderr
+    assert run(filled, "verify", "--repair").returncode == 0
+    assert not half_built.exists()

@@ -376,7 +376,7 @@ class SearchIndex:
         """Replace the whole index with documents for `entries`; return the count."""
         from whoosh import index
 
-        tmp = self.folder.with_name(self.folder.name + ".rebuild")
+        tmp, old = self.leftovers()
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
@@ -405,7 +405,6 @@ class SearchIndex:
         if self.folder.exists() and exchange_paths(tmp, self.folder):
             shutil.rmtree(tmp, ignore_errors=True)
         else:
-            old = self.folder.with_name(self.folder.name + ".old")
             if old.exists():
                 shutil.rmtree(old)
             if self.folder.exists():
@@ -413,6 +412,14 @@ class SearchIndex:
             tmp.rename(self.folder)
             shutil.rmtree(old, ignore_errors=True)
         return count
+
+    def leftovers(self) -> tuple[Path, Path]:
+        """Return the folders a rebuild works in (the new index, the old one): present only
+        while a rebuild runs or after one was killed."""
+        return (
+            self.folder.with_name(self.folder.name + ".rebuild"),
+            self.folder.with_name(self.folder.name + ".old"),
+        )
 
     def rights_keys(self) -> list[str]:
         """Return every distinct RightsFacts.status_key() value in the index."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -231,6 +232,8 @@ def _confirm(archive: Archive, report: VerifyReport) -> None:
             orphans.append(name)
     report.orphan_files, report.in_flight = orphans, in_flight
     report.temp_files = [str(p) for p in archive.store.temp_files()]
+    # A rebuild killed half-way leaves its folders (no rebuild runs: we hold the lock).
+    report.temp_files += [str(p) for p in archive.index.leftovers() if p.exists()]
     # Shown by id from here on: the lists hold full hashes until now.
     for name in ("not_indexed", "index_extra", "index_stale"):
         setattr(report, name, sorted(s[:12] for s in getattr(report, name)))
@@ -259,6 +262,10 @@ def _mtime(path: Path) -> float:
 
 def _repair(archive: Archive, report: VerifyReport, prune: bool) -> None:
     removed = archive.store.remove_temp_files()
+    for folder in archive.index.leftovers():
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
     if removed:
         report.repaired.append(f"{removed} temporary files of interrupted writes removed")
         report.temp_files = []
