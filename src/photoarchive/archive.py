@@ -69,13 +69,12 @@ class Archive:
         root: Path,
         readonly: bool = False,
         on_wait: Callable[[str], None] | None = None,
-        create: bool = False,
     ) -> None:
         self.root = root
         self.readonly = readonly
         self.settings: ArchiveSettings = load_settings(root / SETTINGS_FILE)
         self.store = FileStore(root)
-        self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly, create=create)
+        self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly)
         self.index = SearchIndex(root / INDEX_DIR, archive_id=self.catalog.archive_id())
         #: Every writer holds it while it changes the catalog or the index.
         self.lock = WriterLock(root, self.settings.lock_wait_seconds, on_wait, readonly)

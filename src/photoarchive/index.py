@@ -282,18 +282,6 @@ class SearchIndex:
         except Exception:  # a damaged table of contents: there is an index, a broken one
             return any(self.folder.glob(f"_{INDEX_NAME}_*.toc"))
 
-    def outdated(self) -> bool:
-        """Return True if the index was written with other fields than this version's."""
-        if not self.exists():
-            return False
-        try:
-            self._open()
-        except IndexOutdatedError:
-            return True
-        except IndexUnavailableError:  # damaged: reported when it is used
-            return False
-        return False
-
     def check(self) -> None:
         """Raise IndexUnavailableError (saying to run reindex) unless the index is usable:
         present, undamaged, of this version and built for this archive."""
