@@ -571,13 +571,14 @@ def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple[int, int, i
     WAL content is waiting to be checkpointed, the database file alone is the whole truth
     and is opened as immutable.
     """
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn, None
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as exc:
+        conn.close()
         wal = path.with_name(path.name + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
+        if "locked" in str(exc) or (wal.exists() and wal.stat().st_size > 0):
             raise
     seen = _file_state(path)
     conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=30)
