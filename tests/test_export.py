@@ -123,11 +123,13 @@ def test_a_file_created_during_the_export_is_not_replaced(
     records = [archive.get(ids["wire.jpg"]), archive.get(ids["grab.png"])]
     real = export.embed_metadata
 
-    def someone_else_writes_first(data: bytes, fmt: str, values: dict[str, Any]) -> bytes | None:
+    def someone_else_writes_first(
+        data: bytes, fmt: str, values: dict[str, Any], notes: list[str] | None = None
+    ) -> bytes | None:
         # After export has checked the names, another program takes the PNG's.
         if fmt == "PNG":
             (out / f"{ids['grab.png']}.png").write_bytes(b"theirs")
-        return real(data, fmt, values)
+        return real(data, fmt, values, notes)
 
     monkeypatch.setattr(export, "embed_metadata", someone_else_writes_first)
     with pytest.raises(TargetExistsError):

@@ -148,6 +148,14 @@ class Catalog:
                     f"the catalog {path} is empty (schema version 0): it is not this "
                     "archive's catalog; restore catalog.sqlite from a backup. Nothing was changed"
                 )
+            if not create:
+                # Each table's first page: garbage there would otherwise surface as an
+                # error in the middle of a command (or be migrated over by a writer).
+                tables = self.conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                ).fetchall()
+                for (table,) in tables:
+                    self.conn.execute(f'SELECT * FROM "{table}" LIMIT 1').fetchall()
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 # FULL: a committed photo survives a power cut, not only a crash.
@@ -158,7 +166,12 @@ class Catalog:
                 raise PhotoArchiveError(f"catalog {path} cannot be opened: {exc}") from None
             raise _write_error(path, exc) from None
         except sqlite3.DatabaseError as exc:
-            raise PhotoArchiveError(f"catalog {path} is unreadable: {exc}") from None
+            # Garbage, a truncated copy, a file that is not SQLite: never repaired by
+            # guessing, since the catalog is the record of truth.
+            raise PhotoArchiveError(
+                f"the catalog {path} is damaged ({exc}): restore catalog.sqlite from a "
+                "backup. Nothing was changed"
+            ) from None
 
     def close(self) -> None:
         """Close the connection."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +12,8 @@ from typing import Any
 from photoarchive.errors import ConfigError
 
 SETTINGS_FILE = "archive.toml"
+# The one table archive.toml holds.
+SETTINGS_SECTION = "archive"
 
 
 @dataclass(frozen=True)
@@ -69,27 +73,81 @@ def starter_settings_text() -> str:
 
 
 def load_settings(path: Path) -> ArchiveSettings:
-    """Read archive.toml at `path`; raise ConfigError naming the problem."""
+    """Read archive.toml at `path`; raise ConfigError naming the problem (and its line)."""
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    section = data.get("archive", {})
-    if not isinstance(section, dict):
-        raise ConfigError(f"{path}: [archive] must be a table")
+    try:
+        # A byte order mark (Windows editors write one) is not content.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+            "save archive.toml as UTF-8"
+        ) from None
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     known = {s.name: s for s in SETTINGS}
+    for name, value in data.items():
+        if name == SETTINGS_SECTION:
+            continue
+        where = f"{path}, line {_line_of(text, name)}"
+        if name in known:
+            # A setting written above the [archive] header would be silently ignored.
+            raise ConfigError(f"{where}: {name} must be under [{SETTINGS_SECTION}]")
+        if isinstance(value, dict):
+            hint = _did_you_mean(name, [SETTINGS_SECTION], section=True)
+            raise ConfigError(f"{where}: unknown section [{name}]{hint}")
+        raise ConfigError(
+            f"{where}: unknown setting '{name}'{_did_you_mean(name, list(known))} "
+            f"(settings go under [{SETTINGS_SECTION}])"
+        )
+    section = data.get(SETTINGS_SECTION, {})
+    if not isinstance(section, dict):
+        raise ConfigError(
+            f"{path}, line {_line_of(text, SETTINGS_SECTION)}: [{SETTINGS_SECTION}] must be a table"
+        )
     values: dict[str, int] = {}
     for key, value in section.items():
+        where = f"{path}, line {_line_of(text, key, SETTINGS_SECTION)}"
         setting = known.get(key)
+        if setting is None and isinstance(value, dict):
+            table = f"{SETTINGS_SECTION}.{key}"
+            raise ConfigError(f"{path}, line {_line_of(text, table)}: unknown section [{table}]")
         if setting is None:
-            raise ConfigError(f"{path}: unknown setting '{key}'")
+            raise ConfigError(f"{where}: unknown setting '{key}'{_did_you_mean(key, list(known))}")
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(f"{path}: {key} must be a whole number")
+            raise ConfigError(f"{where}: {key} must be a whole number")
         if not setting.minimum <= value <= setting.maximum:
             raise ConfigError(
-                f"{path}: {key} = {value} is outside {setting.minimum}..{setting.maximum}"
+                f"{where}: {key} = {value} is outside {setting.minimum}..{setting.maximum}"
             )
         values[key] = value
     return ArchiveSettings(**values)
+
+
+def _did_you_mean(name: str, known: list[str], section: bool = False) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    if not close:
+        return ""
+    return f"; did you mean [{close[0]}]?" if section else f"; did you mean '{close[0]}'?"
+
+
+def _line_of(text: str, name: str, section: str | None = None) -> int:
+    """Return the 1-based line where `name` is set (inside [section]), or its [name] header;
+    1 if it cannot be found (a dotted or inline key)."""
+    current = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
+        if header:
+            current = header.group(1).strip().strip("\"'")
+            if section is None and current == name:
+                return number
+        elif current == section and re.match(rf"^[\"']?{re.escape(name)}[\"']?\s*=", stripped):
+            return number
+    return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import struct
@@ -14,9 +15,8 @@ from PIL import Image
 
 from photoarchive.errors import PhotoArchiveError, TargetExistsError
 from photoarchive.fingerprints import pixel_digest
-from photoarchive.metadata.iptc import LIMITS
-from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim, photoshop_resources
-from photoarchive.metadata.xmp_writer import build_xmp
+from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim_fitted, photoshop_resources
+from photoarchive.metadata.xmp_writer import build_xmp, build_xmp_parts, xml_safe
 from photoarchive.record import DESCRIPTIVE_FIELDS
 from photoarchive.store import atomic_copy, atomic_write
 
@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     from photoarchive.record import PhotoRecord
 
 EXPORTED_FIELDS = DESCRIPTIVE_FIELDS
-_XMP_APP1 = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
+_XMP_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"
+_EXTENDED_SIGNATURE = b"http://ns.adobe.com/xmp/extension/\x00"
+_XMP_APP1 = (_XMP_SIGNATURE, _EXTENDED_SIGNATURE)
+# A JPEG segment holds at most 0xFFFF - 2 bytes after its marker and length.
+_SEGMENT_PAYLOAD = 0xFFFF - 2
+# Extended XMP in pieces of this size, as Adobe's XMP toolkit writes them (XMP part 3).
+_EXTENDED_CHUNK = 65400
 DEFAULT_PATTERN = "{date}_{agency}_{id}"
 #: Formats whose metadata export rewrites inside the file; others get an .xmp sidecar.
 EMBEDDED_FORMATS = ("JPEG", "PNG")
@@ -39,6 +45,8 @@ class Exported:
     path: Path
     how: str  # "embedded" or "sidecar"
     sidecar: Path | None = None
+    #: What a reader should know about this file's metadata (extended XMP, IIM cut short).
+    warnings: tuple[str, ...] = ()
 
 
 def metadata_values(record: PhotoRecord) -> dict[str, Any]:
@@ -47,7 +55,11 @@ def metadata_values(record: PhotoRecord) -> dict[str, Any]:
     for name in EXPORTED_FIELDS:
         value = getattr(record, name)
         if value not in (None, "", []):
-            values[name] = value
+            # The same text in XMP, IIM and EXIF: without what XML 1.0 cannot hold.
+            if isinstance(value, list):
+                values[name] = [xml_safe(str(v)) for v in value]
+            else:
+                values[name] = xml_safe(value) if isinstance(value, str) else value
     return values
 
 
@@ -89,10 +101,11 @@ def export_photos(
             atomic_write(side, build_xmp(values), overwrite=overwrite)
             done.append(Exported(record.id, target, "sidecar", side))
         else:
-            embedded = embed_metadata(original.read_bytes(), record.format, values)
+            notes: list[str] = []
+            embedded = embed_metadata(original.read_bytes(), record.format, values, notes)
             assert embedded is not None  # EMBEDDED_FORMATS are the ones embed_metadata writes
             atomic_write(target, embedded, overwrite=overwrite)
-            done.append(Exported(record.id, target, "embedded"))
+            done.append(Exported(record.id, target, "embedded", warnings=tuple(notes)))
     return done
 
 
@@ -109,11 +122,17 @@ def _refuse_clashes(paths: list[Path]) -> None:
         )
 
 
-def embed_metadata(data: bytes, fmt: str, values: dict[str, Any]) -> bytes | None:
+def embed_metadata(
+    data: bytes, fmt: str, values: dict[str, Any], notes: list[str] | None = None
+) -> bytes | None:
     """Return the file with its XMP (and IIM, and EXIF description) replaced by `values`;
-    None for formats whose metadata is not rewritten here (they get a sidecar)."""
+    None for formats whose metadata is not rewritten here (they get a sidecar).
+
+    What a reader of the file should know (XMP beyond one JPEG segment went to extended
+    XMP; IIM's limits cut a value) is appended to `notes`.
+    """
     if fmt == "JPEG":
-        out = _jpeg(data, values)
+        out = _jpeg(data, values, notes if notes is not None else [])
     elif fmt == "PNG":
         out = _png(data, values)
     else:
@@ -123,7 +142,7 @@ def embed_metadata(data: bytes, fmt: str, values: dict[str, Any]) -> bytes | Non
     return out
 
 
-def _jpeg(data: bytes, values: dict[str, Any]) -> bytes:
+def _jpeg(data: bytes, values: dict[str, Any], notes: list[str]) -> bytes:
     kept = bytearray(data[:2])
     pos = 2
     exif_payload = None
@@ -136,18 +155,51 @@ def _jpeg(data: bytes, values: dict[str, Any]) -> bytes:
             marker == 0xED and payload.startswith(b"Photoshop 3.0\x00")
         )
         if marker == 0xE1 and payload.startswith(b"Exif\x00\x00"):
-            exif_payload = _exif_with(payload, values)
+            exif_payload = _exif_with(payload, values, notes)
             segment = b"\xff\xe1" + struct.pack(">H", len(exif_payload) + 2) + exif_payload
         if not drop:
             kept += segment
         pos += 2 + length
     kept += data[pos:]
-    xmp = b"http://ns.adobe.com/xap/1.0/\x00" + build_xmp(values)
-    with_xmp = _after_app0_app1(bytes(kept), b"\xff\xe1" + struct.pack(">H", len(xmp) + 2) + xmp)
-    return embed_in_jpeg(with_xmp, photoshop_resources(encode_iim(_iim_values(values))))
+    with_xmp = _after_app0_app1(bytes(kept), _xmp_segments(values, notes))
+    iim, left_out = encode_iim_fitted(_iim_values(values))
+    if left_out:
+        notes.append(
+            f"IPTC-IIM holds {left_out} fewer keywords or by-lines than the XMP: "
+            "one APP13 segment has no room for them"
+        )
+    return embed_in_jpeg(with_xmp, photoshop_resources(iim))
 
 
-def _exif_with(payload: bytes, values: dict[str, Any]) -> bytes:
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _xmp_segments(values: dict[str, Any], notes: list[str]) -> bytes:
+    """The XMP APP1 segment, and extended XMP segments when it does not fit in one.
+
+    Per XMP part 3 (1.1.3.1): the standard packet keeps what fits in its 64 KB and names
+    the rest by the MD5 of its serialisation; the rest follows in pieces, each with that
+    GUID, the full length and its offset. exiftool and Adobe's toolkit read them whole.
+    """
+    standard, extended = build_xmp_parts(values, _SEGMENT_PAYLOAD - len(_XMP_SIGNATURE))
+    segments = _segment(0xE1, _XMP_SIGNATURE + standard)
+    if extended is None:
+        return segments
+    guid = hashlib.md5(extended).hexdigest().upper().encode("ascii")
+    for offset in range(0, len(extended), _EXTENDED_CHUNK):
+        chunk = extended[offset : offset + _EXTENDED_CHUNK]
+        header = _EXTENDED_SIGNATURE + guid + struct.pack(">II", len(extended), offset)
+        segments += _segment(0xE1, header + chunk)
+    notes.append(
+        f"its XMP ({len(standard) + len(extended):,} bytes) is more than one JPEG segment "
+        "holds: the largest fields are in extended XMP, which exiftool and Adobe software "
+        "read but some other programs do not"
+    )
+    return segments
+
+
+def _exif_with(payload: bytes, values: dict[str, Any], notes: list[str]) -> bytes:
     """EXIF with its description, artist and copyright made to agree with `values`.
 
     Readers following the Metadata Working Group take a non-blank EXIF description over
@@ -164,7 +216,16 @@ def _exif_with(payload: bytes, values: dict[str, Any]) -> bytes:
                 exif[tag] = values[name]
             else:
                 del exif[tag]
-    return b"Exif\x00\x00" + exif.tobytes()
+    out = b"Exif\x00\x00" + exif.tobytes()
+    if len(out) > _SEGMENT_PAYLOAD:
+        # Too long for its segment (a caption of 100,000 characters): the EXIF copies go,
+        # and readers take these fields from the XMP, as MWG has them do for blank ones.
+        for tag in tags:
+            if tag in exif:
+                del exif[tag]
+        out = b"Exif\x00\x00" + exif.tobytes()
+        notes.append("its EXIF description, artist and copyright were left out: too long")
+    return out
 
 
 def _after_app0_app1(jpeg: bytes, segment: bytes) -> bytes:
@@ -175,17 +236,8 @@ def _after_app0_app1(jpeg: bytes, segment: bytes) -> bytes:
 
 
 def _iim_values(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        if name == "usage_terms":
-            continue  # no IIM dataset
-        limit = LIMITS.get(name)
-        if isinstance(value, str) and limit:
-            value = value.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
-        if name == "keywords":
-            value = [k.encode("utf-8")[:64].decode("utf-8", errors="ignore") for k in value]
-        out[name] = value
-    return out
+    # encode_iim_fitted cuts each value to its dataset's limit (caption 2,000 bytes...).
+    return {name: value for name, value in values.items() if name != "usage_terms"}
 
 
 def _png(data: bytes, values: dict[str, Any]) -> bytes:

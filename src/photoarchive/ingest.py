@@ -22,7 +22,7 @@ from photoarchive.catalog import Catalog, StoredPhoto
 from photoarchive.config import ArchiveSettings
 from photoarchive.credits import normalise_agency
 from photoarchive.errors import PhotoArchiveError, RejectedFileError, StorageError
-from photoarchive.manifest import row_for
+from photoarchive.manifest import match_files
 from photoarchive.record import PhotoRecord
 from photoarchive.store import FileStore
 
@@ -161,7 +161,10 @@ def ingest_paths(
     `options.jobs` processes; the catalog and the index are written here, in batches.
     """
     options = options or IngestOptions()
-    files, missing, skipped = discover(paths)
+    given = list(paths)
+    files, missing, skipped = discover(given)
+    # Rows are matched to files before anything is done: an ambiguous row stops the ingest.
+    rows = match_files(options.manifest, files, given) if options.manifest is not None else {}
     total = len(files) + len(missing)
     outcomes: list[FileOutcome] = []
 
@@ -173,15 +176,9 @@ def ingest_paths(
     for path in missing:
         record(FileOutcome(path=path, status="rejected", reason="no such file or folder"))
     with archive.running_writer("ingest"):
-        _ingest_files(archive, files, options, outcomes, record)
-    unmatched = tuple(sorted(set(options.manifest or {}) - _used_rows(options, files)))
+        _ingest_files(archive, files, options, outcomes, record, rows)
+    unmatched = tuple(sorted(set(options.manifest or {}) - set(rows.values())))
     return IngestReport(outcomes=tuple(outcomes), skipped=tuple(skipped), unmatched_rows=unmatched)
-
-
-def _used_rows(options: IngestOptions, files: list[Path]) -> set[str]:
-    if options.manifest is None:
-        return set()
-    return {key for f in files if (key := row_for(options.manifest, f)) is not None}
 
 
 def _ingest_files(
@@ -190,6 +187,7 @@ def _ingest_files(
     options: IngestOptions,
     outcomes: list[FileOutcome],
     record: Callable[[FileOutcome], None],
+    rows: Mapping[str, str],
 ) -> None:
     # Finish what an interrupted ingest left (its index entries and temporary files), and
     # refuse to start on an index that is missing or not this archive's.
@@ -204,7 +202,7 @@ def _ingest_files(
     for f in files:
         desk = dict(batch_desk)
         if manifest is not None:
-            key = row_for(manifest, f)
+            key = rows.get(str(f))
             if key is None:
                 no_row.add(str(f))
             else:

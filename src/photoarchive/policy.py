@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -162,23 +164,33 @@ credit_line = "{photographer}"
 def load_policy(path: Path) -> RightsPolicy:
     """Read and validate rights.toml; any problem raises ConfigError naming the line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
             f"{path} is missing: the archive has no rights policy "
             "(run 'photoarchive init' to write the starter policy)"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        # Editors on Windows start UTF-8 files with a byte order mark: it is not content.
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "save rights.toml as UTF-8"
+        ) from None
     return parse_policy(text, str(path))
 
 
 def parse_policy(text: str, where: str = POLICY_FILE) -> RightsPolicy:
     """Validate policy text; ConfigError messages read '<where>, line N: problem'."""
+    text = text.removeprefix("\ufeff")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
 
     def fail(table: str, key: str | None, problem: str) -> ConfigError:
         return ConfigError(f"{where}, line {_line_of(text, table, key)}: {problem}")
@@ -186,25 +198,39 @@ def parse_policy(text: str, where: str = POLICY_FILE) -> RightsPolicy:
     unknown_top = set(data) - {"defaults", "agencies"}
     if unknown_top:
         name = sorted(unknown_top)[0]
-        raise fail(name, None, f"unknown table or key '{name}' (expected [defaults], [agencies.*])")
+        raise fail(
+            name,
+            None,
+            f"unknown table or key '{name}'{_did_you_mean(name, ['defaults', 'agencies'])} "
+            "(expected [defaults], [agencies.*])",
+        )
     defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise fail("defaults", None, "defaults must be a table: [defaults]")
     for key in defaults:
         if key not in _DEFAULT_KEYS:
-            raise fail("defaults", key, f"unknown setting '{key}' in [defaults]")
+            raise fail(
+                "defaults",
+                key,
+                f"unknown setting '{key}' in [defaults]{_did_you_mean(key, _DEFAULT_KEYS)}",
+            )
     use = defaults.get("use", "editorial")
     if use not in USES:
         raise fail("defaults", "use", f"use must be one of {', '.join(USES)}, not {use!r}")
     zone_name = defaults.get("timezone", "UTC")
     try:
         zone = ZoneInfo(str(zone_name))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name that is a folder of the zone database ("Europe"), or too long.
         raise fail("defaults", "timezone", f"unknown time zone {zone_name!r}") from None
     warn_days = defaults.get("expiry_warning_days", 30)
     if not isinstance(warn_days, int) or isinstance(warn_days, bool) or warn_days < 0:
         raise fail("defaults", "expiry_warning_days", "expiry_warning_days must be a whole number")
 
     agencies_data = data.get("agencies", {})
-    if not isinstance(agencies_data, dict) or not agencies_data:
+    if not isinstance(agencies_data, dict):
+        raise fail("agencies", None, "agencies must be tables such as [agencies.reuters]")
+    if not agencies_data:
         raise fail("agencies", None, "the policy names no agencies: add [agencies.NAME] tables")
     agencies: dict[str, AgencyPolicy] = {}
     seen_aliases: dict[str, str] = {}
@@ -232,7 +258,11 @@ def parse_policy(text: str, where: str = POLICY_FILE) -> RightsPolicy:
 def _agency(key: str, table: dict[str, Any], fail: Any) -> AgencyPolicy:
     for field_name in table:
         if field_name not in _AGENCY_KEYS:
-            raise fail(field_name, f"unknown key '{field_name}' for agency '{key}'")
+            raise fail(
+                field_name,
+                f"unknown key '{field_name}' for agency '{key}'"
+                f"{_did_you_mean(field_name, _AGENCY_KEYS)}",
+            )
     name = table.get("name")
     if not isinstance(name, str) or not name.strip():
         raise fail(None, f"agency '{key}' needs a name")
@@ -280,6 +310,11 @@ def _agency(key: str, table: dict[str, Any], fail: Any) -> AgencyPolicy:
         mandatory_credit=mandatory,
         note=note,
     )
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _line_of(text: str, table: str, key: str | None) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -47,6 +46,7 @@ def extract(file: Path, fmt: str) -> None:
     """
     from photoarchive.captions import extract_captions
     from photoarchive.errors import PhotoArchiveError
+    from photoarchive.manifest import write_csv
 
     try:
         text = file.read_text(encoding="utf-8", errors="replace")
@@ -57,11 +57,9 @@ def extract(file: Path, fmt: str) -> None:
     if fmt == "json":
         print_json(rows)
     else:
-        writer = csv.DictWriter(
-            sys.stdout, fieldnames=["file", "caption", "credit"], lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows(rows)
+        # Cells a spreadsheet would run as formulas get a leading quote, which the manifest
+        # reader takes off again: the CSV goes back in through `ingest --manifest` unchanged.
+        write_csv(rows, ["file", "caption", "credit"], sys.stdout)
     credited = sum(1 for e in found if e.credit)
     say(f"{len(found)} captions found ({credited} with a credit).")
 

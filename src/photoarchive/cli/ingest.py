@@ -32,7 +32,8 @@ LOG_EVERY = 100
     "--manifest",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="CSV or JSON of per-file captions, credits, places (by file name).",
+    help="CSV or JSON of per-file captions, credits, places (by file name, or by path "
+    "relative to the folder given).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print each file's outcome as JSON on stdout."
@@ -54,9 +55,11 @@ def ingest(
 
     Each photo's original is stored once (by content), its metadata read and merged,
     thumbnails made and the catalog and index updated. Values given as options are the
-    desk's and outrank what the files say; a --manifest row (matched by file name)
-    outranks them in turn. Files without a row are named with a warning; rows without a
-    file are named too and make the exit status 1. Files that cannot be ingested are named on
+    desk's and outrank what the files say; a --manifest row outranks them in turn. A row
+    names its file by the path relative to the folder given (day1/a.jpg) or by a name only
+    one file of the batch has; a name that fits two files, or two rows for one file, stop
+    the ingest before it starts. Files without a row are named with a warning; rows without
+    a file are named too and make the exit status 1. Files that cannot be ingested are named on
     stderr with a reason and the exit status is 1; the rest of the batch goes in.
 
     Example:
@@ -65,7 +68,7 @@ def ingest(
         photoarchive ingest ~/wires/reuters --credit "REUTERS" --keyword Ukraine
     """
     from photoarchive.ingest import FileOutcome, IngestOptions
-    from photoarchive.manifest import load_manifest
+    from photoarchive.manifest import load_manifest, place_of
 
     rows = load_manifest(manifest) if manifest is not None else None
     options = IngestOptions(
@@ -88,10 +91,10 @@ def ingest(
                 )
             if outcome.status == "rejected":
                 _clear(bar)
-                say(f"rejected: {_printable(outcome.path)}: {outcome.reason}")
+                say(f"rejected: {outcome.path}: {outcome.reason}")
             for warning in outcome.warnings:
                 _clear(bar)
-                say(f"warning: {_printable(outcome.path)}: {warning}")
+                say(f"warning: {outcome.path}: {warning}")
             if bar is not None:
                 bar.update(1)
             elif done % LOG_EVERY == 0:
@@ -105,7 +108,7 @@ def ingest(
         print_json(
             [
                 {
-                    "path": _printable(o.path),
+                    "path": o.path,
                     "status": o.status,
                     "id": o.id,
                     "reason": o.reason,
@@ -119,7 +122,7 @@ def ingest(
         f"{report.count('rejected')} rejected"
     )
     for row in report.unmatched_rows:
-        say(f"manifest row without a file: {_printable(row)}")
+        say(f"manifest row without a file: {row} ({place_of(rows or {}, row)})")
     if report.unmatched_rows:
         summary += f", {len(report.unmatched_rows)} manifest rows without a file"
     if report.skipped:
@@ -132,11 +135,6 @@ def ingest(
 def _clear(bar: object) -> None:
     if bar is not None:
         click.echo("\r\033[K", nl=False, err=True)
-
-
-def _printable(path: str) -> str:
-    # File names may hold newlines or undecodable bytes; keep each message on one line.
-    return path.encode("utf-8", "backslashreplace").decode("utf-8").replace("\n", "\\n")
 
 
 COMMANDS = [ingest]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from photoarchive.cli.output import open_from_context, print_json, say
+from photoarchive.cli.output import echo, open_from_context, print_json, say
 from photoarchive.sizes import human_size
 
 
@@ -43,17 +43,16 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    click.echo(f"{data['photos']} photos, {human_size(data['bytes'])}")
+    echo(f"{data['photos']} photos, {human_size(data['bytes'])}")
     for title, key in (
         ("By credit", "by_credit"),
         ("By agency", "by_agency"),
         ("By format", "by_format"),
     ):
-        click.echo(f"\n{title}:")
+        echo()
+        echo(f"{title}:")
         for row in data[key]:
-            click.echo(
-                f"  {row['photos']:>6}  {human_size(row['bytes']):>9}  {row['value'] or '(none)'}"
-            )
+            echo(f"  {row['photos']:>6}  {human_size(row['bytes']):>9}  {row['value'] or '(none)'}")
 
 
 @click.command()

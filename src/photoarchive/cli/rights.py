@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from photoarchive.cli.output import excerpt, open_from_context, print_json, say
+from photoarchive.cli.output import cell, echo, open_from_context, print_json, say
 from photoarchive.policy import USES
 
 if TYPE_CHECKING:
@@ -105,14 +105,14 @@ def check(
         )
     else:
         for record, verdict in judged:
-            click.echo(
-                f"{record.id}  {verdict.status:<15}  {excerpt(record.credit, 16):<16}  "
-                f"{excerpt(record.caption, 60)}"
+            echo(
+                f"{record.id}  {verdict.status:<15}  {cell(record.credit, 16):<16}  "
+                f"{cell(record.caption, 60)}"
             )
             for reason in verdict.reasons:
-                click.echo(f"{'':14}- {reason}")
+                echo(f"{'':14}- {reason}")
             for condition in verdict.conditions:
-                click.echo(f"{'':14}* {condition}")
+                echo(f"{'':14}* {condition}")
         passing = sum(1 for _, v in judged if v.passes)
         say(
             f"{passing} of {len(judged)} photos may be used "
@@ -139,22 +139,23 @@ def report(ctx: click.Context, at: str | None, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    click.echo(f"{'AGENCY':<16} {'PHOTOS':>6}  {'STATUS':<18} {'LICENCE END':<12} NOTE")
+    echo(f"{'AGENCY':<16} {'PHOTOS':>6}  {'STATUS':<18} {'LICENCE END':<12} NOTE")
     for row in data["agencies"]:
         note = ""
         if row["licence_days_left"] is not None and row["licence_days_left"] < 0:
             note = "licence ended"
         elif row["ending_soon"]:
             note = f"ends in {row['licence_days_left']} days: {row['photos']} photos affected"
-        click.echo(
+        echo(
             f"{row['agency']:<16} {row['photos']:>6}  {row['status']:<18} "
             f"{row['licence_end'] or '-':<12} {note}"
         )
-    click.echo(f"\nUncredited photos: {data['uncredited']}")
+    echo()
+    echo(f"Uncredited photos: {data['uncredited']}")
     if data["unknown_credits"]:
-        click.echo("Credits no agency matches:")
+        echo("Credits no agency matches:")
         for row in data["unknown_credits"]:
-            click.echo(f"  {row['photos']:>6}  {row['credit']}")
+            echo(f"  {row['photos']:>6}  {row['credit']}")
 
 
 def rights_report(archive: Archive, at: datetime) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from photoarchive.cli.output import excerpt, open_from_context, print_json, say
+from photoarchive.cli.output import cell, excerpt, open_from_context, print_json, printable, say
 from photoarchive.index import SearchFilters
 from photoarchive.policy import USES
 
@@ -79,21 +79,30 @@ def search(
         rec = r.record
         caption = _terminal_highlight(r.caption_highlighted) if r.caption_highlighted else ""
         click.echo(
-            f"{rec.id:<12}  {(rec.date_created or '')[:10]:<10}  "
-            f"{excerpt(rec.credit, 16):<16}  {r.verdict.status:<15}  {caption}"
+            f"{rec.id:<12}  {cell((rec.date_created or '')[:10], 10):<10}  "
+            f"{cell(rec.credit, 16):<16}  {r.verdict.status:<15}  {caption}"
         )
     first = (page - 1) * limit + 1
     say(f"{first}-{first + len(result.results) - 1} of {result.total}")
 
 
 def _terminal_highlight(marked: str) -> str:
-    import html
-
-    text = excerpt(re.sub(r"<mark[^>]*>(.*?)</mark>", "\x01\\1\x02", marked), 90)
-    text = html.unescape(text)
+    # The caption's own text is made printable first, so that only the marks below can
+    # become escape sequences (and then only on a terminal).
+    text = "".join(
+        "\x01" if p.startswith("<mark") else "\x02" if p == "</mark>" else _printable_text(p)
+        for p in re.split(r"(<mark[^>]*>|</mark>)", marked)
+    )
+    text = excerpt(text, 90)
     if sys.stdout.isatty():
         return text.replace("\x01", "\033[1m").replace("\x02", "\033[0m")
     return text.replace("\x01", "").replace("\x02", "")
+
+
+def _printable_text(html_text: str) -> str:
+    import html
+
+    return printable(re.sub(r"\s+", " ", html.unescape(html_text)))
 
 
 COMMANDS = [search]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from photoarchive.cli.output import open_from_context, print_json
+from photoarchive.cli.output import echo, open_from_context, print_json
 
 
 @click.command()
@@ -59,45 +59,45 @@ def show(
         if value is None or value == []:
             continue
         shown = "; ".join(value) if isinstance(value, list) else value
-        click.echo(f"{key:<{width}}  {shown}")
-    click.echo(f"{'original':<{width}}  {original}")
-    click.echo(f"{'revision':<{width}}  {revision}")
+        echo(f"{key:<{width}}  {shown}")
+    echo(f"{'original':<{width}}  {original}")
+    echo(f"{'revision':<{width}}  {revision}")
     for warning in stored.warnings:
-        click.echo(f"{'warning':<{width}}  {warning}")
-    click.echo(f"{'rights':<{width}}  {verdict.status} for {verdict.use} use")
+        echo(f"{'warning':<{width}}  {warning}")
+    echo(f"{'rights':<{width}}  {verdict.status} for {verdict.use} use")
     if verdict.credit_line:
-        click.echo(f"{'credit to print':<{width}}  {verdict.credit_line}")
+        echo(f"{'credit to print':<{width}}  {verdict.credit_line}")
     for reason in verdict.reasons:
-        click.echo(f"{'':<{width}}  - {reason}")
+        echo(f"{'':<{width}}  - {reason}")
     for condition in verdict.conditions:
-        click.echo(f"{'':<{width}}  * {condition}")
+        echo(f"{'':<{width}}  * {condition}")
     if sources:
-        click.echo("\nSources:")
+        echo()
+        echo("Sources:")
         for name, by_family in sources.items():
             for family, value in by_family.items():
                 shown = "; ".join(value) if isinstance(value, list) else value
-                click.echo(f"  {name:<{width}}  {family:<5}  {shown}")
+                echo(f"  {name:<{width}}  {family:<5}  {shown}")
 
     if history:
         _print_history(history)
 
 
 def _print_history(history: dict[str, object]) -> None:
-    click.echo("\nHistory:")
+    echo()
+    echo("History:")
     if history["killed_at"]:
-        click.echo(f"  KILLED {history['killed_at']}: {history['kill_reason']}")
+        echo(f"  KILLED {history['killed_at']}: {history['kill_reason']}")
     for v in history["versions"]:  # type: ignore[attr-defined]
         mark = " (current)" if v["current"] else ""
-        click.echo(
+        echo(
             f"  version {v['version']}{mark}: {v['id']}  ingested {v['ingested_at']}  "
             f"{v['original_filename']}"
         )
         for name, change in v["changes"].items():
-            click.echo(f"      {name}: {change['old']!r} -> {change['new']!r}")
+            echo(f"      {name}: {change['old']!r} -> {change['new']!r}")
         for e in v["edits"]:
-            click.echo(
-                f"      edited {e['at']} by {e['by']}: {e['field']}: {e['old']!r} -> {e['new']!r}"
-            )
+            echo(f"      edited {e['at']} by {e['by']}: {e['field']}: {e['old']!r} -> {e['new']!r}")
 
 
 COMMANDS = [show]

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from photoarchive.cli.output import excerpt, open_from_context, print_json, say
+from photoarchive.cli.output import cell, echo, open_from_context, print_json, say
 
 
 @click.command()
@@ -118,9 +118,9 @@ def similar(ctx: click.Context, photo_id: str, distance: int, as_json: bool) -> 
         print_json(rows)
         return
     for row in rows:
-        click.echo(
-            f"{row['id']}  {row['distance']:>2}  {excerpt(row['credit'], 16):<16}  "
-            f"{excerpt(row['caption'], 70)}"
+        echo(
+            f"{row['id']}  {row['distance']:>2}  {cell(row['credit'], 16):<16}  "
+            f"{cell(row['caption'], 70)}"
         )
     say(f"{len(rows)} similar photos.")
 
@@ -153,11 +153,9 @@ def duplicates(ctx: click.Context, distance: int, as_json: bool) -> None:
         print_json(data)
         return
     for n, group in enumerate(data, 1):
-        click.echo(f"Group {n}:")
+        echo(f"Group {n}:")
         for row in group:
-            click.echo(
-                f"  {row['id']}  {excerpt(row['credit'], 16):<16}  {excerpt(row['caption'], 70)}"
-            )
+            echo(f"  {row['id']}  {cell(row['credit'], 16):<16}  {cell(row['caption'], 70)}")
     say(f"{len(data)} groups of near-duplicates.")
 
 
@@ -219,6 +217,8 @@ def export(
     for item in done:
         extra = f" + {item.sidecar.name}" if item.sidecar else ""
         say(f"{item.id} -> {item.path}{extra} ({item.how})")
+        for warning in item.warnings:
+            say(f"warning: {item.path}: {warning}")
     say(f"Exported {len(done)} photos to {to}.")
 
 
