@@ -228,3 +228,99 @@ def test_photo_page_shows_caption_history(tmp_path: Path) -> None:
     assert (
         "edited" in text and "by jsmith: caption: <del>Kupyansk</del> → Kupiansk &lt;b&gt;" in text
     )
+
+
+def test_paging_past_the_end_is_empty_with_the_true_total(desk: Any) -> None:
+    client, _, _ = desk
+    api = client.get("/api/search?q=ukraine&limit=3&page=4").get_json()
+    assert api["results"] == [] and api["total"] == 8 and api["page"] == 4
+    huge = client.get("/api/search?q=ukraine&page=99999999999999999999").get_json()
+    assert huge["results"] == [] and huge["total"] == 8
+    text = client.get("/?q=ukraine&page=5").get_data(as_text=True)
+    assert 'class="card"' not in text
+    assert 'Nothing on page 5: the last is <a href="/?q=ukraine">page 1</a>' in text
+
+
+def test_originals_and_renditions_are_streamed_not_read_whole(
+    desk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _, root = desk
+    reuters = ids(client, "credit:reuters")["Reuters"]
+    original = next((root / "originals").glob(f"*/{reuters}*"))
+    expected = original.read_bytes()
+
+    def refuse(self: Path) -> bytes:
+        raise AssertionError(f"{self} was read whole into memory")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    response = client.get(f"/photos/{reuters}/original")
+    assert response.status_code == 200 and response.is_streamed
+    assert response.headers["Cache-Control"] == "private, max-age=86400"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="seed7.jpg"')
+    assert response.get_data() == expected
+    response.close()
+    thumb = client.get(f"/photos/{reuters}/thumb.jpg")
+    assert thumb.status_code == 200 and thumb.is_streamed and thumb.get_data()[:2] == b"\xff\xd8"
+    thumb.close()
+    part = client.get(f"/photos/{reuters}/original", headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.get_data() == expected[:10]
+    part.close()
+
+
+def test_only_the_desks_own_names_are_served(desk: Any) -> None:
+    _, _, root = desk
+    plain = create_app(root)
+    client = plain.test_client()
+    for host in ("localhost", "localhost:8080", "127.0.0.1:8080", "[::1]:8080", "127.0.0.5"):
+        assert client.get("/?q=flag", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example", "evil.example:8080", "photos.example.com", "127.0.0.1.nip.io"):
+        refused = client.get("/?q=flag", headers={"Host": host})
+        assert refused.status_code == 400, host
+        assert refused.mimetype == "text/plain" and b"does not answer to the name" in refused.data
+        api = client.get("/api/search?q=flag", headers={"Host": host})
+        assert api.status_code == 400 and "Host header" in api.get_json()["error"]
+    proxied = create_app(root, allowed_hosts=["photos.example.com", "desk.example:8443"])
+    client = proxied.test_client()
+    for host in ("photos.example.com", "photos.example.com:443", "desk.example:8443", "localhost"):
+        assert client.get("/?q=flag", headers={"Host": host}).status_code == 200, host
+    for host in ("desk.example", "desk.example:443", "evil.example"):
+        assert client.get("/?q=flag", headers={"Host": host}).status_code == 400, host
+
+
+def test_a_bad_allowed_host_stops_the_desk_at_start(desk: Any) -> None:
+    from photoarchive.errors import ConfigError
+
+    _, _, root = desk
+    for bad in ("photos example com", "http://photos.example.com/", "x:99999", ""):
+        with pytest.raises(ConfigError, match="not a host name"):
+            create_app(root, allowed_hosts=[bad])
+
+
+def test_a_search_over_its_budget_is_a_503_saying_to_narrow_it(desk: Any) -> None:
+    _, _, root = desk
+    app = create_app(root, query_seconds=0)
+    app.config["TESTING"] = False
+    client = app.test_client()
+    page = client.get("/?q=flag")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 503 and "The search took too long" in text
+    assert "narrow it" in text and "Traceback" not in text
+    api = client.get("/api/search?q=flag")
+    assert api.status_code == 503 and "took longer than 0 s" in api.get_json()["error"]
+    # Everything but searching goes on.
+    assert client.get("/").status_code == 200
+
+
+def test_query_limits_are_400s(desk: Any) -> None:
+    client, _, _ = desk
+    for q, says in (
+        ("a" * 204_800, "query too long: 204,800 characters, at most 1,000"),
+        ('"' + "flag " * 1640 + '"', "query too long"),
+        ("flag " + "x" * 101, "word too long: 101 characters"),
+        (" ".join(["flag"] * 51), "too many words: 51, at most 50"),
+    ):
+        page = client.get("/", query_string={"q": q})
+        assert page.status_code == 400 and "Cannot search that" in page.get_data(as_text=True)
+        assert q[:200] not in page.get_data(as_text=True)  # the query is not echoed back
+        api = client.get("/api/search", query_string={"q": q})
+        assert api.status_code == 400 and says in api.get_json()["error"]

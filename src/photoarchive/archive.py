@@ -231,16 +231,21 @@ class Archive:
         filters: SearchFilters | None = None,
         verdicts: Iterable[str] | None = None,
         count_agencies: bool = False,
+        seconds: float | None = None,
     ) -> SearchPage:
         """Return one page of records matching a query, best first, with rights verdicts.
 
         `filters` narrow by agency and date taken. With `cleared_for` a use, only photos
         whose verdict for that use passes (cleared or conditional) at `at` (default now) are
         kept; with `verdicts`, only photos whose verdict (for the policy's default use, or
-        `cleared_for`) is one of them. Totals and agency counts follow what is kept.
+        `cleared_for`) is one of them. Totals and agency counts follow what is kept; a page
+        past the last is empty. The index search stops with QueryTimeoutError after
+        `seconds` (default: the archive's query_seconds setting).
         """
+        from photoarchive.index_postings import Deadline
         from photoarchive.rights import PASSING
 
+        deadline = Deadline.after(self.settings.query_seconds if seconds is None else seconds)
         moment = at or _now()
         use = cleared_for or self.policy.default_use
         wanted = set(verdicts) if verdicts else None
@@ -252,7 +257,12 @@ class Archive:
         stale = False
         if wanted is None or narrowed is not None:
             found = self.index.search(
-                query, limit=limit, page=page, filters=narrowed, count_agencies=count_agencies
+                query,
+                limit=limit,
+                page=page,
+                filters=narrowed,
+                count_agencies=count_agencies,
+                deadline=deadline,
             )
             hits, total, counts = found.hits, found.total, found.agency_counts
             photos = self.catalog.get_many(h.sha256 for h in hits)
@@ -265,7 +275,7 @@ class Archive:
             assert wanted is not None
             # Judge every hit from the catalog: the facts in the index were read in another
             # time zone than the policy's, or are out of date.
-            found = self.index.search(query, limit=None, filters=filters)
+            found = self.index.search(query, limit=None, filters=filters, deadline=deadline)
             photos = self.catalog.get_many(h.sha256 for h in found.hits)
             judged = {
                 sha: v

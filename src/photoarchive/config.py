@@ -47,6 +47,13 @@ SETTINGS: tuple[Setting, ...] = (
         0,
         86_400,
     ),
+    Setting(
+        "query_seconds",
+        10,
+        "longest a search may run before it is stopped with an error (the desk: --query-seconds)",
+        1,
+        3600,
+    ),
 )
 
 
@@ -61,6 +68,7 @@ class ArchiveSettings:
     max_file_mb: int = 500
     max_seconds_per_file: int = 60
     lock_wait_seconds: int = 600
+    query_seconds: int = 10
 
 
 def starter_settings_text() -> str:

@@ -59,3 +59,7 @@ class EditConflictError(PhotoArchiveError):
 
 class PruneRefusedError(PhotoArchiveError):
     """verify --prune found too many files the catalog does not own to delete them safely."""
+
+
+class QueryTimeoutError(QueryError):
+    """A search ran out of its time budget and was stopped."""

@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from photoarchive.errors import IndexOutdatedError, IndexUnavailableError, QueryError
 from photoarchive.record import PhotoRecord
+
+if TYPE_CHECKING:
+    from photoarchive.index_postings import Deadline
 
 INDEX_NAME = "photos"
 # The identity of the archive the index was built for (its catalog's archive_id).
@@ -45,6 +48,18 @@ SEARCH_FIELDS = (
 _FIELD_PREFIX = re.compile(r"(?:^|(?<=[\s(]))([A-Za-z_]+):")
 _DATE_TERM = re.compile(r"\b(date|taken|date_created|ingested_at):(\[[^\]]*\]|\{[^}]*\}|\S+)")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}:\d{2}))?)?(?![\d:])")
+# Limits on a query, checked before Whoosh reads it: its parser and matchers run in pure
+# Python, and a query pasted by mistake (or sent to the desk on purpose) could otherwise
+# hold a worker for minutes.
+MAX_QUERY_CHARS = 1_000
+MAX_WORD_CHARS = 100
+#: Words typed, and index terms the parser makes of them (a phrase counts its words).
+MAX_QUERY_WORDS = 50
+#: Index terms the wildcards, prefixes and word ranges of one query may stand for.
+MAX_EXPANSIONS = 2_000
+# What counts as a word typed: anything between spaces, brackets and quotes, less operators.
+_WORD = re.compile(r'[^\s()"\[\]{}]+')
+_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO", "to"})
 FIELD_ALIASES = {
     "date_created": ["date", "taken"],
     "keywords": ["keyword", "kw"],
@@ -450,14 +465,19 @@ class SearchIndex:
         page: int = 1,
         filters: SearchFilters | None = None,
         count_agencies: bool = False,
+        deadline: Deadline | None = None,
     ) -> IndexResults:
         """Return one page of hits ranked by BM25 (every hit with limit=None) and the total.
 
         `filters` narrow the results without changing their scores; `count_agencies` adds the
-        number of matches per agency (over all pages).
+        number of matches per agency (over all pages). A page past the last is empty (with
+        the true total). With a `deadline`, the search stops with QueryTimeoutError when it
+        passes; a query beyond the MAX_... limits is refused with QueryError.
         """
         from whoosh import query as q
         from whoosh import sorting
+
+        from photoarchive.index_postings import time_budget
 
         parsed = self.parse(query)
         terms = frozenset(
@@ -466,12 +486,11 @@ class SearchIndex:
             if name in TEXT_FIELDS_FOR_CAPTION
         )
         wanted = filters or SearchFilters()
-        kwargs: dict[str, Any] = {}
+        groupedby = None
         if count_agencies:
-            kwargs["groupedby"] = {
-                "agency": sorting.FieldFacet("agency_key", maptype=sorting.Count)
-            }
-        with self._searcher() as searcher:
+            groupedby = {"agency": sorting.FieldFacet("agency_key", maptype=sorting.Count)}
+        with self._searcher() as searcher, time_budget(deadline):
+            parsed = _bounded_expansions(parsed, searcher.reader())
             # Filters are given to Whoosh as plain sets of document numbers: its own bit sets
             # are tested for emptiness once per matching document, which is slow. Masking the
             # few hidden versions is much cheaper than allowing the many live ones.
@@ -483,16 +502,15 @@ class SearchIndex:
                 if by_rights is not None:
                     allowed = by_rights if allowed is None else allowed & by_rights
                 hidden_docs |= hidden_by_rights
-            if allowed is not None:
-                if not allowed:  # Whoosh takes an empty filter for no filter at all
-                    return IndexResults(hits=[], total=0, terms=terms)
-                kwargs["filter"] = allowed
-            if hidden_docs:
-                kwargs["mask"] = hidden_docs
+            if allowed is not None and not allowed:
+                # Whoosh takes an empty filter for no filter at all
+                return IndexResults(hits=[], total=0, terms=terms)
             if limit is None:
-                results = searcher.search(parsed, limit=None, **kwargs)
+                results = _collect(
+                    searcher, parsed, None, True, groupedby, allowed, hidden_docs or None
+                )
                 total = len(results)
-                groups_from = results
+                page_hits = list(results)
             else:
                 # Skipping blocks that cannot rank pays for one word in under a tenth of the
                 # photos; for anything else Whoosh must then count the matches in a second
@@ -503,16 +521,20 @@ class SearchIndex:
                     and searcher.doc_frequency(parsed.fieldname, parsed.text) * 10
                     < searcher.doc_count_all()
                 )
-                page_results = searcher.search_page(
-                    parsed, page, pagelen=limit, optimize=optimize, **kwargs
+                # Pages are cut here rather than by Whoosh's search_page, which shows the last
+                # page for any page past it (a script paging until it gets nothing would
+                # never stop); no search ranks more documents than the index holds.
+                first = (page - 1) * limit
+                ranked = max(1, min(first + limit, searcher.doc_count_all()))
+                results = _collect(
+                    searcher, parsed, ranked, optimize, groupedby, allowed, hidden_docs or None
                 )
-                total = page_results.total
-                results = page_results
-                groups_from = page_results.results
-            hits = [Hit(sha256=h["sha256"], score=float(h.score or 0.0)) for h in results]
+                total = len(results)  # with `optimize`, a second, cheap pass counts them
+                page_hits = results[first : first + limit] if first < total else []
+            hits = [Hit(sha256=h["sha256"], score=float(h.score or 0.0)) for h in page_hits]
             counts: dict[str, int] = {}
             if count_agencies:
-                counts = {str(k): int(v) for k, v in groups_from.groups("agency").items() if k}
+                counts = {str(k): int(v) for k, v in results.groups("agency").items() if k}
         return IndexResults(hits=hits, total=total, agency_counts=counts, terms=terms)
 
     @contextmanager
@@ -522,12 +544,12 @@ class SearchIndex:
         searcher = getattr(self._local, "searcher", None)
         try:
             if searcher is None:
-                searcher = ix.searcher()
+                searcher = _new_searcher(ix)
             elif not searcher.up_to_date():
                 # A fresh searcher rather than refresh(): Whoosh's refresh fails on a reader
                 # opened while the index was empty.
                 searcher.close()
-                searcher = ix.searcher()
+                searcher = _new_searcher(ix)
         except Exception as exc:  # files removed or damaged under a running process
             self._local.searcher = None
             self._ix = None
@@ -570,6 +592,7 @@ class SearchIndex:
 
         if not query.strip():
             raise QueryError("empty query: give words to search for")
+        check_query_limits(query)
         self._open()  # a missing or outdated index is reported before the query is read
         known = set(SEARCH_FIELDS) | {a for names in FIELD_ALIASES.values() for a in names}
         for name in _FIELD_PREFIX.findall(re.sub(r'"[^"]*"', "", query)):
@@ -592,9 +615,183 @@ class SearchIndex:
             raise QueryError(f"cannot understand the query '{query}': check dates and brackets")
         if parsed is NullQuery:
             raise QueryError(f"nothing to search for in '{query}'")
+        if any(
+            getattr(leaf, "fieldname", "") is None and type(leaf).__name__ != "Every"
+            for leaf in parsed.leaves()
+        ):
+            # Whoosh leaves some stray operators as a word of no field ("0 (0 OR ^0)"),
+            # which would fail only while searching.
+            raise QueryError(
+                f"cannot understand the query '{query}': check brackets and operators "
+                "(^ raises a word's weight: flag^2)"
+            )
+        _check_dates(parsed, query)
+        # Words joined by hyphens, dots or apostrophes are one word typed but several terms.
+        made = sum(len(getattr(leaf, "words", None) or [leaf]) for leaf in parsed.leaves())
+        if made > MAX_QUERY_WORDS:
+            raise QueryError(
+                f"too many words: the query makes {made:,} search terms (words joined by "
+                f"hyphens or dots count one by one), at most {MAX_QUERY_WORDS:,}"
+            )
         from photoarchive.index_postings import with_postings_ranges
 
         return with_postings_ranges(parsed)
+
+
+def check_query_limits(query: str) -> None:
+    """Raise QueryError if the query is too long, holds too long a word or too many words.
+
+    Checked before Whoosh reads the query: its parser works in pure Python.
+    """
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"query too long: {len(query):,} characters, at most {MAX_QUERY_CHARS:,}")
+    words = [w for w in _WORD.findall(query) if w not in _OPERATORS]
+    longest = max(words, key=len, default="")
+    if len(longest) > MAX_WORD_CHARS:
+        raise QueryError(
+            f"word too long: {len(longest):,} characters ('{longest[:24]}...'), "
+            f"at most {MAX_WORD_CHARS:,}"
+        )
+    if len(words) > MAX_QUERY_WORDS:
+        raise QueryError(f"too many words: {len(words):,}, at most {MAX_QUERY_WORDS:,}")
+
+
+def _check_dates(parsed: Any, query: str) -> None:
+    """Raise QueryError for a date Whoosh would only fail to read while searching (a quoted
+    one, such as date:"x", is not read by the parser)."""
+    schema = _schema()
+    for leaf in parsed.leaves():
+        name = getattr(leaf, "fieldname", None)
+        if name not in ("date_created", "ingested_at"):
+            continue
+        texts = getattr(leaf, "words", None) or [getattr(leaf, "text", None)]
+        for text in texts:
+            if not isinstance(text, str):
+                continue
+            try:
+                schema[name].to_bytes(text)
+            except Exception:  # Whoosh raises a bare Exception for an unreadable date
+                raise QueryError(
+                    f"cannot understand the query '{query}': '{text}' is not a date such as "
+                    "2022-09-11"
+                ) from None
+
+
+def _bounded_expansions(query: Any, reader: Any) -> Any:
+    """Return `query` with its wildcards, prefixes and word ranges expanded to the index
+    terms they stand for (matched as postings lists); raise QueryError if together they
+    stand for more than MAX_EXPANSIONS terms.
+
+    The lexicon is read under the search's time budget, and at most one term past the
+    limit is read: a wildcard such as `*a*` stands for most of the index, and Whoosh would
+    step a matcher for each of its terms.
+    """
+    from whoosh.query import Every, MultiTerm
+
+    from photoarchive.index_postings import PostingsTerms
+
+    total = 0
+    shown: list[str] = []
+
+    def bound(node: Any) -> Any:
+        nonlocal total
+        if isinstance(node, Every):
+            if node.fieldname in (None, "", "*"):
+                return node  # every document: one list, whatever the lexicon holds
+        elif not isinstance(node, MultiTerm):
+            return node
+        shown.append(_pattern_text(node))
+        found: list[bytes] = []
+        for btext in _expansions(node, reader):
+            total += 1
+            if total > MAX_EXPANSIONS:
+                what = (
+                    f"'{shown[0]}' matches"
+                    if len(shown) == 1
+                    else f"the wildcards {', '.join(repr(s) for s in shown)} match"
+                )
+                raise QueryError(
+                    f"{what} more than {MAX_EXPANSIONS:,} words in the index: be more "
+                    "specific (more letters before a * or ?, a narrower range)"
+                )
+            found.append(btext)
+        if isinstance(node, Every) or not getattr(node, "constantscore", False):
+            return node
+        return PostingsTerms(node, found)
+
+    return query.accept(bound)
+
+
+def _expansions(node: Any, reader: Any) -> Iterator[bytes]:
+    """Yield the index terms a wildcard, prefix, word range or every-word query stands
+    for, checking the time budget while the lexicon is read."""
+    from whoosh.query import Every, PatternQuery
+
+    from photoarchive.index_postings import CHECK_EVERY, check_time
+
+    fieldname = node.fieldname
+    pattern: re.Pattern[str] | None = None
+    if isinstance(node, Every):
+        candidates = reader.lexicon(fieldname)
+    elif type(node)._btexts is PatternQuery._btexts:
+        # Wildcards read the lexicon from their literal start (all of it for `*a`) and
+        # test each term; their own loop would skip non-matching terms without a pause in
+        # which to look at the clock.
+        pattern = re.compile(node._get_pattern())
+        prefix = node._find_prefix(node.text)
+        candidates = (
+            reader.expand_prefix(fieldname, prefix) if prefix else reader.lexicon(fieldname)
+        )
+    else:
+        candidates = node._btexts(reader)
+    from_bytes = reader.schema[fieldname].from_bytes if fieldname in reader.schema else None
+    for n, btext in enumerate(candidates):
+        if n % CHECK_EVERY == 0:
+            check_time()
+        if pattern is None or (from_bytes is not None and pattern.match(from_bytes(btext))):
+            yield btext
+
+
+def _pattern_text(node: Any) -> str:
+    """Return how a wildcard, prefix or range reads in the query language."""
+    from whoosh.query import Every, Prefix, TermRange
+
+    if isinstance(node, Every):
+        text = "*"
+    elif isinstance(node, Prefix):
+        text = f"{node.text}*"
+    elif isinstance(node, TermRange):
+        text = f"[{node.start or ''} to {node.end or ''}]"
+    else:
+        text = str(getattr(node, "text", node))
+    field = node.fieldname
+    return text if field in DEFAULT_FIELDS else f"{field}:{text}"
+
+
+def _new_searcher(ix: Any) -> Any:
+    from photoarchive.index_postings import TimedSearcher
+
+    return TimedSearcher(ix.reader(), fromindex=ix)
+
+
+def _collect(
+    searcher: Any,
+    parsed: Any,
+    limit: int | None,
+    optimize: bool,
+    groupedby: dict[str, Any] | None,
+    allowed: set[int] | None,
+    hidden: set[int] | None,
+) -> Any:
+    """Run a search as Whoosh's Searcher.search does, with the time budget checked as the
+    documents are collected."""
+    from photoarchive.index_postings import TimedCollector
+
+    collector = TimedCollector(
+        searcher.collector(limit=limit, groupedby=groupedby, optimize=optimize), allowed, hidden
+    )
+    searcher.search_with_collector(parsed, collector)
+    return collector.results()
 
 
 def _postings_hold(

@@ -1,12 +1,70 @@
-"""Documents read straight from Whoosh's postings: of a set of terms, or of a date range."""
+"""Documents read straight from Whoosh's postings (term sets, date ranges, expanded
+wildcards), and the time budget every search runs under."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
-from whoosh.matching import ListMatcher, NullMatcher
-from whoosh.query import NumericRange
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.collectors import FilterCollector
+from whoosh.matching import ListMatcher, NullMatcher, WrappingMatcher
+from whoosh.query import NumericRange, Query
+from whoosh.searching import Searcher
+
+from photoarchive.errors import QueryTimeoutError
+
+# The clock is read once per this many documents or lexicon terms: often enough to stop
+# within milliseconds of the deadline, rarely enough to cost nothing measurable.
+CHECK_EVERY = 64
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The moment (time.monotonic) a search must have finished by, and its budget."""
+
+    seconds: float
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        """Return the deadline `seconds` from now."""
+        return cls(seconds, time.monotonic() + seconds)
+
+    def check(self) -> None:
+        """Raise QueryTimeoutError if the deadline has passed."""
+        if time.monotonic() >= self.at:
+            raise QueryTimeoutError(
+                f"the search took longer than {self.seconds:g} s and was stopped: narrow it "
+                "with more words, a field (credit:, city:) or a date range"
+            )
+
+
+# The deadline of the search running in this thread (each waitress worker thread has its
+# own): Whoosh calls back into the query objects and matchers below, which cannot be
+# handed it as an argument.
+_deadline: ContextVar[Deadline | None] = ContextVar("photoarchive_deadline", default=None)
+
+
+@contextmanager
+def time_budget(deadline: Deadline | None) -> Iterator[None]:
+    """Run the block's index work under `deadline` (None: no limit)."""
+    token = _deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def check_time() -> None:
+    """Raise QueryTimeoutError if the running search's deadline has passed."""
+    deadline = _deadline.get()
+    if deadline is not None:
+        deadline.check()
 
 
 def docs_with_terms(reader: Any, terms: Iterable[tuple[str, Any]]) -> set[int]:
@@ -14,9 +72,16 @@ def docs_with_terms(reader: Any, terms: Iterable[tuple[str, Any]]) -> set[int]:
     at once rather than through one matcher per term stepped together in Python."""
     found: set[int] = set()
     for fieldname, text in terms:
+        check_time()
         if (fieldname, text) in reader:
             found.update(reader.postings(fieldname, text).all_ids())
     return found
+
+
+def _list_matcher(docnums: set[int], boost: float) -> Any:
+    if not docnums:
+        return NullMatcher()
+    return ListMatcher(sorted(docnums), all_weights=boost)
 
 
 class PostingsRange(NumericRange):  # type: ignore[misc]
@@ -41,18 +106,80 @@ class PostingsRange(NumericRange):  # type: ignore[misc]
             constantscore=other.constantscore,
         )
 
-    def _docnums(self, reader: Any) -> list[int]:
+    def _docnums(self, reader: Any) -> set[int]:
         terms = self._compile_query(reader).existing_terms(reader, expand=True)
-        return sorted(docs_with_terms(reader, terms))
+        return docs_with_terms(reader, terms)
 
     def docs(self, searcher: Any) -> Iterator[int]:
-        return iter(self._docnums(searcher.reader()))
+        return iter(sorted(self._docnums(searcher.reader())))
 
     def matcher(self, searcher: Any, context: Any = None) -> Any:
-        docnums = self._docnums(searcher.reader())
-        if not docnums:
-            return NullMatcher()
-        return ListMatcher(docnums, all_weights=self.boost)
+        return _list_matcher(self._docnums(searcher.reader()), self.boost)
+
+
+class PostingsTerms(Query):  # type: ignore[misc]
+    """A wildcard, prefix or word range, already expanded to its index terms, matched as one
+    sorted list of documents with a constant score.
+
+    Whoosh ORs one matcher per expanded term and steps them together in Python: `a* b*`
+    (a few hundred words each) took a minute at 100,000 photos. The terms are those the
+    query's limit on expansions counted, so the lexicon is not read twice.
+    """
+
+    def __init__(self, original: Query, btexts: Iterable[bytes]) -> None:
+        self.original = original
+        self.fieldname = original.field()
+        self.btexts = tuple(btexts)
+        self.boost = original.boost
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.original!r}, {len(self.btexts)} terms)"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and isinstance(other, PostingsTerms)
+            and other.original == self.original
+            and other.btexts == self.btexts
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.original, self.btexts))
+
+    def field(self) -> str:
+        return str(self.fieldname)
+
+    def terms(self, phrases: bool = False) -> Iterator[tuple[str, Any]]:
+        return iter(self.original.terms(phrases=phrases))
+
+    def tokens(self, boost: float = 1.0, exreader: Any = None) -> Iterator[Any]:
+        return iter(self.original.tokens(boost=boost))
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return sum(
+            ixreader.doc_frequency(self.fieldname, t)
+            for t in self.btexts
+            if (self.fieldname, t) in ixreader
+        )
+
+    def estimate_min_size(self, ixreader: Any) -> int:
+        return min(
+            (
+                ixreader.doc_frequency(self.fieldname, t)
+                for t in self.btexts
+                if (self.fieldname, t) in ixreader
+            ),
+            default=0,
+        )
+
+    def _docnums(self, reader: Any) -> set[int]:
+        return docs_with_terms(reader, ((self.fieldname, t) for t in self.btexts))
+
+    def docs(self, searcher: Any) -> Iterator[int]:
+        return iter(sorted(self._docnums(searcher.reader())))
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        return _list_matcher(self._docnums(searcher.reader()), self.boost)
 
 
 def with_postings_ranges(query: Any) -> Any:
@@ -64,3 +191,63 @@ def with_postings_ranges(query: Any) -> Any:
         return node
 
     return query.accept(swap)
+
+
+class TimedSearcher(Searcher):  # type: ignore[misc]
+    """A Whoosh searcher whose postings matchers honour the running search's time budget
+    (its per-segment searchers are of this class too).
+
+    Intersections and phrases step their words' matchers in loops of their own, which may
+    run through every posting without handing the collector one document; so each postings
+    matcher looks at the clock whenever it moves to its next block (up to 128 postings).
+    """
+
+    def postings(self, fieldname: str, text: Any, weighting: Any = None, qf: int = 1) -> Any:
+        matcher = super().postings(fieldname, text, weighting=weighting, qf=qf)
+        leaf = matcher
+        while isinstance(leaf, WrappingMatcher):  # deleted documents are filtered out
+            leaf = leaf.child
+        if type(leaf) is W3LeafMatcher:
+            # The check is given to this one object: a wrapping matcher would add a Python
+            # call to every step, and giving the object a subclass (__class__ = ...) makes
+            # CPython's attribute look-ups on it slower; either cost searches 30-40%.
+            goto = leaf._goto
+
+            def timed_goto(position: int) -> None:
+                check_time()
+                goto(position)
+
+            leaf._goto = timed_goto
+        return matcher
+
+
+class TimedCollector(FilterCollector):  # type: ignore[misc]
+    """Whoosh's FilterCollector (allowed and hidden documents, either may be None) whose
+    loop over the matches also checks the time budget, as Whoosh's TimeLimitCollector does
+    but without its alarm signal (only the main thread may take signals) or timer thread.
+
+    The check sits in the filter's own loop: another collector layer would cost a Python
+    generator step per matching document.
+    """
+
+    filtered_count: int
+
+    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
+        check_time()
+        super().prepare(top_searcher, q, context)
+
+    def collect_matches(self) -> None:
+        child = self.child
+        allow, hide = self._allow, self._restrict
+        offset = self.offset
+        filtered = self.filtered_count
+        for n, sub_docnum in enumerate(child.matches()):
+            if n % CHECK_EVERY == 0:
+                check_time()
+            if (allow is not None and offset + sub_docnum not in allow) or (
+                hide is not None and offset + sub_docnum in hide
+            ):
+                filtered += 1
+                continue
+            child.collect(sub_docnum)
+        self.filtered_count = filtered

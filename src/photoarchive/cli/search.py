@@ -41,6 +41,12 @@ from photoarchive.policy import USES
     multiple=True,
     help="Also show killed pictures, or older versions of refiled ones.",
 )
+@click.option(
+    "--query-seconds",
+    type=click.FloatRange(0, 3600, min_open=True),
+    default=None,
+    help="Stop a search that runs longer (default: query_seconds in archive.toml, 10).",
+)
 @click.pass_context
 def search(
     ctx: click.Context,
@@ -50,12 +56,17 @@ def search(
     as_json: bool,
     cleared_for: str | None,
     include: tuple[str, ...],
+    query_seconds: float | None,
 ) -> None:
     """Search captions, headlines, keywords, places, by-lines and credits.
 
     Words must all match (stemmed: "tanks" finds "tank"); use quotes for phrases, OR and
     NOT, and fields: credit:, agency:, byline:, city:, country:, keywords:, source:,
     format:, date:. Dates take ranges such as date:[2022-09-01 to 2022-09-30].
+
+    A query holds at most 1,000 characters and 50 words, and its wildcards at most 2,000
+    words of the index; a search running longer than --query-seconds stops with an error.
+    A page past the last is empty.
 
     Example:
 
@@ -66,13 +77,20 @@ def search(
     with open_from_context(ctx) as archive:
         filters = SearchFilters(states=("live", *include))
         result = archive.search(
-            query, limit=limit, page=page, cleared_for=cleared_for, filters=filters
+            query,
+            limit=limit,
+            page=page,
+            cleared_for=cleared_for,
+            filters=filters,
+            seconds=query_seconds,
         )
     if as_json:
         print_json([r.to_dict() for r in result.results])
         return
     if not result.results:
-        say(f"No photos match {query!r}.")
+        # A page past the last is empty, so that a script paging until empty stops.
+        past = f" on page {page}; {result.total} in all" if result.total else ""
+        say(f"No photos match {query!r}{past}.")
         return
     click.echo(f"{'ID':<12}  {'DATE':<10}  {'CREDIT':<16}  {'RIGHTS':<15}  CAPTION")
     for r in result.results:

@@ -25,28 +25,76 @@ from photoarchive.cli.output import open_from_context, say
     show_default=True,
     help="Requests served at once.",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    metavar="NAME",
+    multiple=True,
+    callback=lambda ctx, param, value: _host_names(value),
+    help="Also answer to this name in the Host header (a reverse proxy's public name; "
+    "NAME:PORT for that port only). Repeatable. Loopback names and --host always work.",
+)
+@click.option(
+    "--query-seconds",
+    type=click.FloatRange(0.1, 3600),
+    default=5.0,
+    show_default=True,
+    help="Longest a search may run; a longer one is stopped and answered with a 503.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    threads: int,
+    allowed_hosts: tuple[str, ...],
+    query_seconds: float,
+) -> None:
     """Serve the search desk in a browser (read-only).
 
     Search with the same query language as the command line, scan thumbnails with
     captions, credits and rights badges, open a photo to see every field, its rights
     verdict and the credit to print, and download the original.
 
+    The desk answers only to its own names (the Host header): loopback names, --host, and
+    each --allowed-host; any other name gets a 400, so that a web page cannot reach it
+    through a DNS name of its own (DNS rebinding). Behind a reverse proxy that passes on
+    its public name, give that name with --allowed-host.
+
     Example:
 
     \b
         photoarchive serve --port 8080
+        photoarchive serve --allowed-host photos.example.com
     """
     import waitress
 
     from photoarchive.web import create_app
+    from photoarchive.web.hosts import desk_names
 
-    app = create_app(ctx.obj)
+    names = desk_names(host, allowed_hosts)
+    app = create_app(ctx.obj, allowed_hosts=names, query_seconds=query_seconds)
     if not _is_loopback(host):
         say(f"warning: serving on {host}: anyone who can reach this machine can see the archive")
-    say(f"Serving {ctx.obj} at http://{host}:{port}/ (Ctrl-C to stop)")
+    if names:
+        say(f"Answering to loopback names and {', '.join(names)}")
+    say(f"Serving {ctx.obj} at http://{_url_host(host)}:{port}/ (Ctrl-C to stop)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="photoarchive")
+
+
+def _host_names(values: tuple[str, ...]) -> tuple[str, ...]:
+    from photoarchive.web.hosts import split_host
+
+    for value in values:
+        if split_host(value) is None:
+            raise click.BadParameter(
+                f"'{value}' is not a host name (give NAME or NAME:PORT, e.g. photos.example.com)"
+            )
+    return values
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _is_loopback(host: str) -> bool:

@@ -1,15 +1,23 @@
-"""Build the Flask app: one archive per worker thread, security headers, error pages."""
+"""Build the Flask app: one archive per worker thread, the Host allow list, security
+headers, error pages, the search time budget."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, jsonify, request
 
 from photoarchive.archive import Archive, open_archive
 from photoarchive.sizes import human_size
+from photoarchive.web.hosts import LOOPBACK_NAMES, HostAllowList
+
+#: Seconds a search may run on the desk before it is stopped with a 503: a worker thread
+#: held longer would keep other editors waiting (archive.toml's query_seconds is the
+#: command line's).
+DESK_QUERY_SECONDS = 5.0
 
 # Everything the pages need is served from this app; nothing from elsewhere may load.
 CSP = (
@@ -38,14 +46,34 @@ class ArchivePool:
         return archive
 
 
-def create_app(archive_root: str | Path) -> Flask:
-    """Return the web desk for the archive at `archive_root` (checked before serving)."""
+def create_app(
+    archive_root: str | Path,
+    allowed_hosts: Iterable[str] = LOOPBACK_NAMES,
+    query_seconds: float = DESK_QUERY_SECONDS,
+) -> Flask:
+    """Return the web desk for the archive at `archive_root` (checked before serving).
+
+    Requests are served only if their Host header names the desk by one of
+    `allowed_hosts` (loopback names always), so that a hostile web page cannot reach it
+    through a DNS name of its own pointed at this machine (DNS rebinding); each search may
+    run `query_seconds`.
+    """
     root = Path(archive_root)
+    hosts = HostAllowList(allowed_hosts)  # a name that is none is refused before serving
     with open_archive(root, readonly=True) as archive:
         archive.policy  # noqa: B018 - a broken rights.toml stops the server at start
     app = Flask(__name__)
     app.config["ARCHIVE_ROOT"] = root
+    app.config["QUERY_SECONDS"] = query_seconds
     app.extensions["photoarchive"] = ArchivePool(root)
+    app.extensions["photoarchive_hosts"] = hosts
+
+    @app.before_request
+    def trusted_host() -> Any:
+        host = request.headers.get("Host")
+        if hosts.allows(host):
+            return None
+        return _unknown_host(host)
 
     from photoarchive.web import errors, views
 
@@ -63,6 +91,22 @@ def create_app(archive_root: str | Path) -> Flask:
         return response
 
     return app
+
+
+def _unknown_host(host: str | None) -> Response:
+    """The short answer to a request that names the desk by a name it does not answer to:
+    no page of the desk's own, nothing from the archive."""
+    shown = repr((host or "")[:100])
+    message = (
+        f"this desk does not answer to the name {shown} (the Host header); if that is its "
+        "public name behind a proxy, start it with 'photoarchive serve --allowed-host NAME'"
+    )
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": message, "status": 400})
+    else:
+        response = Response(f"400 Bad Request: {message}\n", mimetype="text/plain")
+    response.status_code = 400
+    return response
 
 
 def current_archive(app: Flask) -> Archive:

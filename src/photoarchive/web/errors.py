@@ -13,12 +13,15 @@ from photoarchive.errors import (
     PhotoArchiveError,
     PhotoNotFoundError,
     QueryError,
+    QueryTimeoutError,
 )
 
 
 def _status(exc: Exception) -> int:
     if isinstance(exc, PhotoNotFoundError | AmbiguousIdError):
         return 404
+    if isinstance(exc, QueryTimeoutError):
+        return 503  # the query may be fine; the desk would not spend longer on it
     if isinstance(exc, QueryError):
         return 400
     if isinstance(exc, IndexUnavailableError):
@@ -39,7 +42,10 @@ def register(app: Flask) -> None:
     def archive_error(exc: PhotoArchiveError) -> Any:
         status = _status(exc)
         titles = {404: "Not found", 400: "Cannot search that", 503: "Search unavailable"}
-        return _respond(status, titles.get(status, "Something went wrong"), str(exc))
+        title = titles.get(status, "Something went wrong")
+        if isinstance(exc, QueryTimeoutError):
+            title = "The search took too long"
+        return _respond(status, title, str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

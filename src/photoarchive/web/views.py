@@ -5,10 +5,20 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+)
 from markupsafe import Markup, escape
 
 from photoarchive.archive import Archive, SearchPage
@@ -76,6 +86,7 @@ def _search(args: Any, limit: int) -> tuple[SearchPage | None, dict[str, Any]]:
         filters=filters,
         verdicts=[state["rights"]] if state["rights"] else None,
         count_agencies=True,
+        seconds=current_app.config["QUERY_SECONDS"],
     )
     return page, state
 
@@ -128,6 +139,20 @@ def photo_page(photo_id: str) -> str:
 
 def _send(data: bytes, mimetype: str, download_name: str | None = None) -> Response:
     response = Response(data, mimetype=mimetype)
+    return _cached(response, download_name)
+
+
+def _send_path(path: Path, mimetype: str, etag: str, download_name: str | None = None) -> Response:
+    """Stream a file from the archive: the server sends it in chunks (waitress's file
+    wrapper), never read whole into memory, and answers ranges and If-None-Match."""
+    try:
+        response = send_file(path, mimetype=mimetype, conditional=True, etag=etag)
+    except FileNotFoundError:  # removed since it was looked up (verify --prune)
+        abort(404)
+    return _cached(response, download_name)
+
+
+def _cached(response: Response, download_name: str | None) -> Response:
     response.headers["Cache-Control"] = "private, max-age=86400"
     if download_name:
         response.headers["Content-Disposition"] = _attachment(download_name)
@@ -151,7 +176,7 @@ def rendition(photo_id: str, kind: str) -> Response:
     path = arc.store.rendition_path(sha, kind)
     if not path.is_file():
         abort(404)
-    return _send(path.read_bytes(), "image/jpeg")
+    return _send_path(path, "image/jpeg", f"{sha}-{kind}")
 
 
 @bp.get("/photos/<photo_id>/original")
@@ -169,9 +194,10 @@ def original(photo_id: str) -> Response:
         "webp": "image/webp",
         "heic": "image/heic",
     }
-    return _send(
-        path.read_bytes(),
+    return _send_path(
+        path,
         mimetypes.get(stored.ext, "application/octet-stream"),
+        stored.record.sha256,  # the content's own hash: the strongest of validators
         stored.record.original_filename,
     )
 
