@@ -797,6 +797,8 @@ def _collect(
 def _postings_hold(
     reader: Any, schema: Any, doc: dict[str, Any], docnum: int, not_found: type[Exception]
 ) -> bool:
+    from whoosh.matching import ReadTooFar
+
     for name, value in doc.items():
         field = schema[name]
         if not field.indexed or name == "sha256":
@@ -810,7 +812,13 @@ def _postings_hold(
                 matcher = reader.postings(name, text)
             except not_found:
                 return False
-            matcher.skip_to(docnum)
+            if not matcher.is_active():
+                return False
+            if matcher.id() < docnum:
+                try:
+                    matcher.skip_to(docnum)
+                except ReadTooFar:  # the postings end before the document
+                    return False
             if not matcher.is_active() or matcher.id() != docnum:
                 return False
     return True
