@@ -153,7 +153,9 @@ def deeply_nested() -> bytes:
 
 
 def long_caption() -> bytes:
-    caption = ("Tanks abandoned in a river by the fleeing Russians " * 2000)[:100_000]
+    # Words no other fixture uses: the search tests' rankings over tests/fixtures stay as they
+    # were when this caption was 100,000 characters in the index (it is now cut to 10,000).
+    caption = ("Smoke rises over grain silos at dawn near the wrecked harbour " * 1700)[:100_000]
     info = PngImagePlugin.PngInfo()
     info.add_itxt(
         "XML:com.adobe.xmp", build_xmp({"caption": caption, "credit": "AFP"}).decode(), zip=True
@@ -161,19 +163,92 @@ def long_caption() -> bytes:
     return png((160, 60, 10), pnginfo=info)
 
 
-def bomb_png() -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
+def chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body, CRC."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# PNG colour type -> samples per pixel
+_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# Adam7: (x start, y start, x step, y step) of each pass
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2))
+_ADAM7 += ((0, 1, 1, 2),)
+
+
+def bomb_png() -> bytes:
     ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n"
+        PNG_SIGNATURE
         + chunk(b"IHDR", ihdr)
         + chunk(b"IDAT", zlib.compress(b"\x00" * 4096, 9))
         + chunk(b"IEND", b"")
     )
+
+
+def big_png(
+    width: int,
+    height: int,
+    colour_type: int = 6,
+    bit_depth: int = 8,
+    interlace: bool = False,
+    before_idat: bytes = b"",
+) -> bytes:
+    """A complete, valid PNG of `width` x `height` zero pixels: deflate packs them about
+    1,000 to 1, so 169 MP of RGBA (676 MB decoded) fit in 656 KB. Made a row at a time."""
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, int(interlace))
+    bits = _SAMPLES[colour_type] * bit_depth
+    packer = zlib.compressobj(9)
+    parts = []
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    for x0, y0, dx, dy in passes:
+        pass_width = (width - x0 + dx - 1) // dx
+        rows = (height - y0 + dy - 1) // dy
+        if pass_width <= 0 or rows <= 0:
+            continue
+        row = bytes(1 + (pass_width * bits + 7) // 8)  # filter byte 0, then zero samples
+        for _ in range(rows):
+            parts.append(packer.compress(row))
+    parts.append(packer.flush())
+    data = b"".join(parts)
+    plte = chunk(b"PLTE", bytes(range(256)) * 3) if colour_type == 3 else b""
+    # IDAT in 64 KB chunks, as encoders write it.
+    idat = b"".join(chunk(b"IDAT", data[i : i + 65536]) for i in range(0, len(data), 65536))
+    return PNG_SIGNATURE + chunk(b"IHDR", ihdr) + plte + before_idat + idat + chunk(b"IEND", b"")
+
+
+def text_bomb_png(kind: bytes = b"zTXt", chunks: int = 60, each: int = 1_000_000) -> bytes:
+    """A small PNG whose compressed text chunks each inflate to `each` bytes."""
+    packed = zlib.compress(b"A" * each, 9)
+    bodies = b""
+    for i in range(chunks):
+        key = f"Comment{i}".encode()
+        if kind == b"zTXt":
+            bodies += chunk(b"zTXt", key + b"\x00\x00" + packed)
+        else:  # iTXt: compressed flag 1, method 0, no language, no translated keyword
+            bodies += chunk(b"iTXt", key + b"\x00\x01\x00\x00\x00" + packed)
+    return big_png(40, 30, 2, before_idat=bodies)
+
+
+def icc_bomb_png(chunks: int = 200, each: int = 1_000_000) -> bytes:
+    """A PNG with many iCCP chunks, each inflating to about 1 MB."""
+    body = b"bomb\x00\x00" + zlib.compress(b"\x00" * each, 9)
+    return big_png(40, 30, 2, before_idat=chunk(b"iCCP", body) * chunks)
+
+
+def many_chunks_png(count: int = 40_000) -> bytes:
+    """A PNG with tens of thousands of small ancillary chunks: text with distinct keys,
+    and private chunks no reader knows."""
+    text = b"".join(chunk(b"tEXt", b"k%d\x00v" % i) for i in range(count // 2))
+    private = chunk(b"prVt", b"x") * (count - count // 2)
+    return big_png(40, 30, 2, before_idat=text + private)
+
+
+def xmp_many_keywords() -> bytes:
+    words = [f"keyword {i:04d} " + "x" * 88 for i in range(5000)]
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", build_xmp({"keywords": words}).decode(), zip=True)
+    return png((60, 160, 10), pnginfo=info)
 
 
 def bomb_jpeg() -> bytes:
@@ -275,6 +350,53 @@ KINDS: dict[str, tuple[Callable[[], bytes], str, str]] = {
     "truncated.webp": (truncated_webp, "reject", "a WebP cut in half"),
     "png-bad-crc.png": (png_bad_crc, "reject", "a PNG with a damaged header checksum"),
     "many-app-segments.jpg": (many_segments, "ingest", "600 application segments"),
+    # Costly PNG constructions: each costs a few MB at most (scripts/memory_limits.py measures
+    # the full-size ones, 169 MP in 656 KB).
+    "png-rgba-8mp.png": (
+        lambda: big_png(2900, 2900, 6, 8),
+        "ingest",
+        "8.4 MP of RGBA (34 MB decoded) in 32 KB: decoded a band at a time",
+    ),
+    "png-la16-interlaced-12mp.png": (
+        lambda: big_png(3500, 3500, 4, 16, interlace=True),
+        "ingest",
+        "12 MP of 16-bit grey and alpha, interlaced (49 MB decoded) in 47 KB",
+    ),
+    "png-ztxt-bomb.png": (
+        lambda: text_bomb_png(b"zTXt", 10),
+        "reject",
+        "10 zTXt chunks of 1 KB each inflating to 1 MB",
+    ),
+    "png-itxt-bomb.png": (
+        lambda: text_bomb_png(b"iTXt", 10),
+        "reject",
+        "10 iTXt chunks of 1 KB each inflating to 1 MB",
+    ),
+    "png-ztxt-5mb.png": (
+        lambda: text_bomb_png(b"zTXt", 1, 5_000_000),
+        "reject",
+        "one zTXt chunk of 5 KB inflating to 5 MB",
+    ),
+    "png-iccp-many.png": (
+        lambda: icc_bomb_png(20),
+        "ingest",
+        "20 iCCP chunks each inflating to 1 MB (each replaces the last)",
+    ),
+    "png-many-chunks.png": (
+        lambda: many_chunks_png(3000),
+        "ingest",
+        "3,000 small ancillary chunks: text with distinct keys and private chunks",
+    ),
+    "iim-2000-keywords.jpg": (
+        lambda: iim(encode_iim({"keywords": [f"kw{i:04d}" for i in range(2000)]})),
+        "ingest",
+        "2,000 IIM keywords (cut to max_keywords)",
+    ),
+    "xmp-5000-keywords.png": (
+        xmp_many_keywords,
+        "ingest",
+        "5,000 XMP keywords of 100 characters (cut to max_keywords, max_keyword_chars)",
+    ),
 }
 
 
@@ -301,6 +423,10 @@ def make_special(folder: Path) -> dict[str, str]:
     # Root reads anything: there the file is simply ingested.
     expected["unreadable.jpg"] = "ingest" if os.geteuid() == 0 else "reject"
     (folder / "folder-named.jpg").mkdir()
+    # 20 MB long, 4 KB on disk: the rest is a hole.
+    (folder / "sparse.jpg").write_bytes(good + b"\x03")
+    os.truncate(folder / "sparse.jpg", 20_000_000)
+    expected["sparse.jpg"] = "reject"
     return expected
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# "...didn't finish lunchCredit: Channel 4", "... in Izium. Photo: AFP", "...(Credit: Reuters)"
-_CREDIT = re.compile(
-    r"^(?P<caption>.*?\S)\s*[(\[]?\s*(?P<label>Credit|Photo|Picture|Pic|Image|Photograph)s?"
-    r"\s*:\s*(?P<credit>[^()\[\]]+?)\s*[)\]]?\s*$"
-)
+# "...didn't finish lunchCredit: Channel 4", "... in Izium. Photo: AFP", "...(Credit: Reuters)":
+# a label and its colon. What stands before and after it is checked without a pattern (see
+# _credited): one pattern for the whole line backtracked cubically on long lines.
+_CREDIT_LABEL = re.compile(r"(?:Credit|Photo|Picture|Pic|Image|Photograph)s?\s*:")
 # Page furniture: advertising, navigation, share buttons.
 _FURNITURE = re.compile(
     r"^(advertisement|topics|most read.*|read more.*|share|comments?|related.*|"
@@ -59,18 +58,46 @@ def extract_captions(text: str) -> list[CaptionEntry]:
 
 
 def _credited(number: int, line: str) -> CaptionEntry | None:
-    match = _CREDIT.match(line)
-    if not match or len(line) > MAX_CAPTION:
+    # Longer lines are never captions: they are not looked at.
+    if len(line) > MAX_CAPTION:
         return None
-    caption = match.group("caption").rstrip(" -–—|,;")
-    credit = match.group("credit").strip()
-    if len(caption.split()) < 2 or not credit or len(credit) > 80:
-        return None
-    return CaptionEntry(caption=caption, credit=credit, line=number)
+    # The line reads "<caption> [(] <label>: <credit> [)]": the first label that has a
+    # caption before it and only a credit (no brackets but one closing the line) after it.
+    end = line.rstrip()
+    core = end[:-1] if end.endswith((")", "]")) else end
+    last_bracket = max(core.rfind(b) for b in "()[]")
+    for label in _CREDIT_LABEL.finditer(line):
+        after = label.end()
+        if after <= last_bracket or after >= len(core):
+            continue
+        caption_end = _caption_end(line, label.start())
+        if caption_end == 0:
+            continue
+        caption = line[:caption_end].rstrip(" -–—|,;")
+        credit = core[after:].strip()
+        if len(caption.split()) < 2 or not credit or len(credit) > 80:
+            return None
+        return CaptionEntry(caption=caption, credit=credit, line=number)
+    return None
+
+
+def _caption_end(line: str, label: int) -> int:
+    """Where the caption before a label ends: spaces and one opening bracket are left out
+    (0 when nothing is left)."""
+    end = label
+    while end > 0 and line[end - 1].isspace():
+        end -= 1
+    if end > 0 and line[end - 1] in "([":
+        before = end - 1
+        while before > 0 and line[before - 1].isspace():
+            before -= 1
+        if before > 0:
+            return before
+    return end
 
 
 def _looks_like_caption(line: str) -> bool:
-    if _FURNITURE.match(line) or len(line) > MAX_CAPTION:
+    if len(line) > MAX_CAPTION or _FURNITURE.match(line):
         return False
     words = line.split()
     if len(words) < 4 or line.isupper():

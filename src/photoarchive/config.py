@@ -41,6 +41,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_file_mb", 500, "larger files are rejected", 1, 100_000),
     Setting("max_seconds_per_file", 60, "a file that takes longer to read is rejected", 1, 3600),
     Setting(
+        "max_caption_chars",
+        10_000,
+        "captions are cut to this many characters (with a warning)",
+        100,
+        1_000_000,
+    ),
+    Setting(
+        "max_text_chars",
+        2_000,
+        "other text fields (headline, credit, instructions...) are cut to this length",
+        100,
+        1_000_000,
+    ),
+    Setting(
+        "max_keywords", 200, "keywords after this many are left out (with a warning)", 1, 100_000
+    ),
+    Setting("max_keyword_chars", 64, "keywords are cut to this many characters", 8, 10_000),
+    Setting(
         "lock_wait_seconds",
         600,
         "how long a writer waits for another to finish (reindex, edit, ingest)",
@@ -67,6 +85,10 @@ class ArchiveSettings:
     max_pixels: int = 200_000_000
     max_file_mb: int = 500
     max_seconds_per_file: int = 60
+    max_caption_chars: int = 10_000
+    max_text_chars: int = 2_000
+    max_keywords: int = 200
+    max_keyword_chars: int = 64
     lock_wait_seconds: int = 600
     query_seconds: int = 10
 

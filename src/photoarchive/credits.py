@@ -21,9 +21,11 @@ KNOWN_AGENCIES: dict[str, tuple[str, ...]] = {
 }
 _LABEL = re.compile(r"^\s*(credit|photo|photograph|picture|pic|image|source)\s*:\s*", re.I)
 _COPYRIGHT = re.compile(r"^\s*(©|\(c\)|copyright)\s*", re.I)
-_YEAR = re.compile(r"\s*,?\s+(19|20)\d\d\s*$")
-_VIA = re.compile(r"\s+via\s+", re.I)
-_SPLIT = re.compile(r"\s*/\s*|\s*\|\s*")
+_YEAR = re.compile(r"\s(?:19|20)\d\d$")
+# A match may start only where a run of spaces starts: otherwise each position inside a long
+# run would scan the rest of it again (quadratic on a credit of spaces).
+_VIA = re.compile(r"(?<!\s)\s+via\s+", re.I)
+_SPLIT = re.compile(r"(?:(?<!\s)\s+)?[/|]\s*")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,17 @@ def clean_credit(credit: str) -> str:
     """Return the credit without labels ('Credit:', 'Photo:', '©') or a trailing year."""
     text = _LABEL.sub("", credit.strip())
     text = _COPYRIGHT.sub("", text)
-    return _YEAR.sub("", text).strip()
+    return _without_year(text).strip()
+
+
+def _without_year(text: str) -> str:
+    """Drop a trailing year (", 2022", " 2022"), found from the end: a pattern searched
+    from every position backtracked quadratically on long runs of spaces."""
+    text = text.rstrip()
+    if not _YEAR.search(text[-5:]):
+        return text
+    text = text[:-4].rstrip()
+    return text[:-1] if text.endswith(",") else text
 
 
 def parse_credit(credit: str | None, aliases: Mapping[str, str] | None = None) -> CreditLine | None:

@@ -53,6 +53,9 @@ MONTHS = {
     )
     for name in names
 }
+# The longest wire date ("HOLD FOR RELEASE UNTIL 1400 GMT ON WEDNESDAY, 12 SEPTEMBER 2022"
+# leaves about 40 characters to read) with room to spare.
+MAX_DATE_TEXT = 200
 _ZONE = r"(?P<zone>Z|[+-]\d{2}:?\d{2}|[A-Z]{1,4})?"
 _TIME = r"(?P<hour>\d{1,2}):?(?P<minute>\d{2})(?::(?P<second>\d{2}))?"
 _PATTERNS = [
@@ -87,13 +90,23 @@ def parse_moment(
     `end_of_day`, as for "NO USE AFTER 30 SEPTEMBER 2022"). A time without a zone takes
     `default_zone`; without one, DateParseError is raised rather than a zone guessed.
     """
+    if len(text) > MAX_DATE_TEXT:
+        # Read from untrusted captions and instructions: nothing this long is a date, and
+        # no pattern is run over it.
+        raise DateParseError(f"cannot read the date '{_shown(text)}' (too long for a date)")
     cleaned = " ".join(text.strip().upper().replace(",", ", ").split()).rstrip(".")
     cleaned = cleaned.replace(" ,", ",")
     for pattern in _PATTERNS:
         match = pattern.match(cleaned)
         if match:
             return _build(match, text, default_zone, end_of_day)
-    raise DateParseError(f"cannot read the date '{text.strip()}'")
+    raise DateParseError(f"cannot read the date '{_shown(text)}'")
+
+
+def _shown(text: str) -> str:
+    """The text as quoted in an error: stripped and at most 60 characters."""
+    text = text.strip()
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _build(
@@ -102,7 +115,7 @@ def _build(
     parts = match.groupdict()
     month = int(parts["month"]) if parts.get("month") else MONTHS.get(parts.get("mname") or "")
     if month is None:
-        raise DateParseError(f"cannot read the month in '{text.strip()}'")
+        raise DateParseError(f"cannot read the month in '{_shown(text)}'")
     try:
         day = date(int(parts["year"]), month, int(parts["day"]))
         if parts.get("hour") is not None:
@@ -110,10 +123,10 @@ def _build(
         else:
             clock = time.max if end_of_day else time.min
     except ValueError:
-        raise DateParseError(f"'{text.strip()}' is not a real date or time") from None
+        raise DateParseError(f"'{_shown(text)}' is not a real date or time") from None
     zone = _zone(parts.get("zone"), text) or default_zone
     if zone is None:
-        raise DateParseError(f"'{text.strip()}' gives no time zone")
+        raise DateParseError(f"'{_shown(text)}' gives no time zone")
     return datetime.combine(day, clock, tzinfo=zone)
 
 
@@ -127,7 +140,7 @@ def _zone(name: str | None, text: str) -> tzinfo | None:
     if name in ZONE_ABBREVIATIONS:
         hours = ZONE_ABBREVIATIONS[name]
         return UTC if hours == 0 else timezone(timedelta(hours=hours), name)
-    raise DateParseError(f"unknown time zone '{name}' in '{text.strip()}'")
+    raise DateParseError(f"unknown time zone '{name}' in '{_shown(text)}'")
 
 
 def parse_iim_moment(date_text: str, time_text: str | None, end_of_day: bool = False) -> datetime:

@@ -4,56 +4,78 @@ and a difference hash that survives resizing and recompression (near-duplicates)
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
+from typing import Any, BinaryIO
 
 from PIL import Image
 
 # JPEG markers whose segments are metadata, not image data: APP0-APP15 and COM.
 _METADATA_MARKERS = set(range(0xE0, 0xF0)) | {0xFE}
+_PIECE = 1 << 20
 
 
-def pixel_digest(data: bytes, fmt: str) -> str | None:
+def pixel_digest(data: bytes | BinaryIO, fmt: str) -> str | None:
     """Return the SHA-256 of a file's image data with its metadata left out.
 
     For JPEG that is every segment but APPn and COM (so rewriting captions does not change
-    it); for PNG the header and image data chunks. Other formats give None.
+    it); for PNG the header and image data chunks. Other formats give None. `data` is the
+    file's bytes or a binary file open at its start, read a piece at a time.
     """
+    fh = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
     if fmt in ("JPEG", "MPO"):
-        return _jpeg_digest(data)
+        return _jpeg_digest(fh)
     if fmt == "PNG":
-        return _png_digest(data)
+        return _png_digest(fh)
     return None
 
 
-def _jpeg_digest(data: bytes) -> str | None:
+def _copy_into(digest: Any, fh: BinaryIO, length: int | None) -> None:
+    """Hash `length` bytes of `fh` (all that is left with None), a piece at a time."""
+    while length is None or length > 0:
+        piece = fh.read(_PIECE if length is None else min(_PIECE, length))
+        if not piece:
+            return
+        digest.update(piece)
+        if length is not None:
+            length -= len(piece)
+
+
+def _jpeg_digest(fh: BinaryIO) -> str | None:
     digest = hashlib.sha256()
-    view = memoryview(data)  # slices of a view are not copies of megabytes of image data
     pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
+    while True:
+        fh.seek(pos)
+        header = fh.read(4)
+        if len(header) < 4:
             return None
-        marker = data[pos + 1]
+        if header[0] != 0xFF:
+            return None
+        marker = header[1]
         if marker == 0xDA:  # start of scan: the rest is image data
-            digest.update(view[pos:])
+            digest.update(header)
+            _copy_into(digest, fh, None)
             return digest.hexdigest()
-        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        length = struct.unpack(">H", header[2:4])[0]
         if marker not in _METADATA_MARKERS:
-            digest.update(view[pos : pos + 2 + length])
+            segment = 2 + length
+            digest.update(header[:segment])
+            _copy_into(digest, fh, segment - 4)
         pos += 2 + length
-    return None
 
 
-def _png_digest(data: bytes) -> str | None:
+def _png_digest(fh: BinaryIO) -> str | None:
     digest = hashlib.sha256()
-    view = memoryview(data)
-    pos = 8
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+    fh.seek(8)
+    while len(header := fh.read(8)) == 8:
+        length, kind = struct.unpack(">I4s", header)
         if kind in (b"IHDR", b"PLTE", b"IDAT", b"tRNS"):
-            digest.update(view[pos : pos + 12 + length])
+            digest.update(header)
+            _copy_into(digest, fh, length + 4)
+        else:
+            fh.seek(length + 4, io.SEEK_CUR)
         if kind == b"IEND":
             return digest.hexdigest()
-        pos += 12 + length
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import signal
 import stat
@@ -16,7 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from photoarchive.catalog import Catalog, StoredPhoto
 from photoarchive.config import ArchiveSettings
@@ -28,6 +29,8 @@ from photoarchive.store import FileStore
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
+    from photoarchive.metadata import Extracted
+    from photoarchive.metadata.merge import TextLimits
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".webp", ".heic", ".heif"}
 # Pillow format -> extension the original is stored under.
@@ -375,30 +378,39 @@ def _prepare(job: _Job) -> _Prepared | FileOutcome:
 
 
 def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
+    path = Path(job.path)
+    with _Original(path, job.settings) as source:
+        sha = source.sha256()
+        if _already_catalogued(job.root, sha):
+            return FileOutcome(path=job.path, status="duplicate", id=sha[:12])
+        _register_heif()
+        with _image_limits(job.settings):
+            return _prepare_opened(job, path, source, sha)
+
+
+def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prepared:
     from PIL import Image, UnidentifiedImageError
 
     from photoarchive.fingerprints import difference_hash
-    from photoarchive.metadata import extract_metadata
+    from photoarchive.metadata.merge import cap_text
     from photoarchive.notices import read_notice
     from photoarchive.renditions import make_renditions
 
-    path = Path(job.path)
-    data = _read(path, job.settings.max_file_mb)
-    sha = hashlib.sha256(data).hexdigest()
-    if _already_catalogued(job.root, sha):
-        return FileOutcome(path=job.path, status="duplicate", id=sha[:12])
-    _register_heif()
-    import io
-
+    settings = job.settings
+    with source.reader() as fh:
+        _check_metadata_size(fh)
+    reader = source.reader()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            im = Image.open(io.BytesIO(data))
+        im = Image.open(reader)
     except UnidentifiedImageError:
         raise RejectedFileError("not a recognised image format") from None
-    except Image.DecompressionBombError:
-        raise RejectedFileError("image dimensions too large (decompression bomb)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise RejectedFileError(_too_many_pixels(_size_of(source), settings.max_pixels)) from None
+    except ValueError as exc:
+        if "text chunk" in str(exc) or "MAX_TEXT" in str(exc):
+            raise RejectedFileError(_text_bomb()) from None
+        raise RejectedFileError(f"truncated or corrupt image header ({exc})") from None
+    except (OSError, SyntaxError) as exc:
         raise RejectedFileError(f"truncated or corrupt image header ({exc})") from None
     fmt = im.format or ""
     ext = STORED_FORMATS.get(fmt)
@@ -407,18 +419,19 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
     width, height = im.size
     if width <= 0 or height <= 0:
         raise RejectedFileError("image has no pixels")
-    if width * height > job.settings.max_pixels:
-        raise RejectedFileError(
-            f"image is {width}x{height} pixels, over the archive's limit of "
-            f"{job.settings.max_pixels:,} (decompression bomb?)"
-        )
-    extracted = extract_metadata(im, data, job.desk)
+    # Checked from the header, before a single pixel is decoded.
+    if width * height > settings.max_pixels:
+        raise RejectedFileError(_too_many_pixels((width, height), settings.max_pixels))
+    extracted = _extract_metadata(im, source, job.desk)
+    warnings_found = list(extracted.warnings)
+    warnings_found.extend(cap_text(extracted.merged, _text_limits(settings)))
     store = FileStore(Path(job.root))
-    # The original is written (and fsynced) in a thread while the renditions are decoded:
+    # The original is copied (and fsynced) in a thread while the renditions are decoded:
     # the disk and the processor work at once. Both finish before the photo is catalogued.
     original = store.original_path(sha, ext)
     original_existed = original.exists()
-    writing = _writer_pool().submit(_store_original, store, sha, ext, data, fmt)
+    writing = _writer_pool().submit(_store_original, store, sha, ext, source, fmt)
+    source.hold(writing)
 
     def take_back_original() -> None:
         try:
@@ -428,20 +441,22 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
                 original.unlink(missing_ok=True)
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rend = make_renditions(
-                im,
-                job.settings.preview_size,
-                job.settings.thumbnail_size,
-                job.settings.jpeg_quality,
-            )
+        rend = make_renditions(
+            im, settings.preview_size, settings.thumbnail_size, settings.jpeg_quality
+        )
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        take_back_original()
+        raise RejectedFileError(_too_many_pixels(im.size, settings.max_pixels)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         take_back_original()
+        if isinstance(exc, ValueError) and "MAX_TEXT" in str(exc):
+            raise RejectedFileError(_text_bomb()) from None
         raise RejectedFileError(f"truncated or corrupt image data ({exc})") from None
     except BaseException:
         take_back_original()
         raise
+    finally:
+        im.close()
     values = extracted.merged.values
     record = PhotoRecord(
         id=sha[:12],
@@ -450,7 +465,7 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         format="JPEG" if fmt == "MPO" else fmt,
         width=width,
         height=height,
-        file_size=len(data),
+        file_size=source.size,
         ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
         **{k: v for k, v in values.items() if k in _RECORD_VALUE_FIELDS},
     )
@@ -463,10 +478,10 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
             if not existed:
                 written.append(path_written)
         digest = writing.result()
-    except StorageError:
-        # A full disk: take back this photo's files so nothing of it stays behind (once the
-        # writer thread is done with the original).
-        with contextlib.suppress(StorageError):
+    except (StorageError, RejectedFileError):
+        # A full disk, or the file changed while it was copied: take back this photo's
+        # files so nothing of it stays behind (once the writer thread is done).
+        with contextlib.suppress(StorageError, RejectedFileError):
             writing.result()
         for leftover in written:
             leftover.unlink(missing_ok=True)
@@ -475,12 +490,14 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         raise
     sources = dict(extracted.merged.sources)
     notice = read_notice(record, sources)
+    import io
+
     with Image.open(io.BytesIO(rend.thumb)) as thumb:
         dhash = difference_hash(thumb)
     photo = StoredPhoto(
         record=record,
         ext=ext,
-        warnings=list(extracted.warnings),
+        warnings=warnings_found,
         pixel_digest=digest,
         dhash=dhash,
         notice=notice.kind if notice else None,
@@ -490,8 +507,188 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         photo=photo,
         sources=sources,
         outcome=FileOutcome(
-            path=job.path, status="new", id=record.id, warnings=tuple(extracted.warnings)
+            path=job.path, status="new", id=record.id, warnings=tuple(warnings_found)
         ),
+    )
+
+
+def _extract_metadata(im: Any, source: _Original, desk: dict[str, Any]) -> Extracted:
+    """metadata.extract_metadata, with EXIF and PNG XMP read from the open file in pieces
+    (extract_metadata takes the file's bytes, which ingest no longer holds)."""
+    from photoarchive.metadata import Extracted
+    from photoarchive.metadata.exif import read_exif
+    from photoarchive.metadata.iptc import read_iim
+    from photoarchive.metadata.merge import merge
+    from photoarchive.metadata.xmp import XmpPacket, find_packet, parse_xmp
+
+    block = im.info.get("exif")
+    with source.reader() as fh:
+        exif = read_exif(fh, block if isinstance(block, bytes) else None)
+    iim = read_iim(im)
+    with source.reader() as fh:
+        packet = find_packet(im, fh)
+    xmp = parse_xmp(packet) if packet is not None else XmpPacket()
+    merged = merge(desk or {}, exif, iim, xmp)
+    return Extracted(merged=merged, warnings=iim.warnings + xmp.warnings)
+
+
+# Pillow keeps every JPEG application segment, TIFF tag and PNG chunk it meets while opening
+# a file in memory (PNG's unknown chunks too, for a moment): a 400 MB file of metadata would
+# cost 400 MB before a pixel is read. A photo's metadata (EXIF, IPTC, XMP, an ICC profile, a
+# preview) is well under a megabyte; files with more than this are refused unread.
+MAX_METADATA_MB = 32
+# ...and a file of a million empty segments would keep Pillow's parser busy for minutes.
+MAX_METADATA_PARTS = 100_000
+
+
+def _check_metadata_size(fh: io.BufferedReader) -> None:
+    """Refuse a JPEG, PNG or TIFF whose metadata (all but the image data) is over the limit,
+    reading only the headers of its segments, chunks or tags."""
+    head = fh.read(8)
+    fh.seek(0)
+    if head[:2] == b"\xff\xd8":
+        total, what = _jpeg_metadata(fh), "JPEG application and comment segments"
+    elif head == b"\x89PNG\r\n\x1a\n":
+        total, what = _png_metadata(fh), "PNG chunks other than image data"
+    elif head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        total, what = _tiff_metadata(fh, head), "TIFF tags"
+    else:
+        return
+    if total < 0:
+        raise RejectedFileError(
+            f"{what}: more than {MAX_METADATA_PARTS:,} of them (a photo has a few dozen)"
+        )
+    if total > MAX_METADATA_MB * 1024 * 1024:
+        raise RejectedFileError(
+            f"{what} hold {total / 1e6:.0f} MB, over the limit of {MAX_METADATA_MB} MB "
+            "(a photo's metadata is under 1 MB)"
+        )
+
+
+def _jpeg_metadata(fh: io.BufferedReader) -> int:
+    """The bytes of a JPEG's APPn and COM segments (-1 for too many segments)."""
+    total, pos = 0, 2
+    for _ in range(MAX_METADATA_PARTS):
+        fh.seek(pos)
+        header = fh.read(4)
+        if len(header) < 4 or header[0] != 0xFF or header[1] == 0xDA:
+            return total  # the image data starts (or the file is broken: Pillow says so)
+        length = int.from_bytes(header[2:4], "big")
+        if 0xE0 <= header[1] <= 0xEF or header[1] == 0xFE:
+            total += length
+        pos += 2 + length
+    return -1
+
+
+def _png_metadata(fh: io.BufferedReader) -> int:
+    """The bytes of a PNG's chunks other than IDAT (-1 for too many of them).
+
+    Image data chunks are not counted: encoders write them 8 KB at a time.
+    """
+    total, parts, pos = 0, 0, 8
+    while parts < MAX_METADATA_PARTS:
+        fh.seek(pos)
+        header = fh.read(8)
+        if len(header) < 8 or header[4:8] == b"IEND":
+            return total
+        length = int.from_bytes(header[:4], "big")
+        if header[4:8] != b"IDAT":
+            total += length
+            parts += 1
+        pos += 12 + length
+    return -1
+
+
+def _tiff_metadata(fh: io.BufferedReader, head: bytes) -> int:
+    """The bytes of the first IFD's tag values (BigTIFF too), which Pillow reads on opening."""
+    order: Literal["little", "big"] = "little" if head[:2] == b"II" else "big"
+    big = head[2:4] in (b"+\x00", b"\x00+")
+    if big:
+        fh.seek(8)
+        offset = int.from_bytes(fh.read(8), order)
+    else:
+        offset = int.from_bytes(head[4:8], order)
+    fh.seek(offset)
+    count_size, entry_size = (8, 20) if big else (2, 12)
+    count = int.from_bytes(fh.read(count_size), order)
+    entries = fh.read(min(count, 65_536) * entry_size)
+    sizes = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
+    sizes |= {13: 4, 16: 8, 17: 8, 18: 8}
+    total = 0
+    for at in range(0, len(entries) - entry_size + 1, entry_size):
+        kind = int.from_bytes(entries[at + 2 : at + 4], order)
+        values = int.from_bytes(entries[at + 4 : at + (12 if big else 8)], order)
+        total += values * sizes.get(kind, 1)
+    return total
+
+
+def _size_of(source: _Original) -> tuple[int, int] | None:
+    """The dimensions a header claims, read with Pillow's bomb check off (for a message)."""
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with source.reader() as fh, Image.open(fh) as im:
+            return im.size
+    except Exception:  # only for the message: without it the reason just says "larger"
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _too_many_pixels(size: tuple[int, int] | None, limit: int) -> str:
+    shown = f"{size[0]}x{size[1]} pixels" if size else "larger"
+    return f"image is {shown}, over the archive's limit of {limit:,} (decompression bomb?)"
+
+
+def _text_bomb() -> str:
+    return (
+        f"PNG text or ICC profile chunks inflate to more than {PNG_TEXT_CHUNK_MB} MB each, "
+        f"or text to more than {PNG_TEXT_TOTAL_MB} MB in all (a decompression bomb?)"
+    )
+
+
+# Pillow's limits on PNG text (zTXt, iTXt, tEXt) and ICC profiles (iCCP), checked while it
+# inflates them, before their memory is taken: a chunk may inflate to 4 MB (an XMP packet as
+# large as the XMP reader takes), all text chunks together to 8 MB. Pillow's own defaults (1
+# and 64 MB) let 60 KB of zTXt chunks cost 64 MB.
+PNG_TEXT_CHUNK_MB = 4
+PNG_TEXT_TOTAL_MB = 8
+
+
+@contextlib.contextmanager
+def _image_limits(settings: ArchiveSettings) -> Iterator[None]:
+    """Apply the archive's limits to Pillow while one file is read, then restore Pillow's.
+
+    Pillow's decompression-bomb limit is the archive's max_pixels (its own default, 89 MP
+    with an error at twice that, would otherwise apply whatever max_pixels says), and its
+    warning for an image over it is a rejection, not a message nobody reads.
+    """
+    from PIL import Image, PngImagePlugin
+
+    saved = (Image.MAX_IMAGE_PIXELS, PngImagePlugin.MAX_TEXT_CHUNK, PngImagePlugin.MAX_TEXT_MEMORY)
+    Image.MAX_IMAGE_PIXELS = settings.max_pixels
+    PngImagePlugin.MAX_TEXT_CHUNK = PNG_TEXT_CHUNK_MB * 1024 * 1024
+    PngImagePlugin.MAX_TEXT_MEMORY = PNG_TEXT_TOTAL_MB * 1024 * 1024
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved[0]
+        PngImagePlugin.MAX_TEXT_CHUNK, PngImagePlugin.MAX_TEXT_MEMORY = saved[1:]
+
+
+def _text_limits(settings: ArchiveSettings) -> TextLimits:
+    from photoarchive.metadata.merge import TextLimits
+
+    return TextLimits(
+        caption=settings.max_caption_chars,
+        text=settings.max_text_chars,
+        keywords=settings.max_keywords,
+        keyword=settings.max_keyword_chars,
     )
 
 
@@ -517,7 +714,110 @@ def display_name(name: str) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _read(path: Path, max_mb: int) -> bytes:
+# A file is sparse (holes the file system does not store) when less than this share of its
+# length is on disk; a real photo is all data. Files under a megabyte are never judged.
+SPARSE_RATIO = 8
+_PIECE = 1 << 20
+
+
+class _Original:
+    """A file being ingested, opened once and read in pieces, never whole into memory.
+
+    Every reader (hashing, Pillow, the metadata readers, the copy to the archive, the
+    image-data digest) gets its own position in the one open file (`pread`), so they can
+    work in two threads at once and all read the file that was checked and hashed, even if
+    its name is replaced meanwhile. Streamed rather than memory-mapped: a mapping's pages
+    count in the worker's resident memory once touched, so hashing a 400 MB TIFF through a
+    mapping would show (and, under pressure, cost) 400 MB per worker; reads through a 1 MB
+    buffer cost 1 MB.
+    """
+
+    def __init__(self, path: Path, settings: ArchiveSettings) -> None:
+        self.path = path
+        self.limit = settings.max_file_mb * 1024 * 1024
+        self._pending: Future[str | None] | None = None
+        self.fd = _open_checked(path, self.limit)
+        self.size = os.fstat(self.fd).st_size
+
+    def __enter__(self) -> _Original:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # The writer thread may still be copying: the descriptor stays open until it is done.
+        if self._pending is not None:
+            with contextlib.suppress(BaseException):
+                self._pending.result()
+        os.close(self.fd)
+
+    def hold(self, future: Future[str | None]) -> None:
+        """Keep the file open until `future` (a thread reading it) is done."""
+        self._pending = future
+
+    def reader(self) -> io.BufferedReader:
+        """Return a new buffered reader of the file, at its start, with its own position."""
+        return io.BufferedReader(_PositionalReader(self.fd), buffer_size=1 << 16)
+
+    def sha256(self) -> str:
+        """Hash the file a piece at a time, reading at most the size limit."""
+        digest = hashlib.sha256()
+        buffer = bytearray(_PIECE)
+        view = memoryview(buffer)
+        total = 0
+        with self.reader() as fh:
+            raw = fh.raw
+            while n := raw.readinto(view):
+                total += n
+                if total > self.limit:
+                    raise RejectedFileError(_over_limit(total, self.limit))
+                digest.update(view[:n])
+        if total == 0:
+            raise RejectedFileError("empty file (0 bytes)")
+        self.size = total
+        return digest.hexdigest()
+
+
+class _PositionalReader(io.RawIOBase):
+    """Raw reads of an open file descriptor at this reader's own offset (os.pread)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = os.pread(self._fd, len(buffer), self._pos)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            self._pos = offset
+        elif whence == io.SEEK_CUR:
+            self._pos += offset
+        else:
+            self._pos = os.fstat(self._fd).st_size + offset
+        if self._pos < 0:
+            self._pos = 0
+            raise OSError("negative seek position")
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+def _over_limit(size: int, limit: int) -> str:
+    return f"file is {size / 1e6:.0f} MB, over the limit of {limit // (1024 * 1024)} MB"
+
+
+def _open_checked(path: Path, limit: int) -> int:
+    """Open a file to ingest, refusing what is not a whole, regular, reasonably sized file."""
     try:
         if path.is_symlink() and not path.exists():
             raise RejectedFileError("broken symbolic link")
@@ -527,25 +827,81 @@ def _read(path: Path, max_mb: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             # A pipe or device would block the read or never end.
             raise RejectedFileError("not a regular file (a pipe, socket or device)")
-        size = info.st_size
-        if size == 0:
-            raise RejectedFileError("empty file (0 bytes)")
-        if size > max_mb * 1024 * 1024:
-            raise RejectedFileError(f"file is {size / 1e6:.0f} MB, over the limit of {max_mb} MB")
-        with path.open("rb") as fh:
-            return fh.read()
+        # O_NONBLOCK: a file swapped for a pipe since the check is refused, not waited on.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except PermissionError:
         raise RejectedFileError("cannot read file: permission denied") from None
     except OSError as exc:
         raise RejectedFileError(f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RejectedFileError("not a regular file (a pipe, socket or device)")
+        if info.st_size == 0:
+            raise RejectedFileError("empty file (0 bytes)")
+        if info.st_size > limit:
+            raise RejectedFileError(_over_limit(info.st_size, limit))
+        _refuse_sparse(fd, info)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-def _store_original(store: FileStore, sha: str, ext: str, data: bytes, fmt: str) -> str | None:
-    """Write the original and return its image-data digest (both release the GIL)."""
+def _refuse_sparse(fd: int, info: os.stat_result) -> None:
+    """Refuse a file mostly made of holes: 4 KB on disk must not become a 499 MB original.
+
+    The allocated size (st_blocks) is the cheap first look; file systems that compress may
+    also show few blocks, so the holes are then counted (SEEK_HOLE), and only holes count.
+    """
+    size = info.st_size
+    allocated = getattr(info, "st_blocks", size // 512) * 512
+    if size < _PIECE or allocated * SPARSE_RATIO >= size:
+        return
+    holes = _hole_bytes(fd, size)
+    if holes * SPARSE_RATIO >= size * (SPARSE_RATIO - 1):
+        raise RejectedFileError(
+            f"sparse file: {size / 1e6:.0f} MB long but {max(allocated, size - holes) / 1e3:.0f}"
+            " KB on disk (mostly holes, not a photo); copy it without holes to ingest it"
+        )
+
+
+def _hole_bytes(fd: int, size: int) -> int:
+    if not hasattr(os, "SEEK_HOLE"):
+        return 0
+    holes = 0
+    position = 0
+    try:
+        while position < size:
+            hole = os.lseek(fd, position, os.SEEK_HOLE)
+            if hole >= size:
+                break
+            try:
+                data = os.lseek(fd, hole, os.SEEK_DATA)
+            except OSError:  # ENXIO: a hole up to the end
+                data = size
+            holes += data - hole
+            position = data
+    except OSError:
+        return 0
+    return holes
+
+
+def _store_original(
+    store: FileStore, sha: str, ext: str, source: _Original, fmt: str
+) -> str | None:
+    """Copy the original into the archive and return its image-data digest.
+
+    Both read the file in pieces (and release the GIL while they wait for the disk). The
+    copy is refused, leaving nothing, if its bytes no longer hash to `sha`: the file was
+    changed while it was ingested.
+    """
     from photoarchive.fingerprints import pixel_digest
 
-    store.put_original(sha, ext, data)
-    return pixel_digest(data, fmt)
+    with source.reader() as fh:
+        store.put_original_from(sha, ext, fh, source.limit)
+    with source.reader() as fh:
+        return pixel_digest(fh, fmt)
 
 
 _writers: tuple[int, ThreadPoolExecutor] | None = None

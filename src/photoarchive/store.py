@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import tempfile
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from photoarchive.errors import StorageError, TargetExistsError
+from photoarchive.errors import RejectedFileError, StorageError, TargetExistsError
 
 TEMP_PREFIX = ".tmp-"
 RENDITION_KINDS = ("thumb", "preview")
@@ -235,6 +236,38 @@ class FileStore:
         path = self.original_path(sha256, ext)
         if not path.exists():
             atomic_write(path, data, keep_cached=False)
+        return path
+
+    def put_original_from(self, sha256: str, ext: str, source: BinaryIO, limit: int) -> Path:
+        """Store an original copied from `source` a piece at a time (never whole in memory).
+
+        The bytes copied must hash to `sha256` and be at most `limit` long, or nothing is
+        stored and RejectedFileError says the file changed while it was read. An existing
+        file with this hash is never rewritten.
+        """
+        path = self.original_path(sha256, ext)
+        if path.exists():
+            return path
+
+        def fill(fh: BinaryIO) -> None:
+            digest = hashlib.sha256()
+            total = 0
+            while True:
+                try:
+                    piece = source.read(1 << 20)
+                except OSError as exc:  # the file being ingested, not the archive's disk
+                    raise RejectedFileError(f"cannot read file: {exc.strerror or exc}") from None
+                if not piece:
+                    break
+                total += len(piece)
+                if total > limit:
+                    raise RejectedFileError("the file grew while it was read; ingest it again")
+                digest.update(piece)
+                fh.write(piece)
+            if digest.hexdigest() != sha256:
+                raise RejectedFileError("the file changed while it was read; ingest it again")
+
+        _write_atomically(path, fill, keep_cached=False, overwrite=True)
         return path
 
     def put_rendition(self, sha256: str, kind: str, data: bytes) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any
+from typing import Any, BinaryIO
 
 import exifread
 
@@ -21,11 +21,13 @@ _TEXT_TAGS = {
 }
 
 
-def read_exif(data: bytes, exif_block: bytes | None = None) -> dict[str, Any]:
+def read_exif(data: bytes | BinaryIO, exif_block: bytes | None = None) -> dict[str, Any]:
     """Return EXIF values under record field names; unreadable EXIF gives an empty dict.
 
-    `exif_block` is the raw EXIF (TIFF structure) Pillow found in the container; it is read
-    when exifread cannot find EXIF in the file itself (as in some WebP files).
+    `data` is the file's bytes or a binary file open on it (exifread seeks to what it needs,
+    so a large file is never read whole). `exif_block` is the raw EXIF (TIFF structure)
+    Pillow found in the container; it is read when exifread cannot find EXIF in the file
+    itself (as in some WebP files).
     """
     tags = _process(data)
     if not tags and exif_block:
@@ -50,11 +52,11 @@ def read_exif(data: bytes, exif_block: bytes | None = None) -> dict[str, Any]:
     return out
 
 
-def _process(data: bytes) -> dict[str, Any]:
+def _process(data: bytes | BinaryIO) -> dict[str, Any]:
+    fh = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
     try:
-        tags: dict[str, Any] = exifread.process_file(
-            io.BytesIO(data), details=False, extract_thumbnail=False
-        )
+        fh.seek(0)
+        tags: dict[str, Any] = exifread.process_file(fh, details=False, extract_thumbnail=False)
     except Exception:  # exifread raises many types on malformed blocks; EXIF is then absent
         return {}
     return tags

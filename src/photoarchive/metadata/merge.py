@@ -89,3 +89,71 @@ def _recover(name: str, iim_value: Any, xmp_value: Any, iim: IimBlock) -> Any:
     if isinstance(raw, bytes) and not iim.utf8_declared and xmp_value in alternative_decodings(raw):
         return xmp_value
     return iim_value
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    """How much text one photo may bring (archive.toml: max_caption_chars and the rest)."""
+
+    caption: int = 10_000
+    text: int = 2_000
+    keywords: int = 200
+    keyword: int = 64
+
+
+_FAMILY_NAMES = {"desk": "the desk's value", "exif": "EXIF", "iim": "IPTC-IIM", "xmp": "XMP"}
+
+
+def cap_text(merged: Merged, limits: TextLimits) -> list[str]:
+    """Cut over-long text and keyword lists in `merged` (values and every family's source)
+    to the limits, in place; return one warning per field saying what was cut.
+
+    A caption of 100,000 keywords in a 1 MB file would otherwise add tens of megabytes to
+    the index and the catalog; professional values fit well inside the limits.
+    """
+    cuts: dict[str, list[tuple[str, int]]] = {}
+    for name, by_family in merged.sources.items():
+        for family, value in list(by_family.items()):
+            capped, before = _cap(name, value, limits)
+            if before:
+                by_family[family] = capped
+                cuts.setdefault(name, []).append((family, before))
+    for name, value in list(merged.values.items()):
+        capped, before = _cap(name, value, limits)
+        if before:
+            merged.values[name] = capped
+            cuts.setdefault(name, []).append((merged.origin.get(name, ""), before))
+    return [_describe(name, found, limits) for name, found in cuts.items()]
+
+
+def _cap(name: str, value: Any, limits: TextLimits) -> tuple[Any, int]:
+    """Return (the value within the limits, its size before if it was cut, else 0)."""
+    if isinstance(value, list):
+        if name != "keywords":
+            return value, 0
+        kept = [k[: limits.keyword] if isinstance(k, str) else k for k in value[: limits.keywords]]
+        if len(value) > limits.keywords or kept != value[: limits.keywords]:
+            return kept, len(value)
+        return value, 0
+    if isinstance(value, str):
+        limit = limits.caption if name == "caption" else limits.text
+        if len(value) > limit:
+            return value[:limit], len(value)
+    return value, 0
+
+
+def _describe(name: str, found: list[tuple[str, int]], limits: TextLimits) -> str:
+    families = sorted({_FAMILY_NAMES[f] for f, _ in found if f in _FAMILY_NAMES})
+    where = f"{', '.join(families)}; " if families else ""
+    largest = max(size for _, size in found)
+    if name == "keywords":
+        if largest > limits.keywords:
+            return (
+                f"kept the first {limits.keywords:,} of {largest:,} keywords, each at most "
+                f"{limits.keyword} characters ({where}max_keywords, max_keyword_chars)"
+            )
+        return f"keywords cut to {limits.keyword} characters ({where}max_keyword_chars)"
+    setting = "max_caption_chars" if name == "caption" else "max_text_chars"
+    limit = limits.caption if name == "caption" else limits.text
+    field_name = name.replace("_", " ")
+    return f"{field_name} cut from {largest:,} to {limit:,} characters ({where}{setting})"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
@@ -52,8 +53,12 @@ class XmpPacket:
     warnings: list[str] = field(default_factory=list)
 
 
-def find_packet(im: Image.Image, data: bytes) -> bytes | None:
-    """Return the raw XMP packet of an image opened with Pillow, or None."""
+def find_packet(im: Image.Image, data: bytes | BinaryIO) -> bytes | None:
+    """Return the raw XMP packet of an image opened with Pillow, or None.
+
+    `data` is the file's bytes or a binary file open on it (a PNG's chunks are then read
+    one by one, skipping the image data).
+    """
     packet = im.info.get("xmp")
     if im.format == "TIFF" and not packet:
         packet = getattr(im, "tag_v2", {}).get(700)
@@ -109,8 +114,25 @@ def _packet_text(packet: bytes) -> str:
     text = text.lstrip("\ufeff\x00 \r\n\t")
     # The <?xpacket?> and <?xml?> prologues are not needed to parse, and an encoding
     # declaration in a str confuses the parser.
-    text = re.sub(r"<\?xml[^>]*\?>", "", text, count=1)
-    return text.rstrip("\x00 \r\n\t")
+    return _without_xml_declaration(text).rstrip("\x00 \r\n\t")
+
+
+def _without_xml_declaration(text: str) -> str:
+    """Remove the first `<?xml ...?>` (no `>` inside), as re.sub(r"<\\?xml[^>]*\\?>") did.
+
+    The pattern rescanned the text after every `<?xml` up to the next `>`, quadratic in a
+    packet of `<?xml<?xml...`; here each stretch is scanned once: every `<?xml` before a `>`
+    that does not close a declaration fails at that same `>`, so the search goes on after it.
+    """
+    start = text.find("<?xml")
+    while start >= 0:
+        close = text.find(">", start)
+        if close < 0:
+            return text
+        if close - 1 >= start + 5 and text[close - 1] == "?":
+            return text[:start] + text[close + 1 :]
+        start = text.find("<?xml", close + 1)
+    return text
 
 
 def _property_value(el: Element, as_list: bool) -> Any:
@@ -135,6 +157,8 @@ def _property_value(el: Element, as_list: bool) -> Any:
 
 
 def _looks_like_date(value: str) -> bool:
+    if len(value) > 40:  # the longest ISO form is 29 characters; nothing longer is read
+        return False
     return bool(
         re.match(
             r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
@@ -144,26 +168,41 @@ def _looks_like_date(value: str) -> bool:
     )
 
 
-def _png_itxt_xmp(data: bytes) -> bytes | None:
+def _png_itxt_xmp(data: bytes | BinaryIO) -> bytes | None:
+    fh = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
     pos = 8
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        if kind == b"iTXt" and body.startswith(b"XML:com.adobe.xmp\x00"):
-            rest = body[len(b"XML:com.adobe.xmp\x00") :]
-            if len(rest) < 2:
-                return None
-            compressed = rest[0] == 1
-            rest = rest[2:]
-            _lang, _, rest = rest.partition(b"\x00")
-            _translated, _, text = rest.partition(b"\x00")
-            if compressed:
-                try:
-                    text = zlib.decompressobj().decompress(text, MAX_PACKET)
-                except zlib.error:
-                    return None
-            return text
+    while True:
+        fh.seek(pos)
+        header = fh.read(8)
+        if len(header) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", header)
+        if kind == b"iTXt":
+            # Only the keyword is read first: an iTXt chunk that is not XMP is skipped unread.
+            key = fh.read(min(length, len(_XMP_KEY)))
+            if key == _XMP_KEY:
+                # At most a byte over the packet limit is read (or inflated): enough for
+                # parse_xmp to say the packet is too large, however large the chunk is.
+                return _itxt_text(fh.read(min(length - len(key), MAX_PACKET + 256)))
         if kind == b"IEND":
-            break
+            return None
         pos += 12 + length
-    return None
+
+
+_XMP_KEY = b"XML:com.adobe.xmp\x00"
+
+
+def _itxt_text(rest: bytes) -> bytes | None:
+    if len(rest) < 2:
+        return None
+    compressed = rest[0] == 1
+    rest = rest[2:]
+    _lang, _, rest = rest.partition(b"\x00")
+    _translated, _, text = rest.partition(b"\x00")
+    if compressed:
+        try:
+            # Bounded: one byte over the limit is enough for parse_xmp to refuse it.
+            text = zlib.decompressobj().decompress(text, MAX_PACKET + 1)
+        except zlib.error:
+            return None
+    return text
