@@ -14,8 +14,9 @@ it starts a victim -- `reindex`, `edit --revision`, `verify --repair --prune` (w
 orphan file planted for it to delete), `export` of every photo, `watch --once` on a folder of
 new files -- while an `ingest --jobs 2 --json` of other new photos runs beside it (and, beside
 reindex, verify and export, a stream of `show --json` + `edit --revision` commands), kills the
-victim's whole process group at a random moment, lets the others finish and checks, first
-without any repair:
+victim's whole process group at a random moment, lets the others finish, runs one more ingest
+of new photos (the desk's ingests go on after a kill: what a killed writer leaves for "the
+next writer" must meet one) and checks, first without any repair:
   - photos lost: every photo an ingest (or the watch) reported new, or that was catalogued
     before, is catalogued with its original (hashing to its name) and both renditions;
   - edits lost: every edit that exited 0 is in the catalog and in its photo's history (read
@@ -426,6 +427,7 @@ def play_round(desk: Desk, victim: str, number: int, delay: float, round_photos:
     work.mkdir()
     before = sorted(desk.expected)
     beside_ids = desk.make_batch(work / "beside", round_photos)
+    after_ids = desk.make_batch(work / "after", max(1, round_photos // 2))
     problems: list[str] = []
     extra: dict[str, int] = {}
     # What the victim needs, made before anything starts.
@@ -483,12 +485,22 @@ def play_round(desk: Desk, victim: str, number: int, delay: float, round_photos:
         killed = _kill_after(proc, delay)
         duration = time.monotonic() - started
         beside_out, beside_err = beside.communicate(timeout=600)
+        # The desk's ingests go on after the kill (a hot folder writes all day): one more
+        # beside ingest, so what a killed writer left for "the next writer" meets one.
+        after = subprocess.run(
+            desk.cli("ingest", str(work / "after"), "--jobs", "2", "--json"),
+            capture_output=True,
+            text=True,
+            env=desk.env,
+            timeout=600,
+        )
     victim_err = err_path.read_text(errors="replace")
     if not killed and proc.returncode != 0:
         problems.append(f"{victim} failed without a kill: {_last_line(victim_err)}")
         log(f"  {victim} {' '.join(args)} exit {proc.returncode}:\n{_tail(victim_err)}")
     # The ingest beside: every file new, under the id its bytes give.
     problems += beside_outcomes(desk, beside.returncode, beside_out, beside_err, beside_ids)
+    problems += beside_outcomes(desk, after.returncode, after.stdout, after.stderr, after_ids)
     edit_tries = stream.tries if stream else []
     if stream:
         problems += stream.failures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -187,6 +188,10 @@ class Archive:
         """
         with self.writing("index update"):
             self.index.check()
+            # A reindex killed half-way left its folders; none runs while we hold the lock.
+            for leftover in self.index.leftovers():
+                if leftover.exists():
+                    shutil.rmtree(leftover, ignore_errors=True)
             pending = self.catalog.pending_index()
             if not pending:
                 return 0

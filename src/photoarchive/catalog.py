@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -433,9 +433,15 @@ class Catalog:
         return [(r[0], r[1]) for r in rows]
 
     def record_edit(
-        self, sha256: str, editor: str, at: str, changes: dict[str, tuple[Any, Any]]
+        self,
+        sha256: str,
+        editor: str,
+        at: str,
+        changes: dict[str, tuple[Any, Any]],
+        before_commit: Callable[[], None] | None = None,
     ) -> None:
-        """Change fields of a photo and append each change to its history."""
+        """Change fields of a photo and append each change to its history, in one
+        transaction; `before_commit` runs inside it, seeing the change (the index update)."""
         with self.transaction() as conn:
             for name, (old, new) in changes.items():
                 value = json.dumps(new, ensure_ascii=False) if name == "keywords" else new
@@ -455,6 +461,15 @@ class Catalog:
                         json.dumps(new, ensure_ascii=False),
                     ),
                 )
+            if before_commit is not None:
+                before_commit()
+
+    def mark_pending(self, shas: Iterable[str]) -> None:
+        """Flag these photos for indexing (before their index entries change)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE photos SET needs_index = 1 WHERE sha256 = ?", [(s,) for s in shas]
+            )
 
     def revision(self, sha256: str) -> int:
         """Return how many field changes the photo has had: what an editor saw is named by it."""

@@ -68,11 +68,10 @@ def edit_photo(
             agency = normalise_agency(changes["credit"][1], archive.policy.aliases)
             if agency != record.agency:
                 changes["agency"] = (record.agency, agency)
-        if changes:
-            at = datetime.now(UTC).isoformat(timespec="seconds")
-            archive.catalog.record_edit(sha, editor.strip(), at, changes)
-        # Also when nothing changed: an earlier edit whose index update failed is finished.
         pending = None
+        if changes:
+            pending = _apply(archive, sha, editor.strip(), changes)
+        # Also when nothing changed: an earlier edit whose index update failed is finished.
         try:
             archive.finish_pending_index()
         except IndexUnavailableError as exc:
@@ -83,6 +82,35 @@ def edit_photo(
             revision=archive.catalog.revision(sha),
             index_pending=pending,
         )
+
+
+def _apply(
+    archive: Archive, sha: str, editor: str, changes: dict[str, tuple[Any, Any]]
+) -> str | None:
+    """Record the change and update its index entry; return why the index could not follow.
+
+    The photo is flagged for the index first, and its entry written before the catalog
+    transaction commits: a writer killed at any point leaves either nothing changed, or the
+    change saved and flagged, which the next writer finishes (only a kill during the commit
+    itself leaves the index ahead of the catalog, flagged too and mended the same way).
+    """
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    archive.catalog.mark_pending([sha])
+    failed: list[str] = []
+
+    def index_it() -> None:
+        try:
+            archive.index.check()
+            photo = archive.catalog.get(sha)  # the transaction's own view: the new values
+            archive.index.add(archive._entries([photo.record]))
+        except IndexUnavailableError as exc:
+            failed.append(str(exc))
+
+    archive.catalog.record_edit(sha, editor, at, changes, before_commit=index_it)
+    if failed:
+        return failed[0]
+    archive.catalog.mark_indexed([sha])
+    return None
 
 
 def _conflict(
