@@ -492,3 +492,16 @@ def test_a_file_of_countless_metadata_segments_is_refused(archive: Archive, tmp_
     assert outcome.reason == (
         "JPEG application and comment segments: more than 100,000 of them (a photo has a few dozen)"
     )
+
+
+def test_pillows_limits_are_the_archives_only_while_a_file_is_read(
+    reopen: Any, tmp_path: Path, hostile: Any
+) -> None:
+    from PIL import PngImagePlugin
+
+    before = (Image.MAX_IMAGE_PIXELS, PngImagePlugin.MAX_TEXT_CHUNK)
+    (tmp_path / "fine.png").write_bytes(hostile.big_png(200, 100, 2, 8))
+    arc = reopen(max_pixels=1_000_000)
+    assert arc.ingest([tmp_path / "fine.png"]).outcomes[0].status == "new"
+    # An in-process ingest (one job) leaves the library user's Pillow as it found it.
+    assert before == (Image.MAX_IMAGE_PIXELS, PngImagePlugin.MAX_TEXT_CHUNK)

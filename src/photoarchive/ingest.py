@@ -490,8 +490,6 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
         raise
     sources = dict(extracted.merged.sources)
     notice = read_notice(record, sources)
-    import io
-
     with Image.open(io.BytesIO(rend.thumb)) as thumb:
         dhash = difference_hash(thumb)
     photo = StoredPhoto(
@@ -743,11 +741,15 @@ class _Original:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        # The writer thread may still be copying: the descriptor stays open until it is done.
-        if self._pending is not None:
-            with contextlib.suppress(BaseException):
-                self._pending.result()
-        os.close(self.fd)
+        # The writer thread may still be copying: the descriptor stays open until it is done
+        # (its errors were reported where its result was taken). Interrupted meanwhile, the
+        # copy fails on the closed descriptor or its hash check, and nothing is stored.
+        try:
+            if self._pending is not None:
+                with contextlib.suppress(Exception):
+                    self._pending.result()
+        finally:
+            os.close(self.fd)
 
     def hold(self, future: Future[str | None]) -> None:
         """Keep the file open until `future` (a thread reading it) is done."""
