@@ -505,3 +505,18 @@ def test_pillows_limits_are_the_archives_only_while_a_file_is_read(
     assert arc.ingest([tmp_path / "fine.png"]).outcomes[0].status == "new"
     # An in-process ingest (one job) leaves the library user's Pillow as it found it.
     assert before == (Image.MAX_IMAGE_PIXELS, PngImagePlugin.MAX_TEXT_CHUNK)
+
+
+def test_a_wide_16_bit_greyscale_png_is_ingested(archive: Archive, tmp_path: Path) -> None:
+    # Small enough for the whole-image path, wide enough that Pillow would reduce it, which
+    # it cannot do in 16-bit greyscale.
+    grey = np.tile(np.linspace(0, 65535, 7900).astype(np.uint16), (900, 1))
+    path = tmp_path / "wide16.png"
+    Image.frombytes("I;16", (7900, 900), grey.astype("<u2").tobytes()).save(path)
+    outcome = archive.ingest([path]).outcomes[0]
+    assert outcome.status == "new", outcome.reason
+    with Image.open(
+        archive.store.rendition_path(archive.get(outcome.id or "").sha256, "preview")
+    ) as im:
+        assert im.size == (1280, 146)
+        assert im.getpixel((0, 70))[0] < 5 and im.getpixel((1279, 70))[0] > 250

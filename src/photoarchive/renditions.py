@@ -25,6 +25,7 @@ GRID_BYTES = 48 * 1024 * 1024
 # hair of fair resampling, and the reduced copy (the one thing kept whole) takes less than
 # half the memory it takes at Pillow's usual three times.
 _REDUCING_GAP = 2.0
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I")
 _ORIENTATION = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -65,6 +66,10 @@ def make_renditions(
     width, height = im.size
     if width * height > BANDED_PIXELS:
         rgb = _reduced_large(im, preview_size, band_bytes)
+    elif im.mode in _SIXTEEN_BIT:
+        # Pillow cannot reduce 16-bit greyscale ("image has wrong mode"): 8 bits first.
+        rgb = _to_rgb(ImageOps.exif_transpose(im))
+        rgb.thumbnail((preview_size, preview_size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     else:
         im.thumbnail((preview_size, preview_size), Image.Resampling.LANCZOS, reducing_gap=3.0)
         rgb = _to_rgb(ImageOps.exif_transpose(im))
@@ -375,7 +380,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         flat = Image.new("RGB", rgba.size, (255, 255, 255))
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if im.mode in _SIXTEEN_BIT:
         # 16-bit greyscale: scale to 8 bits rather than clip.
         return im.point(lambda v: v / 256).convert("L").convert("RGB")
     return im.convert("RGB")
