@@ -130,14 +130,12 @@ def _check_photo(
 
 
 def _render_again(archive: Archive, original: Path, sha256: str) -> None:
-    import io
-
     from PIL import Image
 
     from photoarchive.renditions import make_renditions
 
     settings = archive.settings
-    with Image.open(io.BytesIO(original.read_bytes())) as im:
+    with Image.open(original) as im:  # read from the file, never whole into memory
         made = make_renditions(
             im, settings.preview_size, settings.thumbnail_size, settings.jpeg_quality
         )
