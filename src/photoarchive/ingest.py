@@ -29,7 +29,6 @@ from photoarchive.store import FileStore
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
-    from photoarchive.metadata import Extracted
     from photoarchive.metadata.merge import TextLimits
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".webp", ".heic", ".heif"}
@@ -392,6 +391,7 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
     from PIL import Image, UnidentifiedImageError
 
     from photoarchive.fingerprints import difference_hash
+    from photoarchive.metadata import extract_metadata
     from photoarchive.metadata.merge import cap_text
     from photoarchive.notices import read_notice
     from photoarchive.renditions import make_renditions
@@ -422,7 +422,8 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
     # Checked from the header, before a single pixel is decoded.
     if width * height > settings.max_pixels:
         raise RejectedFileError(_too_many_pixels((width, height), settings.max_pixels))
-    extracted = _extract_metadata(im, source, job.desk)
+    with source.reader() as fh:
+        extracted = extract_metadata(im, fh, job.desk)
     warnings_found = list(extracted.warnings)
     warnings_found.extend(cap_text(extracted.merged, _text_limits(settings)))
     store = FileStore(Path(job.root))
@@ -508,26 +509,6 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
             path=job.path, status="new", id=record.id, warnings=tuple(warnings_found)
         ),
     )
-
-
-def _extract_metadata(im: Any, source: _Original, desk: dict[str, Any]) -> Extracted:
-    """metadata.extract_metadata, with EXIF and PNG XMP read from the open file in pieces
-    (extract_metadata takes the file's bytes, which ingest no longer holds)."""
-    from photoarchive.metadata import Extracted
-    from photoarchive.metadata.exif import read_exif
-    from photoarchive.metadata.iptc import read_iim
-    from photoarchive.metadata.merge import merge
-    from photoarchive.metadata.xmp import XmpPacket, find_packet, parse_xmp
-
-    block = im.info.get("exif")
-    with source.reader() as fh:
-        exif = read_exif(fh, block if isinstance(block, bytes) else None)
-    iim = read_iim(im)
-    with source.reader() as fh:
-        packet = find_packet(im, fh)
-    xmp = parse_xmp(packet) if packet is not None else XmpPacket()
-    merged = merge(desk or {}, exif, iim, xmp)
-    return Extracted(merged=merged, warnings=iim.warnings + xmp.warnings)
 
 
 # Pillow keeps every JPEG application segment, TIFF tag and PNG chunk it meets while opening

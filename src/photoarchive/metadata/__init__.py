@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image
 
@@ -21,11 +21,21 @@ class Extracted:
     warnings: list[str] = field(default_factory=list)
 
 
-def extract_metadata(im: Image.Image, data: bytes, desk: dict[str, Any] | None = None) -> Extracted:
-    """Read every metadata family of an opened image and merge them (desk values first)."""
+def extract_metadata(
+    im: Image.Image, data: bytes | BinaryIO, desk: dict[str, Any] | None = None
+) -> Extracted:
+    """Read every metadata family of an opened image and merge them (desk values first).
+
+    `data` is the file's bytes or a seekable binary file open on it (read in pieces from
+    its start by each reader, so a large file is never held whole).
+    """
     block = im.info.get("exif")
+    if not isinstance(data, bytes):
+        data.seek(0)
     exif = read_exif(data, block if isinstance(block, bytes) else None)
     iim = read_iim(im)
+    if not isinstance(data, bytes):
+        data.seek(0)
     packet = find_packet(im, data)
     xmp = parse_xmp(packet) if packet is not None else XmpPacket()
     merged = merge(desk or {}, exif, iim, xmp)

@@ -95,10 +95,10 @@ def _recover(name: str, iim_value: Any, xmp_value: Any, iim: IimBlock) -> Any:
 class TextLimits:
     """How much text one photo may bring (archive.toml: max_caption_chars and the rest)."""
 
-    caption: int = 10_000
-    text: int = 2_000
-    keywords: int = 200
-    keyword: int = 64
+    caption: int
+    text: int
+    keywords: int
+    keyword: int
 
 
 _FAMILY_NAMES = {"desk": "the desk's value", "exif": "EXIF", "iim": "IPTC-IIM", "xmp": "XMP"}
