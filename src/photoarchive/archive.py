@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -381,23 +381,28 @@ class Archive:
             return self._rebuild_index(on_progress)
 
     def _rebuild_index(self, on_progress: Callable[[int], None] | None) -> int:
-
-        def records() -> Iterable[Entry]:
-            batch: list[PhotoRecord] = []
-            n = 0
-            for photo in self.catalog.iter_photos():
-                batch.append(photo.record)
-                if len(batch) == 1000:
-                    yield from self._entries(batch)
-                    n += len(batch)
-                    batch = []
-                    if on_progress:
-                        on_progress(n)
-            yield from self._entries(batch)
-
-        count = self.index.rebuild(records())
+        count = self.index.rebuild(self.index_entries(on_progress=on_progress))
         self.catalog.mark_indexed(self.catalog.all_hashes())
         return count
+
+    def index_entries(
+        self,
+        photos: Iterable[StoredPhoto] | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Iterator[Entry]:
+        """Yield the index entries the catalog makes now, of `photos` (default: every
+        photo), 1,000 photos at a time; `on_progress` is told how many are done."""
+        batch: list[PhotoRecord] = []
+        done = 0
+        for photo in self.catalog.iter_photos() if photos is None else photos:
+            batch.append(photo.record)
+            if len(batch) == 1000:
+                yield from self._entries(batch)
+                done += len(batch)
+                batch = []
+                if on_progress:
+                    on_progress(done)
+        yield from self._entries(batch)
 
     def verify(
         self,

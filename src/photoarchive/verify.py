@@ -145,17 +145,8 @@ def _render_again(archive: Archive, original: Path, sha256: str) -> None:
 
 def _expected_entries(archive: Archive, shas: Iterable[str] | None = None) -> Iterator[Entry]:
     """Yield the index entries the catalog makes now (of every photo, or of `shas`)."""
-    if shas is None:
-        photos: Iterable[StoredPhoto] = archive.catalog.iter_photos()
-    else:
-        photos = archive.catalog.get_many(shas).values()
-    batch = []
-    for photo in photos:
-        batch.append(photo.record)
-        if len(batch) == 1000:
-            yield from archive._entries(batch)
-            batch = []
-    yield from archive._entries(batch)
+    photos = None if shas is None else archive.catalog.get_many(shas).values()
+    return archive.index_entries(photos)
 
 
 def _index_differences(
