@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from photoarchive.credits import alias_table
+from photoarchive.credits import RIGHTS_FOLLOW, alias_table
 from photoarchive.errors import ConfigError
 
 POLICY_FILE = "rights.toml"
@@ -29,7 +29,7 @@ _AGENCY_KEYS = {
     "mandatory_credit",
     "note",
 }
-_DEFAULT_KEYS = {"use", "timezone", "expiry_warning_days"}
+_DEFAULT_KEYS = {"use", "timezone", "expiry_warning_days", "rights_follow"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class RightsPolicy:
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo("UTC"))
     expiry_warning_days: int = 30
     aliases: dict[str, str] = field(default_factory=dict)
+    #: Whose licence an "X via Y" credit is judged by: "owner" (X) or "distributor" (Y).
+    rights_follow: str = "owner"
 
     def agency(self, name: str | None) -> AgencyPolicy | None:
         """Return the policy for a canonical agency name, or None if the policy has none."""
@@ -81,7 +83,6 @@ class RightsPolicy:
 STARTER_POLICY = """\
 # photoarchive rights policy: which agencies' pictures this desk may publish, and how.
 # Edit it to match your contracts, then run `photoarchive rights validate`.
-#
 # Each [agencies.KEY] table:
 #   name              the agency as it is shown and stored (the "agency" of a photo)
 #   aliases           how credit lines spell it (matched without regard to case)
@@ -97,6 +98,7 @@ STARTER_POLICY = """\
 use = "editorial"             # the use `show` and `rights check` assume
 timezone = "Europe/London"    # for embargo times that name no time zone
 expiry_warning_days = 30      # `rights report` lists licences ending this soon
+rights_follow = "owner"       # "AFP via Getty": judge by AFP ("owner") or by Getty ("distributor")
 
 [agencies.reuters]
 name = "Reuters"
@@ -226,6 +228,13 @@ def parse_policy(text: str, where: str = POLICY_FILE) -> RightsPolicy:
     warn_days = defaults.get("expiry_warning_days", 30)
     if not isinstance(warn_days, int) or isinstance(warn_days, bool) or warn_days < 0:
         raise fail("defaults", "expiry_warning_days", "expiry_warning_days must be a whole number")
+    follow = defaults.get("rights_follow", "owner")
+    if follow not in RIGHTS_FOLLOW:
+        raise fail(
+            "defaults",
+            "rights_follow",
+            f"rights_follow must be one of {', '.join(RIGHTS_FOLLOW)}, not {follow!r}",
+        )
 
     agencies_data = data.get("agencies", {})
     if not isinstance(agencies_data, dict):
@@ -252,6 +261,7 @@ def parse_policy(text: str, where: str = POLICY_FILE) -> RightsPolicy:
         timezone=zone,
         expiry_warning_days=warn_days,
         aliases=aliases,
+        rights_follow=follow,
     )
 
 
