@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -10,13 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from photoarchive.catalog import Catalog, StoredPhoto
+from photoarchive.catalog import MIGRATIONS, Catalog, StoredPhoto
 from photoarchive.config import SETTINGS_FILE, ArchiveSettings, load_settings, starter_settings_text
-from photoarchive.errors import ArchiveNotFoundError, PhotoArchiveError, StorageError
+from photoarchive.errors import (
+    ArchiveNotFoundError,
+    ConfigError,
+    IndexUnavailableError,
+    PhotoArchiveError,
+    StorageError,
+)
 from photoarchive.index import Entry, SearchFilters, SearchIndex
 from photoarchive.locking import WriterLock
 from photoarchive.policy import POLICY_FILE, STARTER_POLICY, RightsPolicy, load_policy
 from photoarchive.record import PhotoRecord
+from photoarchive.states import PhotoState, state_fields, superseded_by, withheld
 from photoarchive.store import FileStore, atomic_write
 
 if TYPE_CHECKING:
@@ -41,11 +49,16 @@ class SearchResult:
     verdict: Verdict
     #: How many field edits the photo has had (what an edit's compare-and-set names).
     revision: int = 0
+    #: "live", "superseded", "killed" or "notice"; and the current version's id when
+    #: superseded.
+    state: str = "live"
+    superseded_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record's JSON (as `show --json`) with score and highlights added."""
         return {
             **self.record.to_dict(),
+            **state_fields(self.state, self.superseded_by),
             "revision": self.revision,
             "rights": self.verdict.to_dict(),
             "score": round(self.score, 4),
@@ -75,12 +88,61 @@ class Archive:
         self.readonly = readonly
         self.settings: ArchiveSettings = load_settings(root / SETTINGS_FILE)
         self.store = FileStore(root)
-        self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly)
-        self.index = SearchIndex(root / INDEX_DIR, archive_id=self.catalog.archive_id())
         #: Every writer holds it while it changes the catalog or the index.
         self.lock = WriterLock(root, self.settings.lock_wait_seconds, on_wait, readonly)
         self._policy: RightsPolicy | None = None
         self._policy_state: tuple[int, int, int] | None = None
+        self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly)
+        if self.catalog.schema_version() < len(MIGRATIONS) or self.catalog.relink_pending():
+            self._upgrade(on_wait)
+        self.index = SearchIndex(root / INDEX_DIR, archive_id=self.catalog.archive_id())
+
+    def _upgrade(self, on_wait: Callable[[str], None] | None) -> None:
+        """Bring a catalog from an older photoarchive up to date: its schema (migrated when
+        opened for writing) and its pictures, linked again by today's identity rules.
+
+        Opened read-only, the archive is upgraded by a writer for the moment, if the
+        catalog can be written; its index then catches up at once.
+        """
+        if not self.readonly:
+            with self.writing("upgrade of the catalog"):
+                if self.catalog.relink_pending():
+                    self._relink()
+            return
+        self.catalog.close()
+        try:
+            # If the index cannot follow, the next writer or reindex finishes it.
+            with (
+                Archive(self.root, on_wait=on_wait) as writer,
+                contextlib.suppress(IndexUnavailableError),
+            ):
+                writer.finish_pending_index()
+        except StorageError as exc:
+            raise PhotoArchiveError(
+                f"the catalog of {self.root} is from an older photoarchive and must be "
+                f"upgraded, which needs write access ({exc}); run any command that writes "
+                "(photoarchive reindex) where the archive is writable"
+            ) from None
+        self.catalog = Catalog(self.root / CATALOG_FILE, readonly=True)
+
+    def _relink(self) -> int:
+        """Link every photo to its picture again by the identity rules (see Catalog.relink)."""
+        from photoarchive.credits import alias_table
+        from photoarchive.identity import supplier_of
+        from photoarchive.notices import read_notice
+
+        try:
+            aliases = self.policy.aliases
+        except ConfigError:
+            aliases = alias_table()  # a broken rights.toml must not stop the upgrade
+
+        def notice_of(
+            record: PhotoRecord, sources: dict[str, dict[str, Any]]
+        ) -> tuple[str, str] | None:
+            notice = read_notice(record, sources)
+            return (notice.kind, notice.reason) if notice else None
+
+        return self.catalog.relink(lambda credit: supplier_of(credit, aliases), notice_of)
 
     @property
     def policy(self) -> RightsPolicy:
@@ -122,29 +184,49 @@ class Archive:
         return registered_writer(self.root, what)
 
     def check_rights(
-        self, id_or_prefix: str, use: str | None = None, at: datetime | None = None
+        self,
+        id_or_prefix: str,
+        use: str | None = None,
+        at: datetime | None = None,
+        allow_superseded: bool = False,
     ) -> Verdict:
-        """Return the rights verdict for one photo (default use of the policy, now)."""
+        """Return the rights verdict for one photo (default use of the policy, now).
+
+        An older version of a refiled picture is blocked ("superseded by ...") unless
+        `allow_superseded`: then it is judged on its own facts.
+        """
         record = self.catalog.get(self.resolve(id_or_prefix)).record
-        return self._judge([record], use, at)[record.sha256]
+        return self._judge([record], use, at, allow_superseded)[record.sha256]
 
     def verdicts(
-        self, records: Iterable[PhotoRecord], use: str | None = None, at: datetime | None = None
+        self,
+        records: Iterable[PhotoRecord],
+        use: str | None = None,
+        at: datetime | None = None,
+        allow_superseded: bool = False,
     ) -> list[tuple[PhotoRecord, Verdict]]:
-        """Return each record with its rights verdict."""
+        """Return each record with its rights verdict (see `check_rights`)."""
         listed = list(records)
-        judged = self._judge(listed, use, at)
+        judged = self._judge(listed, use, at, allow_superseded)
         return [(r, judged[r.sha256]) for r in listed]
 
+    def states(self, shas: Iterable[str]) -> dict[str, PhotoState]:
+        """Return where each photo stands: live, superseded, killed or notice."""
+        return self.catalog.standing(shas)
+
     def _judge(
-        self, records: list[PhotoRecord], use: str | None, at: datetime | None
+        self,
+        records: list[PhotoRecord],
+        use: str | None,
+        at: datetime | None,
+        allow_superseded: bool = False,
     ) -> dict[str, Verdict]:
         from photoarchive.rights import check_rights
 
         moment = at or _now()
         shas = [r.sha256 for r in records]
         sources = self.catalog.sources_many(shas)
-        kills = self.catalog.kill_reasons(shas)
+        standing = self.catalog.standing(shas)
         return {
             r.sha256: check_rights(
                 r,
@@ -152,7 +234,7 @@ class Archive:
                 self.policy,
                 use or self.policy.default_use,
                 moment,
-                killed=kills.get(r.sha256),
+                withheld=withheld(standing.get(r.sha256), allow_superseded),
             )
             for r in records
         }
@@ -303,6 +385,7 @@ class Archive:
         }
         marked = self.index.highlight(found.terms, captions)
         revisions = self.catalog.revisions(h.sha256 for h in hits)
+        standing = self.catalog.standing(h.sha256 for h in hits)
         results = [
             SearchResult(
                 record=photos[h.sha256].record,
@@ -310,6 +393,8 @@ class Archive:
                 caption_highlighted=marked.get(h.sha256),
                 verdict=judged[h.sha256],
                 revision=revisions.get(h.sha256, 0),
+                state=standing[h.sha256].state if h.sha256 in standing else "live",
+                superseded_by=superseded_by(standing.get(h.sha256)),
             )
             for h in hits
             if h.sha256 in photos

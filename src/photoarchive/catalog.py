@@ -17,7 +17,9 @@ from photoarchive.errors import (
     PhotoNotFoundError,
     StorageError,
 )
+from photoarchive.identity import Sighting
 from photoarchive.record import PhotoRecord
+from photoarchive.states import PhotoState
 
 _RECORD_COLUMNS = PhotoRecord.field_names()
 
@@ -86,6 +88,41 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('archive_id', lower(hex(randomblob(16))));
     """,
+    # Picture identity by the rules of identity.py: notices kept per photo, the names a
+    # notice may use for a photo, kills waiting for their picture, and the desk's kills.
+    # Existing pictures are linked again by the rules (Catalog.relink, run by the archive).
+    """
+    ALTER TABLE photos ADD COLUMN supplier TEXT;
+    ALTER TABLE photos ADD COLUMN notice TEXT;
+    ALTER TABLE photos ADD COLUMN notice_reason TEXT;
+    ALTER TABLE pictures ADD COLUMN killed_by TEXT;
+    CREATE TABLE refs (
+        ref TEXT NOT NULL,
+        sha256 TEXT NOT NULL REFERENCES photos (sha256) ON DELETE CASCADE,
+        PRIMARY KEY (ref, sha256)
+    );
+    CREATE INDEX refs_photo ON refs (sha256);
+    CREATE TABLE standing_kills (
+        number INTEGER PRIMARY KEY,
+        ref TEXT NOT NULL,
+        supplier TEXT NOT NULL,
+        notice_sha256 TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX standing_kills_ref ON standing_kills (ref);
+    CREATE TABLE picture_events (
+        number INTEGER PRIMARY KEY,
+        picture_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        by TEXT NOT NULL,
+        action TEXT NOT NULL,
+        reason TEXT,
+        notice_sha256 TEXT
+    );
+    CREATE INDEX picture_events_picture ON picture_events (picture_id, number);
+    INSERT INTO meta (key, value) VALUES ('relink', 'pending');
+    """,
 )
 
 
@@ -106,6 +143,9 @@ class StoredPhoto:
     #: "kill" when the photo is an agency's kill notice (with `notice_reason`).
     notice: str | None = None
     notice_reason: str | None = None
+    #: Who supplied it, as the identity rules compare it (identity.supplier_of); None:
+    #: derived from the agency.
+    supplier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +157,7 @@ class Picture:
     killed_at: str | None
     kill_reason: str | None
     versions: list[StoredPhoto]
+    killed_by: str | None = None
 
 
 class Catalog:
@@ -161,6 +202,10 @@ class Catalog:
                 # FULL: a committed photo survives a power cut, not only a crash.
                 self.conn.execute("PRAGMA synchronous = FULL")
                 self._migrate()
+                if create and self.count() == 0:
+                    # A new catalog has no pictures to link again.
+                    with self.transaction() as conn:
+                        conn.execute("DELETE FROM meta WHERE key = 'relink'")
         except sqlite3.OperationalError as exc:
             if readonly:
                 raise PhotoArchiveError(f"catalog {path} cannot be opened: {exc}") from None
@@ -194,6 +239,10 @@ class Catalog:
             )
         for number in range(version, len(MIGRATIONS)):
             with self.transaction():
+                # Another process may have migrated meanwhile: the version is read again
+                # under the write lock the transaction holds.
+                if self.schema_version() > number:
+                    continue
                 for statement in MIGRATIONS[number].split(";"):
                     if statement.strip():
                         self.conn.execute(statement)
@@ -241,7 +290,8 @@ class Catalog:
     ) -> bool:
         if conn.execute("SELECT 1 FROM photos WHERE sha256 = ?", (photo.record.sha256,)).fetchone():
             return False
-        picture_id, version = _link_version(conn, photo)
+        picture_id, version, warning = _link_version(conn, photo)
+        warnings = [*photo.warnings, *([warning] if warning else [])]
         rec = photo.record.to_dict()
         rec["keywords"] = json.dumps(rec["keywords"], ensure_ascii=False)
         columns = [
@@ -252,15 +302,21 @@ class Catalog:
             "version",
             "pixel_digest",
             "dhash",
+            "notice",
+            "notice_reason",
+            "supplier",
         ]
         values = [
             *(rec[c] for c in _RECORD_COLUMNS),
             photo.ext,
-            json.dumps(photo.warnings, ensure_ascii=False),
+            json.dumps(warnings, ensure_ascii=False),
             picture_id,
             version,
             photo.pixel_digest,
             photo.dhash,
+            photo.notice,
+            photo.notice_reason,
+            _supplier(photo),
         ]
         cur = conn.execute(
             f"INSERT OR IGNORE INTO photos ({', '.join(columns)}) "
@@ -277,6 +333,8 @@ class Catalog:
                 for family, value in by_family.items()
             ],
         )
+        refs = _file_refs(conn, photo)
+        _apply_kills(conn, photo, picture_id, refs)
         return True
 
     def add_many(self, photos: list[tuple[StoredPhoto, dict[str, dict[str, Any]]]]) -> set[str]:
@@ -395,30 +453,233 @@ class Catalog:
             )
         ]
         return Picture(
-            row["picture_id"], row["current_sha256"], row["killed_at"], row["kill_reason"], versions
+            row["picture_id"],
+            row["current_sha256"],
+            row["killed_at"],
+            row["kill_reason"],
+            versions,
+            row["killed_by"],
         )
 
-    def states(self, shas: Iterable[str]) -> dict[str, str]:
-        """Return "live", "superseded" or "killed" for each photo."""
+    def standing(self, shas: Iterable[str]) -> dict[str, PhotoState]:
+        """Return where each photo stands: live, superseded, killed or a notice."""
         rows = self._rows_for(
-            "SELECT ph.sha256, p.current_sha256, p.killed_at FROM photos ph "
+            "SELECT ph.sha256, ph.notice, ph.notice_reason, p.current_sha256, p.killed_at, "
+            "p.kill_reason, p.killed_by FROM photos ph "
             "JOIN pictures p ON p.picture_id = ph.picture_id WHERE ph.sha256 IN ({})",
             shas,
         )
-        return {
-            sha: "killed" if killed else ("live" if sha == current else "superseded")
-            for sha, current, killed in rows
-        }
+        out = {}
+        for row in rows:
+            sha = row["sha256"]
+            if row["notice"] == "kill":
+                state = "notice"
+            elif row["killed_at"]:
+                state = "killed"
+            else:
+                state = "live" if sha == row["current_sha256"] else "superseded"
+            out[sha] = PhotoState(
+                state=state,
+                current=row["current_sha256"],
+                killed_at=row["killed_at"],
+                kill_reason=row["kill_reason"],
+                killed_by=row["killed_by"],
+                notice_reason=row["notice_reason"] if row["notice"] == "kill" else None,
+            )
+        return out
 
-    def kill_reasons(self, shas: Iterable[str]) -> dict[str, str]:
-        """Return why each killed photo's picture was killed (others are left out)."""
-        rows = self._rows_for(
-            "SELECT ph.sha256, p.killed_at, p.kill_reason FROM photos ph "
-            "JOIN pictures p ON p.picture_id = ph.picture_id "
-            "WHERE p.killed_at IS NOT NULL AND ph.sha256 IN ({})",
-            shas,
+    def states(self, shas: Iterable[str]) -> dict[str, str]:
+        """Return "live", "superseded", "killed" or "notice" for each photo."""
+        return {sha: st.state for sha, st in self.standing(shas).items()}
+
+    def copies(self, sha256: str) -> list[StoredPhoto]:
+        """Return the photos of other pictures with the same pixels: the same frame sent
+        by other suppliers (or under another reference), oldest first."""
+        rows = self.conn.execute(
+            "SELECT other.* FROM photos me JOIN photos other "
+            "ON other.pixel_digest = me.pixel_digest AND other.picture_id != me.picture_id "
+            "WHERE me.sha256 = ? AND me.pixel_digest IS NOT NULL "
+            "AND coalesce(other.notice, '') != 'kill' ORDER BY other.rowid",
+            (sha256,),
         )
-        return {sha: f"KILLED {at}: {reason}" for sha, at, reason in rows}
+        return [_stored(row) for row in rows]
+
+    def picture_events(self, picture_id: str) -> list[dict[str, Any]]:
+        """Return the kills and unkills of a picture, oldest first."""
+        rows = self.conn.execute(
+            "SELECT at, by, action, reason, notice_sha256 FROM picture_events "
+            "WHERE picture_id = ? ORDER BY number",
+            (picture_id,),
+        )
+        return [
+            {
+                "at": r["at"],
+                "by": r["by"],
+                "action": r["action"],
+                "reason": r["reason"],
+                "notice": (r["notice_sha256"] or "")[:12] or None,
+            }
+            for r in rows
+        ]
+
+    def notice_targets(self, sha256: str) -> dict[str, list[str]]:
+        """Return what a kill notice killed (picture ids) and the names it waits for."""
+        killed = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT picture_id FROM picture_events WHERE notice_sha256 = ?",
+                (sha256,),
+            )
+        ]
+        waiting = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT ref FROM standing_kills WHERE notice_sha256 = ? ORDER BY number",
+                (sha256,),
+            )
+        ]
+        return {"killed": killed, "names": waiting}
+
+    def set_killed(self, sha256: str, killed: bool, at: str, by: str, reason: str) -> bool:
+        """Kill or unkill the picture a photo belongs to as the desk's decision, recorded in
+        its history; return False if it already stood so."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT picture_id, notice FROM photos WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+            if row is None:
+                raise PhotoNotFoundError(f"no photo with id {sha256[:12]}")
+            if row["notice"] == "kill":
+                raise PhotoArchiveError(
+                    f"{sha256[:12]} is a kill notice, not a picture: kill or unkill the "
+                    "picture it names"
+                )
+            picture_id = row["picture_id"]
+            if killed:
+                return _kill(conn, picture_id, at, reason, None, by=by)
+            changed = conn.execute(
+                "UPDATE pictures SET killed_at = NULL, kill_reason = NULL, killed_by = NULL "
+                "WHERE picture_id = ? AND killed_at IS NOT NULL",
+                (picture_id,),
+            ).rowcount
+            if not changed:
+                return False
+            conn.execute(
+                "INSERT INTO picture_events (picture_id, at, by, action, reason) "
+                "VALUES (?, ?, ?, 'unkill', ?)",
+                (picture_id, at, by, reason),
+            )
+            conn.execute("UPDATE photos SET needs_index = 1 WHERE picture_id = ?", (picture_id,))
+            return True
+
+    def relink_pending(self) -> bool:
+        """True when pictures must be linked again by the identity rules (after an upgrade)."""
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'relink'").fetchone()
+        except sqlite3.OperationalError:  # an older catalog opened read-only
+            return True
+        return row is not None
+
+    def relink(
+        self,
+        agency_of: Callable[[str | None], tuple[str | None, str]],
+        notice_of: Callable[[PhotoRecord, dict[str, dict[str, Any]]], tuple[str, str] | None],
+    ) -> int:
+        """Link every photo to its picture again by the identity rules, in the order they
+        were catalogued: agencies and notices are read again (`agency_of` a credit,
+        `notice_of` a record and its sources), kills by notices redone, the desk's own kills
+        and unkills replayed. Edits are kept. Return how many photos changed picture."""
+        with self.transaction() as conn:
+            before = {r[0]: r[1] for r in conn.execute("SELECT sha256, picture_id FROM photos")}
+            order = [r[0] for r in conn.execute("SELECT sha256 FROM photos ORDER BY rowid")]
+            desk = conn.execute(
+                "SELECT picture_id, at, by, action, reason FROM picture_events "
+                "WHERE notice_sha256 IS NULL ORDER BY number"
+            ).fetchall()
+            for statement in (
+                "DELETE FROM pictures",
+                "DELETE FROM refs",
+                "DELETE FROM standing_kills",
+                "DELETE FROM picture_events",
+                "UPDATE photos SET picture_id = NULL, needs_index = 1",
+            ):
+                conn.execute(statement)
+            for start in range(0, len(order), 500):
+                chunk = order[start : start + 500]
+                rows = {
+                    r["sha256"]: r
+                    for r in conn.execute(
+                        f"SELECT * FROM photos WHERE sha256 IN ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                }
+                for sha in chunk:
+                    photo = _stored(rows[sha])
+                    photo = self._read_again(conn, photo, agency_of, notice_of)
+                    picture_id, version, _ = _link_version(conn, photo)
+                    conn.execute(
+                        "UPDATE photos SET picture_id = ?, version = ?, agency = ?, supplier = ?, "
+                        "notice = ?, notice_reason = ? WHERE sha256 = ?",
+                        (
+                            picture_id,
+                            version,
+                            photo.record.agency,
+                            photo.supplier,
+                            photo.notice,
+                            photo.notice_reason,
+                            sha,
+                        ),
+                    )
+                    _apply_kills(conn, photo, picture_id, _file_refs(conn, photo))
+            for event in desk:
+                exists = conn.execute(
+                    "SELECT 1 FROM pictures WHERE picture_id = ?", (event["picture_id"],)
+                ).fetchone()
+                if exists is None:
+                    continue
+                if event["action"] == "kill":
+                    _kill(
+                        conn, event["picture_id"], event["at"], event["reason"], None, event["by"]
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE pictures SET killed_at = NULL, kill_reason = NULL, "
+                        "killed_by = NULL WHERE picture_id = ?",
+                        (event["picture_id"],),
+                    )
+                    conn.execute(
+                        "INSERT INTO picture_events (picture_id, at, by, action, reason) "
+                        "VALUES (?, ?, ?, 'unkill', ?)",
+                        (event["picture_id"], event["at"], event["by"], event["reason"]),
+                    )
+            conn.execute("DELETE FROM meta WHERE key = 'relink'")
+            after = {r[0]: r[1] for r in conn.execute("SELECT sha256, picture_id FROM photos")}
+        return sum(1 for sha, pid in after.items() if before.get(sha) != pid)
+
+    @staticmethod
+    def _read_again(
+        conn: sqlite3.Connection,
+        photo: StoredPhoto,
+        agency_of: Callable[[str | None], tuple[str | None, str]],
+        notice_of: Callable[[PhotoRecord, dict[str, dict[str, Any]]], tuple[str, str] | None],
+    ) -> StoredPhoto:
+        from dataclasses import replace
+
+        sources: dict[str, dict[str, Any]] = {}
+        for row in conn.execute(
+            "SELECT field, family, value FROM sources WHERE sha256 = ?", (photo.record.sha256,)
+        ):
+            sources.setdefault(row["field"], {})[row["family"]] = json.loads(row["value"])
+        agency, supplier = agency_of(photo.record.credit)
+        record = replace(photo.record, agency=agency)
+        notice = notice_of(record, sources)
+        return replace(
+            photo,
+            record=record,
+            supplier=supplier,
+            notice=notice[0] if notice else None,
+            notice_reason=notice[1] if notice else None,
+        )
 
     def _rows_for(self, sql: str, shas: Iterable[str]) -> Iterator[sqlite3.Row]:
         """Run `sql` (with {} for the placeholders) over the hashes, 500 at a time."""
@@ -528,50 +789,231 @@ def _column(name: str) -> str:
     return name
 
 
-def _link_version(conn: sqlite3.Connection, photo: StoredPhoto) -> tuple[str, int]:
-    """Return the picture a new photo belongs to and its version number, and record it.
+def _link_version(conn: sqlite3.Connection, photo: StoredPhoto) -> tuple[str, int, str | None]:
+    """Return the picture a new photo belongs to, its version number, and a warning for
+    the desk (or None), by the rules of identity.py; record the picture."""
+    from photoarchive.identity import place
 
-    A photo with the transmission reference or the pixels of a catalogued one is a new
-    version of that picture (a refile, correction or repeat); a kill notice kills it.
-    """
     rec = photo.record
-    row = None
-    if rec.transmission_reference:
-        row = conn.execute(
-            "SELECT picture_id FROM photos WHERE transmission_reference = ? "
-            "ORDER BY version DESC LIMIT 1",
-            (rec.transmission_reference,),
-        ).fetchone()
-    if row is None and photo.pixel_digest:
-        row = conn.execute(
-            "SELECT picture_id FROM photos WHERE pixel_digest = ? ORDER BY version DESC LIMIT 1",
+    new = _sighting_of(photo)
+    candidates: dict[str, _Seen] = {}
+    if new.reference:
+        for row in conn.execute(
+            f"SELECT {_SIGHTING_COLUMNS} FROM refs r JOIN photos ph ON ph.sha256 = r.sha256 "
+            "WHERE r.ref = ? AND ph.picture_id IS NOT NULL",
+            (new.reference,),
+        ):
+            seen = _sighting_row(row)
+            if seen.reference == new.reference:
+                candidates[seen.sha256] = seen
+    if photo.pixel_digest:
+        for row in conn.execute(
+            f"SELECT {_SIGHTING_COLUMNS} FROM photos ph "
+            "WHERE pixel_digest = ? AND picture_id IS NOT NULL",
             (photo.pixel_digest,),
-        ).fetchone()
-    if row is None:
-        picture_id, version = rec.sha256, 1
+        ):
+            candidates[row["sha256"]] = _sighting_row(row)
+    # Newest first: where several earlier photos qualify, the latest transmission wins.
+    ordered = sorted(candidates.values(), key=lambda c: c.order, reverse=True)
+    placement = place(new.sighting, [c.sighting for c in ordered])
+    if placement.picture_id is None:
         conn.execute(
             "INSERT INTO pictures (picture_id, current_sha256) VALUES (?, ?)",
-            (picture_id, rec.sha256),
+            (rec.sha256, rec.sha256),
         )
-    else:
-        picture_id = row[0]
-        version = (
-            1
-            + conn.execute(
-                "SELECT max(version) FROM photos WHERE picture_id = ?", (picture_id,)
-            ).fetchone()[0]
-        )
+        return rec.sha256, 1, placement.warning
+    picture_id = placement.picture_id
+    version = 1 + int(
         conn.execute(
-            "UPDATE pictures SET current_sha256 = ? WHERE picture_id = ?", (rec.sha256, picture_id)
-        )
-        # Every version is indexed again: which one is current has changed.
-        conn.execute("UPDATE photos SET needs_index = 1 WHERE picture_id = ?", (picture_id,))
+            "SELECT max(version) FROM photos WHERE picture_id = ?", (picture_id,)
+        ).fetchone()[0]
+    )
+    conn.execute(
+        "UPDATE pictures SET current_sha256 = ? WHERE picture_id = ?", (rec.sha256, picture_id)
+    )
+    # Every version is indexed again: which one is current has changed.
+    conn.execute("UPDATE photos SET needs_index = 1 WHERE picture_id = ?", (picture_id,))
+    return picture_id, version, placement.warning
+
+
+_SIGHTING_COLUMNS = (
+    "ph.sha256, ph.picture_id, ph.agency, ph.supplier, ph.transmission_reference, "
+    "ph.pixel_digest, "
+    "ph.dhash, ph.notice, ph.rowid AS n"
+)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A sighting and the order its photo was catalogued in."""
+
+    sighting: Sighting
+    order: int
+
+    @property
+    def sha256(self) -> str:
+        return self.sighting.sha256
+
+    @property
+    def reference(self) -> str | None:
+        return self.sighting.reference
+
+
+def _sighting_row(row: sqlite3.Row) -> _Seen:
+    from photoarchive.identity import supplier_key
+    from photoarchive.notices import reference_key
+
+    return _Seen(
+        Sighting(
+            sha256=row["sha256"],
+            picture_id=row["picture_id"],
+            supplier=(
+                row["supplier"] if row["supplier"] is not None else supplier_key(row["agency"])
+            ),
+            reference=reference_key(row["transmission_reference"]),
+            pixel_digest=row["pixel_digest"],
+            dhash=row["dhash"],
+            notice=row["notice"],
+        ),
+        int(row["n"]),
+    )
+
+
+def _sighting_of(photo: StoredPhoto) -> _Seen:
+    from photoarchive.notices import reference_key
+
+    rec = photo.record
+    return _Seen(
+        Sighting(
+            sha256=rec.sha256,
+            picture_id=None,
+            supplier=_supplier(photo),
+            reference=reference_key(rec.transmission_reference),
+            pixel_digest=photo.pixel_digest,
+            dhash=photo.dhash,
+            notice=photo.notice,
+        ),
+        0,
+    )
+
+
+def _supplier(photo: StoredPhoto) -> str:
+    from photoarchive.identity import supplier_key
+
+    return photo.supplier if photo.supplier is not None else supplier_key(photo.record.agency)
+
+
+def _file_refs(conn: sqlite3.Connection, photo: StoredPhoto) -> list[str]:
+    """Record the names a notice may use for the photo; return them."""
+    from photoarchive.notices import photo_refs
+
+    refs = photo_refs(photo.record)
+    conn.executemany(
+        "INSERT OR IGNORE INTO refs (ref, sha256) VALUES (?, ?)",
+        [(ref, photo.record.sha256) for ref in refs],
+    )
+    return refs
+
+
+def _apply_kills(
+    conn: sqlite3.Connection, photo: StoredPhoto, picture_id: str, refs: list[str]
+) -> None:
+    """Carry out a kill notice, or the standing kills that name a newly arrived photo."""
+    from photoarchive.identity import kill_targets
+    from photoarchive.notices import picture_ids_in
+
+    rec = photo.record
+    supplier = _supplier(photo)
     if photo.notice == "kill":
-        conn.execute(
-            "UPDATE pictures SET killed_at = ?, kill_reason = ? WHERE picture_id = ?",
-            (rec.ingested_at, photo.notice_reason or "killed by the sender", picture_id),
+        reason = photo.notice_reason or "killed by the sender"
+        named = [
+            ref
+            for ref in picture_ids_in(
+                [photo.notice_reason, rec.caption, rec.headline, rec.special_instructions]
+            )
+            if ref != reference_key_of(rec)
+        ]
+        by_id = _sightings_named(conn, named, rec.sha256)
+        by_reference = [
+            s
+            for s in _sightings_named(conn, [r for r in [reference_key_of(rec)] if r], rec.sha256)
+            if s.reference == reference_key_of(rec)
+        ]
+        notice = _sighting_of(photo).sighting
+        targets = kill_targets(
+            notice, [s.sighting for s in by_id], [s.sighting for s in by_reference]
         )
-    return picture_id, version
+        for target in targets:
+            _kill(conn, target, rec.ingested_at, reason, rec.sha256)
+        # The pictures it names may arrive later: they are killed on arrival.
+        standing = named or [r for r in [reference_key_of(rec)] if r]
+        conn.executemany(
+            "INSERT INTO standing_kills (ref, supplier, notice_sha256, at, reason) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(ref, supplier, rec.sha256, rec.ingested_at, reason) for ref in standing],
+        )
+        return
+    if not refs:
+        return
+    marks = ", ".join("?" * len(refs))
+    for row in conn.execute(
+        f"SELECT notice_sha256, at, reason, supplier FROM standing_kills WHERE ref IN ({marks}) "
+        "ORDER BY number",
+        refs,
+    ).fetchall():
+        if row["supplier"] and row["supplier"] != supplier:
+            continue
+        undone = conn.execute(
+            "SELECT 1 FROM picture_events WHERE picture_id = ? AND action = 'unkill' AND at >= ?",
+            (picture_id, row["at"]),
+        ).fetchone()
+        if undone is None:
+            _kill(conn, picture_id, row["at"], row["reason"], row["notice_sha256"])
+            return
+
+
+def reference_key_of(rec: PhotoRecord) -> str | None:
+    """Return the record's transmission reference as the identity rules compare it."""
+    from photoarchive.notices import reference_key
+
+    return reference_key(rec.transmission_reference)
+
+
+def _sightings_named(conn: sqlite3.Connection, refs: list[str], own: str) -> list[_Seen]:
+    if not refs:
+        return []
+    marks = ", ".join("?" * len(refs))
+    rows = conn.execute(
+        f"SELECT DISTINCT {_SIGHTING_COLUMNS} FROM refs r JOIN photos ph ON ph.sha256 = r.sha256 "
+        f"WHERE r.ref IN ({marks}) AND ph.sha256 != ? AND ph.picture_id IS NOT NULL",
+        [*refs, own],
+    )
+    return [_sighting_row(row) for row in rows]
+
+
+def _kill(
+    conn: sqlite3.Connection,
+    picture_id: str,
+    at: str,
+    reason: str,
+    notice_sha256: str | None,
+    by: str | None = None,
+) -> bool:
+    """Kill a picture (a picture killed already stays killed as it was); record the event."""
+    changed = conn.execute(
+        "UPDATE pictures SET killed_at = ?, kill_reason = ?, killed_by = ? "
+        "WHERE picture_id = ? AND killed_at IS NULL",
+        (at, reason, by or (notice_sha256 or "")[:12], picture_id),
+    ).rowcount
+    if not changed:
+        return False
+    conn.execute(
+        "INSERT INTO picture_events (picture_id, at, by, action, reason, notice_sha256) "
+        "VALUES (?, ?, ?, 'kill', ?, ?)",
+        (picture_id, at, by or f"notice {(notice_sha256 or '')[:12]}", reason, notice_sha256),
+    )
+    conn.execute("UPDATE photos SET needs_index = 1 WHERE picture_id = ?", (picture_id,))
+    return True
 
 
 def _require_catalog(path: Path) -> None:
@@ -650,4 +1092,7 @@ def _stored(row: sqlite3.Row) -> StoredPhoto:
         version=row["version"],
         pixel_digest=row["pixel_digest"],
         dhash=row["dhash"],
+        notice=row["notice"],
+        notice_reason=row["notice_reason"],
+        supplier=row["supplier"],
     )

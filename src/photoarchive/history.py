@@ -1,4 +1,4 @@
-"""A picture's history: its versions with what changed between them, and editors' edits."""
+"""A picture's history: its versions with what changed between them, edits, kills and unkills."""
 
 from __future__ import annotations
 
@@ -59,7 +59,11 @@ def picture_history(archive: Archive, id_or_prefix: str) -> dict[str, Any]:
         previous = arrived
     return {
         "picture": picture.picture_id[:12],
+        "current": picture.current_sha256[:12],
         "killed_at": picture.killed_at,
         "kill_reason": picture.kill_reason,
+        "killed_by": picture.killed_by,
         "versions": versions,
+        # Kills and unkills, by notices and by the desk, oldest first.
+        "events": archive.catalog.picture_events(picture.picture_id),
     }

@@ -68,6 +68,10 @@ FIELD_ALIASES = {
 }
 
 
+#: The states of photos that are never published: left out of searches unless asked for.
+WITHHELD = ("superseded", "killed", "notice")
+
+
 @dataclass(frozen=True)
 class SearchFilters:
     """Restrictions on results that do not affect ranking: agency, date taken, versions and
@@ -77,10 +81,11 @@ class SearchFilters:
     date_from: datetime | None = None
     date_to: datetime | None = None
     #: Which versions: the current one of each live picture by default; add "killed"
-    #: for killed pictures, "superseded" for older versions.
+    #: for killed pictures, "superseded" for older versions, "notice" for kill notices.
     states: tuple[str, ...] = ("live",)
-    #: Only photos with one of these RightsFacts.status_key() values, None for any; killed
-    #: pictures are then kept only if `killed_passes` (their verdict is always blocked).
+    #: Only photos with one of these RightsFacts.status_key() values, None for any; killed,
+    #: superseded and notice photos are then kept only if `killed_passes` (their verdict is
+    #: always blocked).
     rights: frozenset[str] | None = None
     killed_passes: bool = False
 
@@ -105,7 +110,7 @@ class SearchFilters:
         """Return a Whoosh query for the versions left out (few), or None for none."""
         from whoosh import query as q
 
-        hidden = [q.Term("state", s) for s in ("superseded", "killed") if s not in self.states]
+        hidden = [q.Term("state", s) for s in WITHHELD if s not in self.states]
         if not hidden:
             return None
         return hidden[0] if len(hidden) == 1 else q.Or(hidden)
@@ -150,7 +155,8 @@ def _schema() -> Any:
         credit=fields.TEXT(analyzer=words),
         agency=fields.TEXT(analyzer=words),
         agency_key=fields.ID(sortable=True),
-        # "live" (the current version), "superseded" (an older version) or "killed".
+        # "live" (the current version), "superseded" (an older version), "killed" or
+        # "notice" (a kill notice).
         state=fields.ID(),
         source=fields.TEXT(analyzer=words),
         city=fields.TEXT(analyzer=words),
@@ -171,7 +177,7 @@ class Entry(NamedTuple):
     """What the index holds of one photo: its record, its state and its rights facts."""
 
     record: PhotoRecord
-    #: "live", "superseded" or "killed"
+    #: "live", "superseded", "killed" or "notice"
     state: str = "live"
     #: rights.RightsFacts.status_key() of the photo
     rights: str | None = None
@@ -847,7 +853,10 @@ def _rights_limits(searcher: Any, filters: SearchFilters) -> tuple[set[int] | No
     keys = [text.decode("utf-8") for text in reader.lexicon("rights")]
     passing = [k for k in keys if k in wanted]
     failing = [k for k in keys if k not in wanted]
-    killed = set(searcher.docs_for_query(Term("state", "killed")))
+    # Killed, superseded and notice photos are blocked whatever their rights facts.
+    killed: set[int] = set()
+    for state in WITHHELD:
+        killed |= set(searcher.docs_for_query(Term("state", state)))
 
     def size(group: list[str]) -> int:
         return sum(reader.doc_frequency("rights", k) for k in group)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from photoarchive.catalog import Catalog, StoredPhoto
 from photoarchive.config import ArchiveSettings
-from photoarchive.credits import normalise_agency
 from photoarchive.errors import PhotoArchiveError, RejectedFileError, StorageError
+from photoarchive.identity import supplier_of
 from photoarchive.manifest import match_files
 from photoarchive.record import PhotoRecord
 from photoarchive.store import FileStore
@@ -470,7 +470,7 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
         ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
         **{k: v for k, v in values.items() if k in _RECORD_VALUE_FIELDS},
     )
-    record.agency = normalise_agency(record.credit, job.aliases or None)
+    record.agency, supplier = supplier_of(record.credit, job.aliases or None)
     written: list[Path] = []
     try:
         for kind, rendered in (("preview", rend.preview), ("thumb", rend.thumb)):
@@ -501,6 +501,7 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
         dhash=dhash,
         notice=notice.kind if notice else None,
         notice_reason=notice.reason if notice else None,
+        supplier=supplier,
     )
     return _Prepared(
         photo=photo,

@@ -123,14 +123,15 @@ def check_rights(
     policy: RightsPolicy,
     use: str,
     at: datetime,
-    killed: str | None = None,
+    withheld: str | None = None,
 ) -> Verdict:
     """Return the verdict for using `record` for `use` at the aware moment `at`.
 
-    `killed` is the reason when the sender has killed the picture: it is then blocked.
+    `withheld` says why the photo must not be published whatever its rights (the picture
+    was killed, a newer version replaced it, it is a kill notice): it is then blocked.
     """
     facts = rights_facts(record, sources, policy.timezone)
-    return judge_facts(facts, policy, use, at, killed)
+    return judge_facts(facts, policy, use, at, withheld)
 
 
 def judge_facts(
@@ -138,7 +139,7 @@ def judge_facts(
     policy: RightsPolicy,
     use: str,
     at: datetime,
-    killed: str | None = None,
+    withheld: str | None = None,
 ) -> Verdict:
     """Return the verdict for a photo with these facts, used for `use` at the moment `at`."""
     if use not in USES:
@@ -151,8 +152,8 @@ def judge_facts(
         statuses.append(status)
         reasons.append(reason)
 
-    if killed:
-        add("blocked", f"{killed}: must not be published")
+    if withheld:
+        add("blocked", withheld)
     line = parse_credit(facts.credit, policy.aliases)
     agency = policy.agency(line.agency) if line else None
     credit_line = None

@@ -10,6 +10,7 @@ import click
 
 from photoarchive.cli.output import cell, echo, open_from_context, print_json, say
 from photoarchive.policy import USES
+from photoarchive.states import state_fields, superseded_by
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
@@ -28,20 +29,52 @@ def parse_at(archive: Archive, at: str | None) -> datetime:
 
 
 def targets_of(archive: Archive, targets: tuple[str, ...]) -> list[PhotoRecord]:
-    """Photos named by ids (or unique prefixes), else matching the words as one query."""
+    """Photos named by ids (or unique prefixes), else matching the words as one query;
+    with no targets, every picture (the current version of each, kill notices left out).
+
+    Nothing found is an error, never an empty list: a publishing script must not take
+    "0 of 0 photos" for consent.
+    """
     from photoarchive.errors import PhotoNotFoundError
 
     if not targets:
-        return [p.record for p in archive.catalog.iter_photos()]
+        records = _every_picture(archive)
+        if not records:
+            raise PhotoNotFoundError(f"the archive at {archive.root} has no photos")
+        return records
     if all(re.fullmatch(r"[0-9a-fA-F]{4,64}", t) for t in targets):
         try:
             return [archive.get(t) for t in targets]
         except PhotoNotFoundError:
             if len(targets) > 1:
                 raise
+            query = targets[0]
+            if not archive.search(query, limit=1).results:
+                raise PhotoNotFoundError(
+                    f"no photo with id {query}, and no photo matches it as a search"
+                ) from None
     query = " ".join(targets)
     page = archive.search(query, limit=100_000)
+    if not page.results:
+        raise PhotoNotFoundError(f"no photos match {query!r}")
     return [r.record for r in page.results]
+
+
+def _every_picture(archive: Archive) -> list[PhotoRecord]:
+    batch: list[PhotoRecord] = []
+    out: list[PhotoRecord] = []
+
+    def keep(records: list[PhotoRecord]) -> None:
+        states = archive.catalog.states(r.sha256 for r in records)
+        out.extend(r for r in records if states.get(r.sha256) in ("live", "killed"))
+
+    for photo in archive.catalog.iter_photos():
+        batch.append(photo.record)
+        if len(batch) == 1000:
+            keep(batch)
+            batch = []
+    keep(batch)
+    return out
 
 
 @click.group()
@@ -74,17 +107,29 @@ def rights() -> None:
     default=None,
     help="When it would be published, e.g. '2022-09-12 14:00' (default: now).",
 )
+@click.option(
+    "--allow-superseded",
+    is_flag=True,
+    help="Judge older versions of refiled pictures on their own facts (by default they are "
+    "blocked: a newer version replaced them).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON on stdout.")
 @click.pass_context
 def check(
-    ctx: click.Context, targets: tuple[str, ...], use: str | None, at: str | None, as_json: bool
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    use: str | None,
+    at: str | None,
+    allow_superseded: bool,
+    as_json: bool,
 ) -> None:
     """Give the rights verdict for photos: by ids, by a search query, or all of them.
 
     Verdicts: cleared, conditional (with the conditions, such as the credit to print),
     needs-clearance, unknown (a credit no agency in the policy matches) or blocked.
-    Exits 1 when any photo is neither cleared nor conditional, so a publishing script
-    can rely on it.
+    Exits 1 when any photo is neither cleared nor conditional, and when the ids or the
+    query match nothing, so a publishing script can rely on it. Killed pictures, kill
+    notices and older versions of refiled pictures are blocked.
 
     Example:
 
@@ -95,11 +140,18 @@ def check(
     with open_from_context(ctx) as archive:
         moment = parse_at(archive, at)
         records = targets_of(archive, targets)
-        judged = archive.verdicts(records, use, moment)
+        judged = archive.verdicts(records, use, moment, allow_superseded=allow_superseded)
+        standing = archive.states(r.sha256 for r in records)
     if as_json:
         print_json(
             [
-                {"id": r.id, "caption": r.caption, "credit": r.credit, **v.to_dict()}
+                {
+                    "id": r.id,
+                    "caption": r.caption,
+                    "credit": r.credit,
+                    **state_fields(standing[r.sha256].state, superseded_by(standing[r.sha256])),
+                    **v.to_dict(),
+                }
                 for r, v in judged
             ]
         )

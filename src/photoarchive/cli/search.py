@@ -37,9 +37,9 @@ from photoarchive.policy import USES
 )
 @click.option(
     "--include",
-    type=click.Choice(["killed", "superseded"]),
+    type=click.Choice(["killed", "superseded", "notice"]),
     multiple=True,
-    help="Also show killed pictures, or older versions of refiled ones.",
+    help="Also show killed pictures, older versions of refiled ones, or kill notices.",
 )
 @click.option(
     "--query-seconds",
@@ -96,6 +96,8 @@ def search(
     for r in result.results:
         rec = r.record
         caption = _terminal_highlight(r.caption_highlighted) if r.caption_highlighted else ""
+        if r.state != "live":
+            caption = f"[{r.state.upper()}] {caption}"
         click.echo(
             f"{rec.id:<12}  {cell((rec.date_created or '')[:10], 10):<10}  "
             f"{cell(rec.credit, 16):<16}  {r.verdict.status:<15}  {caption}"

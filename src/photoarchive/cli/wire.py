@@ -1,9 +1,10 @@
-"""The wire workflow commands: edit, similar, duplicates, export, watch."""
+"""The wire workflow commands: edit, kill, unkill, similar, duplicates, export, watch."""
 
 from __future__ import annotations
 
 import getpass
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,77 @@ def edit(
         say(f"warning: the edit is saved, but search does not show it yet: {result.index_pending}")
 
 
+def _decision_options(command: Any) -> Any:
+    options: list[Callable[[Any], Any]] = [
+        click.argument("photo_id"),
+        click.option("--reason", required=True, help="Why: kept in the picture's history."),
+        click.option(
+            "--by", "editor", default=None, help="Who decides (default: your login name)."
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON."),
+        click.pass_context,
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.command()
+@_decision_options
+def kill(ctx: click.Context, photo_id: str, reason: str, editor: str | None, as_json: bool) -> None:
+    """Kill a picture as the desk's decision: every version is blocked for every use and
+    hidden from search. Recorded in its history (show --history) with who, when and why.
+
+    Example:
+
+    \b
+        photoarchive kill 3f9a2c --reason "picture manipulated, per AFP"
+    """
+    _decide(ctx, photo_id, True, reason, editor, as_json)
+
+
+@click.command()
+@_decision_options
+def unkill(
+    ctx: click.Context, photo_id: str, reason: str, editor: str | None, as_json: bool
+) -> None:
+    """Restore a killed picture (killed by the desk or by an agency's notice). Recorded in
+    its history (show --history) with who, when and why.
+
+    Example:
+
+    \b
+        photoarchive unkill 3f9a2c --reason "AFP withdrew the kill at 14:05"
+    """
+    _decide(ctx, photo_id, False, reason, editor, as_json)
+
+
+def _decide(
+    ctx: click.Context, photo_id: str, killed: bool, reason: str, editor: str | None, as_json: bool
+) -> None:
+    from photoarchive.kills import set_killed
+
+    with open_from_context(ctx, write=True) as archive:
+        result = set_killed(archive, photo_id, killed, reason, editor or getpass.getuser())
+    if as_json:
+        print_json(
+            {
+                "id": result.id,
+                "picture": result.picture,
+                "changed": result.changed,
+                "state": result.state,
+            }
+        )
+    elif not result.changed:
+        say(f"Picture {result.picture} is already {'killed' if killed else 'not killed'}.")
+    elif killed:
+        say(f"Killed picture {result.picture} (every version): it is blocked for every use.")
+    else:
+        say(f"Restored picture {result.picture}: it is {result.state} again.")
+    if result.index_pending:
+        say(f"warning: saved, but search does not show it yet: {result.index_pending}")
+
+
 @click.command()
 @click.argument("photo_id")
 @click.option(
@@ -103,13 +175,20 @@ def similar(ctx: click.Context, photo_id: str, distance: int, as_json: bool) -> 
     from photoarchive.similarity import similar_photos
 
     with open_from_context(ctx) as archive:
+        me = archive.stored(photo_id)
         found = similar_photos(archive, photo_id, distance)
         photos = archive.catalog.get_many(s for s, _ in found)
+        judged = {r.sha256: v for r, v in archive.verdicts(p.record for p in photos.values())}
+        states = archive.states(photos)
     rows: list[dict[str, Any]] = [
         {
             "id": sha[:12],
             "distance": d,
+            # The same pixels: the same frame from another supplier (or a version).
+            "same_pixels": bool(me.pixel_digest) and photos[sha].pixel_digest == me.pixel_digest,
             "credit": photos[sha].record.credit,
+            "state": states[sha].state,
+            "rights": judged[sha].status,
             "caption": photos[sha].record.caption,
         }
         for sha, d in found
@@ -118,11 +197,12 @@ def similar(ctx: click.Context, photo_id: str, distance: int, as_json: bool) -> 
         print_json(rows)
         return
     for row in rows:
+        mark = "=" if row["same_pixels"] else " "
         echo(
-            f"{row['id']}  {row['distance']:>2}  {cell(row['credit'], 16):<16}  "
-            f"{cell(row['caption'], 70)}"
+            f"{row['id']}  {row['distance']:>2}{mark} {cell(row['credit'], 16):<16}  "
+            f"{row['rights']:<15}  {row['state']:<10}  {cell(row['caption'], 50)}"
         )
-    say(f"{len(rows)} similar photos.")
+    say(f"{len(rows)} similar photos ('=' the same pixels).")
 
 
 @click.command()
@@ -303,4 +383,4 @@ def watch(
     say(f"Handled {handled} files.")
 
 
-COMMANDS = [edit, similar, duplicates, export, watch]
+COMMANDS = [edit, kill, unkill, similar, duplicates, export, watch]

@@ -31,6 +31,7 @@ TEXT_DATASETS = {
 }
 # Extra datasets kept as sources (release and expiry drive rights checks).
 EXTRA_DATASETS = {
+    7: "edit_status",
     30: "release_date",
     35: "release_time",
     37: "expiration_date",

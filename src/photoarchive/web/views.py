@@ -210,6 +210,8 @@ def contact_sheet() -> Response:
     page, state = _search(request.args, 100)
     if page is None:
         raise QueryError("give a search for the contact sheet")
+    if not page.results:
+        raise QueryError(f"no photos match '{state['q']}': nothing to print")
     arc = archive()
     entries = sheet_entries(arc, [r.record for r in page.results])
     pdf = encode_pdf(render_pages(entries, f"Search: {state['q']}"))
