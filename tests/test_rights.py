@@ -189,6 +189,29 @@ def test_policy_aliases_name_agencies(archive: Archive, tmp_path: Path) -> None:
         assert arc.check_rights(outcome.id or "", "editorial", NOW).status == "cleared"
 
 
+def _getty_unlicensed(text: str) -> str:
+    """The starter policy with no use licensed for Getty Images (AFP's stay licensed)."""
+    getty = text.index("[agencies.getty]")
+    end = text.index("[agencies.", getty + 1)
+    table = text[getty:end].replace('uses = ["editorial"]', "uses = []")
+    return text[:getty] + table + text[end:]
+
+
+def test_rights_follow_the_owner_or_the_distributor_as_the_policy_says(
+    archive: Archive, tmp_path: Path
+) -> None:
+    path = photo(tmp_path, "via.jpg", caption="Summit", credit="Getty Images via AFP")
+    rec_id = archive.ingest([path]).outcomes[0].id or ""
+    with reopen(archive, _getty_unlicensed) as owner:
+        verdict = owner.check_rights(rec_id, "editorial", NOW)
+        assert verdict.status == "blocked" and verdict.agency == "Getty Images"
+    with reopen(
+        archive, lambda t: t.replace('rights_follow = "owner"', 'rights_follow = "distributor"')
+    ) as distributor:
+        verdict = distributor.check_rights(rec_id, "editorial", NOW)
+        assert verdict.status == "cleared" and verdict.agency == "AFP"
+
+
 @pytest.mark.parametrize(
     ("edit", "marker", "words"),
     [

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from photoarchive.credits import parse_credit
+from photoarchive.credits import parse_credit, rights_agency
 from photoarchive.policy import USES, RightsPolicy
 from photoarchive.record import PhotoRecord
 from photoarchive.restrictions import read_restrictions
@@ -155,7 +155,8 @@ def judge_facts(
     if withheld:
         add("blocked", withheld)
     line = parse_credit(facts.credit, policy.aliases)
-    agency = policy.agency(line.agency) if line else None
+    # "X via Y": the owner's or the distributor's licence, as rights.toml's rights_follow says.
+    agency = policy.agency(rights_agency(line, policy.rights_follow)) if line else None
     credit_line = None
     if line is None:
         add("unknown", "no credit: where the picture comes from is not known")
