@@ -351,3 +351,54 @@ def test_an_older_archive_is_linked_again_by_the_rules(run: Any, cli: Any, tmp_p
         assert not archive.catalog.relink_pending()
         assert archive.get(afp_id).caption == "Pool frame of the summit"
         assert archive.catalog.edits(full[afp_id])[0]["by"] == "desk"
+
+
+def test_the_desk_shows_where_each_photo_stands(run: Any, cli: Any, tmp_path: Path) -> None:
+    from photoarchive.web import create_app
+
+    pixels = frame(9)
+    first = tagged(
+        tmp_path / "v1.jpg", pixels, caption="Ferry at dawn", credit="AFP", reference="F1"
+    )
+    refile = tagged(
+        tmp_path / "v2.jpg",
+        pixels,
+        caption="CORRECTION - Ferry at dawn on the Dnipro",
+        credit="AFP",
+        reference="F1",
+    )
+    copy = tagged(tmp_path / "copy.jpg", pixels, caption="Ferry at dawn", credit="Channel 4")
+    old, new, other = ingest(run, first, refile, copy)
+    picture = reuters_picture(tmp_path)
+    (killed,) = ingest(run, picture)
+    (notice,) = ingest(run, kill_notice(tmp_path))
+    client = create_app(cli.archive_dir).test_client()
+    page = client.get(f"/photos/{old}").get_data(as_text=True)
+    assert "Superseded." in page and f'href="/photos/{new}"' in page
+    page = client.get(f"/photos/{new}").get_data(as_text=True)
+    assert "Copies of the same frame" in page and f'href="/photos/{other}"' in page
+    assert "needs-clearance" in page  # the Channel 4 copy's own verdict
+    page = client.get(f"/photos/{killed}").get_data(as_text=True)
+    assert "Killed</b>" in page and "Do not publish" in page
+    page = client.get(f"/photos/{notice}").get_data(as_text=True)
+    assert "Kill notice, not a picture." in page and f'href="/photos/{killed}"' in page
+    api = client.get(f"/api/photos/{old}").get_json()
+    assert api["state"] == "superseded" and api["superseded_by"] == new
+    latest = client.get("/").get_data(as_text=True)
+    assert f'href="/photos/{new}"' in latest and f'href="/photos/{other}"' in latest
+    for hidden in (old, killed, notice):
+        assert f'href="/photos/{hidden}"' not in latest
+
+
+def test_the_original_arriving_after_its_correction_does_not_undo_it(
+    run: Any, tmp_path: Path
+) -> None:
+    pixels = frame(14)
+    original = tagged(tmp_path / "o.jpg", pixels, caption="Bridge at Kupiansk", credit="AFP")
+    correction = tagged(
+        tmp_path / "c.jpg", pixels, caption="CORRECTION - Bridge at Kupiansk, Oskil", credit="AFP"
+    )
+    (corrected,) = ingest(run, correction)
+    (late,) = ingest(run, original)
+    assert [h["id"] for h in search(run, "bridge kupiansk")] == [corrected]
+    assert json.loads(run("show", late, "--json").stdout)["superseded_by"] == corrected

@@ -430,9 +430,12 @@ class Catalog:
             conn.execute("UPDATE photos SET needs_index = 1")
 
     def latest(self, limit: int, offset: int = 0) -> list[StoredPhoto]:
-        """Return photos newest-ingested first."""
+        """Return the live pictures' current versions, newest-ingested first (older
+        versions, killed pictures and kill notices are left out)."""
         rows = self.conn.execute(
-            "SELECT * FROM photos ORDER BY ingested_at DESC, sha256 LIMIT ? OFFSET ?",
+            "SELECT ph.* FROM photos ph JOIN pictures p ON p.current_sha256 = ph.sha256 "
+            "WHERE p.killed_at IS NULL AND coalesce(ph.notice, '') != 'kill' "
+            "ORDER BY ph.ingested_at DESC, ph.sha256 LIMIT ? OFFSET ?",
             (limit, offset),
         )
         return [_stored(row) for row in rows]
@@ -828,10 +831,19 @@ def _link_version(conn: sqlite3.Connection, photo: StoredPhoto) -> tuple[str, in
             "SELECT max(version) FROM photos WHERE picture_id = ?", (picture_id,)
         ).fetchone()[0]
     )
-    conn.execute(
-        "UPDATE pictures SET current_sha256 = ? WHERE picture_id = ?", (rec.sha256, picture_id)
-    )
-    # Every version is indexed again: which one is current has changed.
+    current_notice = conn.execute(
+        "SELECT ph.notice FROM pictures p JOIN photos ph ON ph.sha256 = p.current_sha256 "
+        "WHERE p.picture_id = ?",
+        (picture_id,),
+    ).fetchone()
+    # The latest transmission is current, except that a plain copy arriving after a refile
+    # or correction (files of one batch, a feed resending the original) does not undo it.
+    if photo.notice is not None or current_notice is None or current_notice[0] is None:
+        conn.execute(
+            "UPDATE pictures SET current_sha256 = ? WHERE picture_id = ?",
+            (rec.sha256, picture_id),
+        )
+    # Every version is indexed again: which one is current may have changed.
     conn.execute("UPDATE photos SET needs_index = 1 WHERE picture_id = ?", (picture_id,))
     return picture_id, version, placement.warning
 

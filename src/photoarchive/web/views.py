@@ -25,6 +25,7 @@ from photoarchive.archive import Archive, SearchPage
 from photoarchive.errors import QueryError
 from photoarchive.index import SearchFilters
 from photoarchive.rights import VERDICTS
+from photoarchive.states import state_fields, superseded_by
 from photoarchive.web.app import current_archive
 
 bp = Blueprint("desk", __name__)
@@ -126,6 +127,8 @@ def photo_page(photo_id: str) -> str:
     from photoarchive.history import picture_history
 
     history = picture_history(arc, record.sha256)
+    standing = arc.states([record.sha256])[record.sha256]
+    copies = arc.verdicts(c.record for c in arc.catalog.copies(record.sha256))
     return render_template(
         "photo.html",
         record=record,
@@ -134,6 +137,10 @@ def photo_page(photo_id: str) -> str:
         verdict=arc.check_rights(record.sha256),
         warnings=stored.warnings,
         history=history,
+        standing=standing,
+        copies=copies,
+        copy_states=arc.states(c.sha256 for c, _ in copies),
+        targets=arc.catalog.notice_targets(record.sha256) if standing.state == "notice" else None,
     )
 
 
@@ -241,9 +248,11 @@ def api_photo(photo_id: str) -> Response:
     """One record as JSON, as `show --json --sources` prints it."""
     arc = archive()
     record = arc.get(photo_id)
+    standing = arc.states([record.sha256])[record.sha256]
     return jsonify(
         {
             **record.to_dict(),
+            **state_fields(standing.state, superseded_by(standing)),
             "revision": arc.catalog.revision(record.sha256),
             "rights": arc.check_rights(record.sha256).to_dict(),
             "sources": arc.sources(record.sha256),
