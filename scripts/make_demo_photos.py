@@ -5,6 +5,7 @@ The captions, credits, places and keywords come from the seed table (captions.ts
 pictures are simple drawings made with Pillow: nothing is downloaded.
 
     python scripts/make_demo_photos.py [--seed ../shared/seed/captions.tsv] [--out demo-photos]
+        [--wire demo-wire]
 """
 
 from __future__ import annotations
@@ -169,26 +170,64 @@ def place_fields(place: str) -> dict[str, str]:
     return fields
 
 
-def make_photo(row: dict[str, str]) -> bytes:
-    """Return JPEG bytes of one seed photo with XMP and IIM metadata."""
+def make_photo(row: dict[str, str], mirror: bool = False, **extra: str) -> bytes:
+    """Return JPEG bytes of one seed photo with XMP and IIM metadata (`extra` fields too);
+    `mirror` draws the scene mirrored (another frame of it)."""
     im = Image.new("RGB", SIZE)
     SCENES[row["photo"]](ImageDraw.Draw(im))
     im = im.filter(ImageFilter.GaussianBlur(1.2))
+    if mirror:
+        im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     values: dict[str, str | list[str]] = {"caption": row["caption"]}
     if row["credit"]:
         values["credit"] = row["credit"]
     values["keywords"] = [k for k in row["keywords"].split(";") if k]
     values.update(place_fields(row["place"]))
     values["date_created"] = DATE
+    values.update(extra)
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=88, xmp=build_xmp(values))
     return embed_in_jpeg(buf.getvalue(), photoshop_resources(encode_iim(values)))
+
+
+def wire_follow_ups(rows: list[dict[str, str]]) -> dict[str, bytes]:
+    """Return what the wires send after the seed photos: a Reuters refile of its Kupiansk
+    picture (the same pixels), the AFP turret reposted as "Instagram/@afp" (the same frame
+    from another supplier), and an AFP picture with the kill notice that withdraws it."""
+    by_credit = {row["credit"]: row for row in rows if row["credit"]}
+    reuters, afp = by_credit["Reuters"], by_credit["AFP"]
+    withdrawn = {**afp, "photo": by_credit["Channel 4"]["photo"], "credit": "AFP"}
+    return {
+        "reuters-refile.jpg": make_photo(
+            {
+                **reuters,
+                "caption": "REFILE - ADDING REGION " + reuters["caption"] + ", Kharkiv region",
+            }
+        ),
+        "instagram-repost.jpg": make_photo({**afp, "credit": "Instagram/@afp"}),
+        "afp-munitions.jpg": make_photo(
+            {**withdrawn, "caption": "Shells left behind near Balakliia"},
+            mirror=True,
+            transmission_reference="AFP33XY7QK",
+        ),
+        "afp-kill-notice.jpg": make_photo(
+            {
+                **withdrawn,
+                "caption": "MANDATORY KILL - PICTURE AFP33XY7QK HAS BEEN WITHDRAWN: "
+                "the location is wrong.",
+            },
+            mirror=True,
+        ),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=Path, default=DEFAULT_SEED, help="the seed captions.tsv")
     parser.add_argument("--out", type=Path, default=ROOT / "demo-photos", help="output folder")
+    parser.add_argument(
+        "--wire", type=Path, default=None, help="also write the wires' follow-ups here"
+    )
     args = parser.parse_args()
     if not args.seed.is_file():
         print(f"error: seed table not found at {args.seed} (give --seed)", file=sys.stderr)
@@ -201,6 +240,12 @@ def main() -> int:
         path = args.out / f"seed{row['photo']}-{slug}.jpg"
         path.write_bytes(make_photo(row))
     print(f"wrote {len(rows)} demo photos to {args.out}", file=sys.stderr)
+    if args.wire:
+        args.wire.mkdir(parents=True, exist_ok=True)
+        follow_ups = wire_follow_ups(rows)
+        for name, data in follow_ups.items():
+            (args.wire / name).write_bytes(data)
+        print(f"wrote {len(follow_ups)} wire follow-ups to {args.wire}", file=sys.stderr)
     return 0
 
 

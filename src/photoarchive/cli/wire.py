@@ -144,11 +144,14 @@ def _decide(
             }
         )
     elif not result.changed:
-        say(f"Picture {result.picture} is already {'killed' if killed else 'not killed'}.")
+        say(f"{result.id} is already {'killed' if killed else 'not killed'}.")
     elif killed:
-        say(f"Killed picture {result.picture} (every version): it is blocked for every use.")
+        say(
+            f"Killed {result.id} and every version of its picture ({result.picture}): "
+            "blocked for every use."
+        )
     else:
-        say(f"Restored picture {result.picture}: it is {result.state} again.")
+        say(f"Restored {result.id} (picture {result.picture}): it is {result.state} again.")
     if result.index_pending:
         say(f"warning: saved, but search does not show it yet: {result.index_pending}")
 
