@@ -402,3 +402,63 @@ def test_the_original_arriving_after_its_correction_does_not_undo_it(
     (late,) = ingest(run, original)
     assert [h["id"] for h in search(run, "bridge kupiansk")] == [corrected]
     assert json.loads(run("show", late, "--json").stdout)["superseded_by"] == corrected
+
+
+def _record(**fields: Any) -> Any:
+    from photoarchive.record import PhotoRecord
+
+    return PhotoRecord(
+        id="0" * 12,
+        sha256="0" * 64,
+        original_filename=fields.pop("original_filename", "a.jpg"),
+        format="JPEG",
+        width=1,
+        height=1,
+        file_size=1,
+        **fields,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "sources", "kind"),
+    [
+        ({"caption": "REFILE - CORRECTING NAME Soldiers in Izium"}, {}, "refile"),
+        ({"caption": "UPDATE 1-Soldiers in Izium"}, {}, "update"),
+        ({"headline": "CORRECTED-Ukraine-Crisis"}, {}, "correction"),
+        ({"special_instructions": "REPEAT: for clients who missed it"}, {}, "repeat"),
+        ({"caption": "Soldiers"}, {"edit_status": {"iim": "correction"}}, "correction"),
+        ({"caption": "Soldiers"}, {"action_advised": {"iim": "02"}}, "replace"),
+        ({"caption": "Soldiers"}, {"action_advised": {"iim": "01"}}, "kill"),
+        ({"caption": "MANDATORY KILL - PICTURE RC2ABC9XYZ12 HAS BEEN WITHDRAWN"}, {}, "kill"),
+        ({"headline": "PICTURE WITHDRAWN"}, {}, "kill"),
+        ({"caption": "ELIMINATION - photo retirée"}, {}, "kill"),
+        ({"special_instructions": "ADVISORY KILL: wrong date"}, {}, "kill"),
+        # A kill in the head of the text outranks a refile word opening it.
+        ({"caption": "REPEAT - THIS PICTURE HAS BEEN WITHDRAWN by the sender"}, {}, "kill"),
+        ({"caption": "Killed soldiers lie in a field near Izium"}, {}, None),
+        ({"caption": "Russian strikes kill two in Kharkiv"}, {}, None),
+        ({"caption": "Update on the front: soldiers rest"}, {}, None),
+        ({"caption": "Soldiers"}, {"edit_status": {"iim": "EDITED"}}, None),
+    ],
+)
+def test_notices_are_read_from_agency_wording(
+    fields: dict[str, str], sources: dict[str, Any], kind: str | None
+) -> None:
+    from photoarchive.notices import read_notice
+
+    notice = read_notice(_record(**fields), sources)
+    assert (notice.kind if notice else None) == kind
+
+
+def test_the_ids_a_notice_and_a_photo_are_named_by() -> None:
+    from photoarchive.notices import photo_refs, picture_ids_in
+
+    named = picture_ids_in(["MANDATORY KILL - PICTURE RC2ABC9XYZ12 HAS BEEN WITHDRAWN 20220911"])
+    assert named == ["rc2abc9xyz12"]  # a date is not an id
+    refs = photo_refs(
+        _record(
+            transmission_reference=" RC2ABC9XYZ12 ",
+            original_filename="2022-09-11T101010Z_1_LYNXMPEI8A0AB_RTRMADP_3_UKRAINE-CRISIS.JPG",
+        )
+    )
+    assert refs == ["rc2abc9xyz12", "lynxmpei8a0ab"]

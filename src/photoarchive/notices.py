@@ -48,7 +48,8 @@ _HEAD = 300
 # Picture ids agencies name in notices and file names: letters and digits mixed
 # (RC2ABC9XYZ12, LYNXMPEI890AB, DV1234567), or long numbers (Getty's 1242805640).
 _TOKEN = re.compile(r"[A-Za-z0-9]{5,40}")
-_DATE_LIKE = re.compile(r"(?:19|20)\d{6}(?:\d{4,6})?")
+# Dates and times in file names and texts are not ids: 20220911, 20220911101010, 11T101010Z.
+_DATE_LIKE = re.compile(r"(?:19|20)\d{6}(?:\d{4,6})?|\d{0,8}T\d{4,6}Z?", re.I)
 
 
 @dataclass(frozen=True)
