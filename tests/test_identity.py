@@ -316,6 +316,52 @@ def test_rights_check_on_an_empty_archive_exits_1(run: Any) -> None:
     assert "has no photos" in result.stderr
 
 
+def as_schema_3(catalog: Path, merge: tuple[str, str] | None = None) -> dict[str, str]:
+    """Turn a catalog back into what schema 3 kept; with `merge` (two ids), link the second
+    as version 2 of the first's picture, as schema 3 did for the same pixels. Return
+    {id: sha256}."""
+    with sqlite3.connect(catalog) as db:
+        full = dict(db.execute("SELECT id, sha256 FROM photos"))
+        if merge:
+            first, later = merge
+            db.execute(
+                "UPDATE photos SET picture_id = ?, version = 2 WHERE id = ?", (full[first], later)
+            )
+            db.execute("DELETE FROM pictures WHERE picture_id = ?", (full[later],))
+            db.execute(
+                "UPDATE pictures SET current_sha256 = ? WHERE picture_id = ?",
+                (full[later], full[first]),
+            )
+        for table in ("refs", "standing_kills", "picture_events"):
+            db.execute(f"DROP TABLE {table}")
+        for column in ("supplier", "notice", "notice_reason"):
+            db.execute(f"ALTER TABLE photos DROP COLUMN {column}")
+        db.execute("ALTER TABLE pictures DROP COLUMN killed_by")
+        db.execute("DELETE FROM meta WHERE key = 'relink'")
+        db.execute("PRAGMA user_version = 3")
+    return full
+
+
+def test_an_older_archive_on_a_read_only_disk_is_one_clear_error(
+    run: Any, cli: Any, tmp_path: Path
+) -> None:
+    from tests.test_writers import _mount, one_error
+    from tests.test_writers import run as run_process
+
+    ingest(run, reuters_picture(tmp_path))
+    as_schema_3(Path(cli.archive_dir) / "catalog.sqlite")
+    view = tmp_path / "ro"
+    view.mkdir()
+    _mount("bind", view, "", source=cli.archive_dir)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], check=True)
+        one_error(run_process(view, "search", "firefighter"), "older photoarchive", "upgraded")
+    finally:
+        subprocess.run(["umount", "-l", str(view)], check=False)
+    # Where it can be written, the same command upgrades it and answers.
+    assert len(search(run, "firefighter")) == 1
+
+
 def test_an_older_archive_is_linked_again_by_the_rules(run: Any, cli: Any, tmp_path: Path) -> None:
     """A catalog from before the rules (schema 3) had the pool copies as two versions of one
     picture and the kill notice as a version of its picture: opening it fixes both."""
@@ -325,24 +371,7 @@ def test_an_older_archive_is_linked_again_by_the_rules(run: Any, cli: Any, tmp_p
     afp_id, epa_id = ingest(run, afp, epa)
     run("edit", afp_id, "--caption", "Pool frame of the summit", "--by", "desk")
     catalog = Path(cli.archive_dir) / "catalog.sqlite"
-    with sqlite3.connect(catalog) as db:
-        full = dict(db.execute("SELECT id, sha256 FROM photos"))
-        # What schema 3 did: the later copy became version 2 of the earlier picture.
-        db.execute(
-            "UPDATE photos SET picture_id = ?, version = 2 WHERE id = ?", (full[afp_id], epa_id)
-        )
-        db.execute("DELETE FROM pictures WHERE picture_id = ?", (full[epa_id],))
-        db.execute(
-            "UPDATE pictures SET current_sha256 = ? WHERE picture_id = ?",
-            (full[epa_id], full[afp_id]),
-        )
-        for table in ("refs", "standing_kills", "picture_events"):
-            db.execute(f"DROP TABLE {table}")
-        for column in ("supplier", "notice", "notice_reason"):
-            db.execute(f"ALTER TABLE photos DROP COLUMN {column}")
-        db.execute("ALTER TABLE pictures DROP COLUMN killed_by")
-        db.execute("DELETE FROM meta WHERE key = 'relink'")
-        db.execute("PRAGMA user_version = 3")
+    full = as_schema_3(catalog, merge=(afp_id, epa_id))
     # A read-only command upgrades it (it can write here) and finds both copies.
     hits = search(run, "pool frame")
     assert {h["id"] for h in hits} == {afp_id, epa_id}
