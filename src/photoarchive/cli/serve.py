@@ -124,18 +124,37 @@ def _is_loopback(host: str) -> bool:
 )
 @click.option("--columns", type=click.IntRange(1, 8), default=4, show_default=True)
 @click.option("--rows", type=click.IntRange(1, 10), default=5, show_default=True)
+@click.option(
+    "--title",
+    metavar="TEXT",
+    help='The heading printed on every page.  [default: "Search: QUERY"]',
+)
 @click.pass_context
 def contact_sheet(
-    ctx: click.Context, query: str, output: Path, limit: int, columns: int, rows: int
+    ctx: click.Context,
+    query: str,
+    output: Path,
+    limit: int,
+    columns: int,
+    rows: int,
+    title: str | None,
 ) -> None:
-    """Print the photos a search finds as a contact sheet: thumbnails with id, caption, credit.
+    """Print the photos a search finds as a contact sheet: thumbnails with id, rights verdict,
+    caption and credit. A .pdf is a vector PDF of all pages; a .jpg is one image per page.
 
     Example:
 
     \b
-        photoarchive contact-sheet "credit:reuters date:2022-09" -o planning.pdf
+        photoarchive contact-sheet "credit:reuters date:2022-09" -o planning.pdf \\
+            --title "Planning, Thursday 10:30"
     """
-    from photoarchive.contactsheet import encode_jpeg, encode_pdf, render_pages, sheet_entries
+    from photoarchive.contactsheet import (
+        encode_jpeg,
+        page_count,
+        render_pages,
+        render_pdf,
+        sheet_entries,
+    )
     from photoarchive.errors import PhotoArchiveError
     from photoarchive.store import atomic_write
 
@@ -147,20 +166,21 @@ def contact_sheet(
         entries = sheet_entries(archive, [r.record for r in page.results])
     if not entries:
         raise PhotoArchiveError(f"no photos match '{query}': nothing to print")
-    pages = render_pages(entries, f"Search: {query}", columns=columns, rows=rows)
+    heading = title if title is not None else f"Search: {query}"
     if suffix == ".pdf":
-        atomic_write(output, encode_pdf(pages))
+        atomic_write(output, render_pdf(entries, heading, columns=columns, rows=rows))
         written = [output]
+        pages = page_count(len(entries), columns, rows)
     else:
+        sheets = render_pages(entries, heading, columns=columns, rows=rows)
         written = [
             output if n == 1 else output.with_stem(f"{output.stem}-{n}")
-            for n in range(1, len(pages) + 1)
+            for n in range(1, len(sheets) + 1)
         ]
-        for path, sheet in zip(written, pages, strict=True):
+        for path, sheet in zip(written, sheets, strict=True):
             atomic_write(path, encode_jpeg(sheet))
-    say(
-        f"Wrote {len(entries)} photos on {len(pages)} page(s): {', '.join(str(p) for p in written)}"
-    )
+        pages = len(sheets)
+    say(f"Wrote {len(entries)} photos on {pages} page(s): {', '.join(str(p) for p in written)}")
 
 
 COMMANDS = [serve, contact_sheet]

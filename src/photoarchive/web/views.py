@@ -212,7 +212,7 @@ def original(photo_id: str) -> Response:
 @bp.get("/contact-sheet.pdf")
 def contact_sheet() -> Response:
     """The current search as a printable contact sheet."""
-    from photoarchive.contactsheet import encode_pdf, render_pages, sheet_entries
+    from photoarchive.contactsheet import render_pdf, sheet_entries
 
     page, state = _search(request.args, 100)
     if page is None:
@@ -221,7 +221,7 @@ def contact_sheet() -> Response:
         raise QueryError(f"no photos match '{state['q']}': nothing to print")
     arc = archive()
     entries = sheet_entries(arc, [r.record for r in page.results])
-    pdf = encode_pdf(render_pages(entries, f"Search: {state['q']}"))
+    pdf = render_pdf(entries, f"Search: {state['q']}")
     return _send(pdf, "application/pdf", "contact-sheet.pdf")
 
 
