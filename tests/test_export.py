@@ -22,7 +22,8 @@ from PIL import Image
 
 from photoarchive import Archive, export, init_archive, open_archive
 from photoarchive.errors import TargetExistsError
-from photoarchive.export import export_photos
+from photoarchive.editing import edit_photo
+from photoarchive.export import ExportOptions, export_photos
 from photoarchive.fingerprints import pixel_digest
 from tests.conftest import FIXTURES, ROOT
 
@@ -51,18 +52,29 @@ def everything_in(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir()} if folder.exists() else {}
 
 
+def heic(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small HEIC photo, written by libheif (pillow-heif)."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    buf = io.BytesIO()
+    Image.new("RGB", size, (90, 120, 30)).save(buf, "HEIF", quality=60)
+    return buf.getvalue()
+
+
 @pytest.fixture
 def small(tmp_path: Path) -> Iterator[tuple[Archive, dict[str, str]]]:
-    """An archive of a JPEG, a PNG and a WebP (which always travels with a sidecar)."""
+    """An archive of a JPEG, a PNG, a WebP and a HEIC (which travels with a sidecar)."""
     archive, _ = init_archive(tmp_path / "archive")
     src = tmp_path / "in"
     src.mkdir()
     (src / "wire.jpg").write_bytes(noisy_jpeg(1, (64, 48)))
     shutil.copy(FIXTURES / "xmp.png", src / "grab.png")
     shutil.copy(FIXTURES / "xmp.webp", src / "social.webp")
+    (src / "phone.heic").write_bytes(heic())
     report = archive.ingest([src])
     ids = {Path(o.path).name: o.id or "" for o in report.outcomes}
-    assert all(ids.values()) and len(ids) == 3
+    assert all(ids.values()) and len(ids) == 4
     yield archive, ids
     archive.close()
 
@@ -75,7 +87,7 @@ def test_an_existing_file_is_kept_and_nothing_is_written(
     out = tmp_path / "out"
     out.mkdir()
     jpeg_id = ids["wire.jpg"]
-    in_order = [jpeg_id, ids["grab.png"], ids["social.webp"]]
+    in_order = [jpeg_id, ids["grab.png"], ids["social.webp"], ids["phone.heic"]]
     (out / f"{jpeg_id}.jpg").write_bytes(b"the desk's own file")
     before = everything_in(out)
     result = run_cli(archive.root, "export", *in_order, "--to", str(out), "--name", "{id}")
@@ -86,7 +98,7 @@ def test_an_existing_file_is_kept_and_nothing_is_written(
     assert result.stdout == ""
     assert everything_in(out) == before
     # Two clashes, one of them a sidecar: named first and counted, still nothing written.
-    (out / f"{ids['social.webp']}.webp.xmp").write_bytes(b"<x/>")
+    (out / f"{ids['phone.heic']}.xmp").write_bytes(b"<x/>")
     before = everything_in(out)
     result = run_cli(archive.root, "export", *in_order, "--to", str(out), "--name", "{id}")
     assert result.returncode == 1
@@ -105,14 +117,15 @@ def test_an_existing_file_is_kept_and_nothing_is_written(
             f"{jpeg_id}.jpg",
             f"{ids['grab.png']}.png",
             f"{ids['social.webp']}.webp",
-            f"{ids['social.webp']}.webp.xmp",
+            f"{ids['phone.heic']}.heic",
+            f"{ids['phone.heic']}.xmp",
         ]
     )
     with open_archive(archive.root) as arc:
         original = arc.original_path(jpeg_id).read_bytes()
     exported = after[f"{jpeg_id}.jpg"]
     assert pixel_digest(exported, "JPEG") == pixel_digest(original, "JPEG")
-    assert after[f"{ids['social.webp']}.webp.xmp"].startswith(b"<?xpacket")
+    assert after[f"{ids['phone.heic']}.xmp"].startswith(b"<?xpacket")
 
 
 def test_a_file_created_during_the_export_is_not_replaced(
@@ -120,20 +133,20 @@ def test_a_file_created_during_the_export_is_not_replaced(
 ) -> None:
     archive, ids = small
     out = tmp_path / "out"
+    for name in ("wire.jpg", "grab.png"):
+        edit_photo(archive, ids[name], {"caption": "Corrected by the desk"}, "desk")
     records = [archive.get(ids["wire.jpg"]), archive.get(ids["grab.png"])]
-    real = export.embed_metadata
+    real = export.embed_changes
 
-    def someone_else_writes_first(
-        data: bytes, fmt: str, values: dict[str, Any], notes: list[str] | None = None
-    ) -> bytes | None:
+    def someone_else_writes_first(data: bytes, fmt: str, values: dict[str, Any]) -> Any:
         # After export has checked the names, another program takes the PNG's.
         if fmt == "PNG":
             (out / f"{ids['grab.png']}.png").write_bytes(b"theirs")
-        return real(data, fmt, values, notes)
+        return real(data, fmt, values)
 
-    monkeypatch.setattr(export, "embed_metadata", someone_else_writes_first)
+    monkeypatch.setattr(export, "embed_changes", someone_else_writes_first)
     with pytest.raises(TargetExistsError):
-        export_photos(archive, records, out, pattern="{id}")
+        export_photos(archive, records, out, ExportOptions(pattern="{id}"))
     assert (out / f"{ids['wire.jpg']}.jpg").exists()  # the check came before, and passed
     assert (out / f"{ids['grab.png']}.png").read_bytes() == b"theirs"
 
@@ -160,7 +173,7 @@ def test_exported_files_follow_the_umask(
         assert result.returncode == 0, result.stderr
         assert stat.S_IMODE(out.stat().st_mode) == folder_mode
     files = [*embedded.iterdir(), *sidecars.iterdir()]
-    assert len(files) == 4 + 6  # the WebP has a sidecar either way; --sidecar gives all one
+    assert len(files) == 5 + 8  # the HEIC has a sidecar either way; --sidecar gives all one
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == file_mode, path.name
 
@@ -189,9 +202,9 @@ def check_whole(out: Path, originals: dict[str, bytes], sidecar: bool) -> int:
     for path in out.iterdir():
         name = path.name
         rec_id, _, ext = name.partition(".")
-        assert rec_id in originals and ext in ("jpg", "jpg.xmp"), f"stray file {name}"
+        assert rec_id in originals and ext in ("jpg", "xmp"), f"stray file {name}"
         data = path.read_bytes()
-        if ext == "jpg.xmp":
+        if ext == "xmp":
             assert sidecar
             ElementTree.fromstring(data)  # the whole packet, not a cut one
             continue

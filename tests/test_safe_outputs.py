@@ -446,8 +446,11 @@ def test_an_export_with_xmp_beyond_64kb_writes_extended_xmp_and_goes_on(tmp_path
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "big.jpg", "z.jpg"]
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and f"{out / 'big.jpg'}: its XMP" in warnings[0]
-    assert "extended XMP" in warnings[0]
+    # The export says what IIM could not hold (the caption and keywords, cut to its limits).
+    assert len(warnings) == 3 and all(f"{out / 'big.jpg'}: " in w for w in warnings)
+    assert "its XMP" in warnings[0] and "extended XMP" in warnings[0]
+    assert "IPTC-IIM: its caption cut to 2000 bytes" in warnings[1]
+    assert "IPTC-IIM: 150 of its keywords cut to 64 bytes" in warnings[2]
     data = (out / "big.jpg").read_bytes()
     assert all(length <= 0xFFFF for _, length in jpeg_segments(data))
     assert b"http://ns.adobe.com/xmp/extension/\x00" in data
@@ -482,7 +485,7 @@ def test_exported_xmp_sidecars_are_valid_for_any_caption(tmp_path: Path) -> None
     out = tmp_path / "out"
     result = cli(archive.root, "export", "tank", "--to", str(out), "--sidecar", "--name", "x")
     assert result.exit_code == 0, result.stderr
-    sidecar = out / "x.jpg.xmp"
+    sidecar = out / "x.xmp"
     ElementTree.fromstring(sidecar.read_bytes())
     [read] = exiftool_json("-XMP:Description", "-Warning", str(sidecar))
     assert read["Description"] == "tank \ufffd\ufffd[2K\ufffd\ufffd ok" and "Warning" not in read

@@ -1,112 +1,294 @@
-"""Export photos with the archive's current metadata embedded, pixels untouched."""
+"""Export photos for a CMS: the desk's changes written into each file, pixels untouched.
+
+Only what the desk changed (edits, and values the desk supplied at ingest) is written, into
+every metadata family the file carries (metadata/embed.py); a photo the desk never touched
+goes out byte for byte. Killed and superseded pictures are refused unless asked for, and a
+use can be required to be cleared. Web copies are resized and carry the same metadata.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import io
 import os
 import re
-import struct
-import zlib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
 from photoarchive.errors import PhotoArchiveError, TargetExistsError
 from photoarchive.fingerprints import pixel_digest
-from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim_fitted, photoshop_resources
-from photoarchive.metadata.xmp_writer import build_xmp, build_xmp_parts, xml_safe
-from photoarchive.record import DESCRIPTIVE_FIELDS
+from photoarchive.metadata.embed import IN_FILE_FORMATS, embed_changes, sidecar_packet
+from photoarchive.record import DESK_FIELDS
 from photoarchive.store import atomic_copy, atomic_write
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
     from photoarchive.record import PhotoRecord
 
-EXPORTED_FIELDS = DESCRIPTIVE_FIELDS
-_XMP_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"
-_EXTENDED_SIGNATURE = b"http://ns.adobe.com/xmp/extension/\x00"
-_XMP_APP1 = (_XMP_SIGNATURE, _EXTENDED_SIGNATURE)
-# A JPEG segment holds at most 0xFFFF - 2 bytes after its marker and length.
-_SEGMENT_PAYLOAD = 0xFFFF - 2
-# Extended XMP in pieces of this size, as Adobe's XMP toolkit writes them (XMP part 3).
-_EXTENDED_CHUNK = 65400
 DEFAULT_PATTERN = "{date}_{agency}_{id}"
-#: Formats whose metadata export rewrites inside the file; others get an .xmp sidecar.
-EMBEDDED_FORMATS = ("JPEG", "PNG")
+#: States exported only when asked for (`include`).
+WITHHELD = ("superseded", "killed")
+# Web copies: JPEG for photos, PNG stays PNG (screen grabs, graphics with sharp edges).
+_WEB_FORMATS = {"PNG": ("PNG", "png")}
+_JPEG = ("JPEG", "jpg")
+
+
+class ExportRefusedError(PhotoArchiveError):
+    """Photos the export may not send (killed, superseded, a kill notice)."""
 
 
 @dataclass(frozen=True)
 class Exported:
-    """One exported photo: where it went and how its metadata travels."""
+    """One exported photo: where it went, how its metadata travels, what changed."""
 
     id: str
     path: Path
-    how: str  # "embedded" or "sidecar"
+    #: "original" (unchanged, byte for byte), "embedded", "sidecar" or "web copy"
+    how: str
     sidecar: Path | None = None
-    #: What a reader should know about this file's metadata (extended XMP, IIM cut short).
+    #: The fields written into the file (the desk's changes).
+    changed: tuple[str, ...] = ()
+    #: What a reader should know about this file's metadata (a value IIM cut short).
     warnings: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON `export --json` prints for this file."""
+        return {
+            "id": self.id,
+            "path": str(self.path),
+            "how": self.how,
+            "sidecar": str(self.sidecar) if self.sidecar else None,
+            "changed": list(self.changed),
+            "warnings": list(self.warnings),
+        }
 
-def metadata_values(record: PhotoRecord) -> dict[str, Any]:
-    """Return the record's fields that travel with an exported file."""
-    values: dict[str, Any] = {}
-    for name in EXPORTED_FIELDS:
-        value = getattr(record, name)
-        if value not in (None, "", []):
-            # The same text in XMP, IIM and EXIF: without what XML 1.0 cannot hold.
-            if isinstance(value, list):
-                values[name] = [xml_safe(str(v)) for v in value]
-            else:
-                values[name] = xml_safe(value) if isinstance(value, str) else value
-    return values
+
+@dataclass
+class ExportReport:
+    """What was exported, and what was left out for its rights verdict (with why)."""
+
+    done: list[Exported] = field(default_factory=list)
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export: see `export_photos`."""
+
+    sidecar: bool = False
+    pattern: str = DEFAULT_PATTERN
+    overwrite: bool = False
+    include: tuple[str, ...] = ()
+    cleared_for: str | None = None
+    at: datetime | None = None
+    max_size: int | None = None
+    quality: int = 85
+
+
+def desk_changes(archive: Archive, record: PhotoRecord) -> dict[str, Any]:
+    """Return the fields the desk changed on this photo, with their values now: edited
+    since it arrived, or supplied by the desk at ingest (a manifest, --caption)."""
+    sources = archive.catalog.sources(record.sha256)
+    edits = archive.catalog.edits(record.sha256)
+    arrived: dict[str, Any] = {}
+    for edit in edits:
+        arrived.setdefault(edit["field"], edit["old"])
+    changed = {
+        name
+        for name in DESK_FIELDS
+        if ("desk" in sources.get(name, {}))
+        or (name in arrived and arrived[name] != getattr(record, name))
+    }
+    return {name: getattr(record, name) for name in DESK_FIELDS if name in changed}
 
 
 def export_photos(
     archive: Archive,
-    records: list[PhotoRecord],
+    records: Iterable[PhotoRecord],
     to: Path,
-    sidecar: bool = False,
-    pattern: str = DEFAULT_PATTERN,
-    overwrite: bool = False,
-) -> list[Exported]:
-    """Copy originals into `to` with current captions, credits and keywords embedded (XMP,
-    and IIM in JPEGs) without touching the image data, or beside them as .xmp sidecars.
+    options: ExportOptions | None = None,
+) -> ExportReport:
+    """Write each photo into `to` with the desk's changes in its metadata.
 
-    Every file appears whole or not at all, even if the export is killed. Unless
-    `overwrite`, a file already in `to` is never replaced: if any name is taken nothing is
-    written (TargetExistsError).
+    Killed and superseded pictures (and kill notices) are refused, nothing written, unless
+    `options.include` names their state. With `cleared_for`, photos whose verdict for that
+    use does not pass are left out (and listed). Every file appears whole or not at all,
+    even if the export is killed; unless `overwrite`, a file already in `to` is never
+    replaced: if any name is taken nothing is written (TargetExistsError).
     """
-    plan: list[tuple[PhotoRecord, Path, Path, Path | None]] = []
+    opts = options or ExportOptions()
+    listed = list(records)
+    _refuse_withheld(archive, listed, opts.include)
+    report = ExportReport()
+    if opts.cleared_for is not None:
+        kept = []
+        for record, verdict in archive.verdicts(listed, opts.cleared_for, opts.at):
+            if verdict.passes:
+                kept.append(record)
+            else:
+                why = verdict.reasons[0] if verdict.reasons else verdict.status
+                report.left_out.append((record.id, f"{verdict.status}: {why}"))
+        listed = kept
+        if not listed:
+            raise ExportRefusedError(
+                f"none of the {len(report.left_out)} photos is cleared for {opts.cleared_for} "
+                f"use (the first, {report.left_out[0][0]}: {report.left_out[0][1]}): "
+                "nothing was exported"
+            )
+    plan = _plan(archive, listed, to, opts)
+    if not opts.overwrite:
+        _refuse_clashes([p for step in plan for p in (step.target, step.sidecar) if p])
+    to.mkdir(parents=True, exist_ok=True)
+    for step in plan:
+        report.done.append(_export_one(archive, step, opts))
+    return report
+
+
+@dataclass(frozen=True)
+class _Step:
+    record: PhotoRecord
+    original: Path
+    target: Path
+    sidecar: Path | None
+    fmt: str
+
+
+def _plan(
+    archive: Archive, records: list[PhotoRecord], to: Path, opts: ExportOptions
+) -> list[_Step]:
+    plan = []
     used: set[str] = set()
     for record in records:
         stored = archive.catalog.get(record.sha256)
         original = archive.store.original_path(record.sha256, stored.ext)
-        target = to / _unique(_name(pattern, record), stored.ext, used)
+        fmt, ext = record.format, stored.ext
+        if opts.max_size is not None:
+            fmt, ext = _WEB_FORMATS.get(record.format, _JPEG)
+        target = to / _unique(_name(opts.pattern, record), ext, used)
         side = None
-        if sidecar or record.format not in EMBEDDED_FORMATS:
-            side = target.with_name(target.name + ".xmp")
-        plan.append((record, original, target, side))
-    if not overwrite:
-        _refuse_clashes([p for _, _, target, side in plan for p in (target, side) if p])
-    to.mkdir(parents=True, exist_ok=True)
-    done: list[Exported] = []
-    for record, original, target, side in plan:
-        values = metadata_values(record)
-        # overwrite=False still reaches the write: a file that someone else creates under
-        # the same name after the check above is not replaced either.
-        if side is not None:
-            atomic_copy(original, target, overwrite=overwrite)
-            atomic_write(side, build_xmp(values), overwrite=overwrite)
-            done.append(Exported(record.id, target, "sidecar", side))
-        else:
-            notes: list[str] = []
-            embedded = embed_metadata(original.read_bytes(), record.format, values, notes)
-            assert embedded is not None  # EMBEDDED_FORMATS are the ones embed_metadata writes
-            atomic_write(target, embedded, overwrite=overwrite)
-            done.append(Exported(record.id, target, "embedded", warnings=tuple(notes)))
-    return done
+        if opts.sidecar or fmt not in IN_FILE_FORMATS:
+            # NAME.xmp, as Adobe's tools look for a file's sidecar.
+            side = target.with_suffix(".xmp")
+        plan.append(_Step(record, original, target, side, fmt))
+    return plan
+
+
+def _export_one(archive: Archive, step: _Step, opts: ExportOptions) -> Exported:
+    record = step.record
+    changes = desk_changes(archive, record)
+    # overwrite=False still reaches the write: a file that someone else creates under the
+    # same name after the check above is not replaced either.
+    if opts.max_size is not None:
+        data, notes = _web_copy(step, changes, opts)
+        atomic_write(step.target, data, overwrite=opts.overwrite)
+        side = _write_sidecar(step, data, changes, opts) if step.sidecar else None
+        return Exported(record.id, step.target, "web copy", side, tuple(changes), tuple(notes))
+    if step.sidecar is not None:
+        atomic_copy(step.original, step.target, overwrite=opts.overwrite)
+        _write_sidecar(step, step.original.read_bytes(), _all_fields(record), opts)
+        return Exported(record.id, step.target, "sidecar", step.sidecar, tuple(changes))
+    if not changes:
+        atomic_copy(step.original, step.target, overwrite=opts.overwrite)
+        return Exported(record.id, step.target, "original")
+    data = step.original.read_bytes()
+    try:
+        embedded = embed_changes(data, step.fmt, changes)
+    except PhotoArchiveError as exc:
+        raise PhotoArchiveError(f"{record.id} ({record.original_filename}): {exc}") from None
+    _same_pixels(data, embedded.data, step.fmt, record)
+    atomic_write(step.target, embedded.data, overwrite=opts.overwrite)
+    return Exported(
+        record.id, step.target, "embedded", changed=tuple(changes), warnings=tuple(embedded.notes)
+    )
+
+
+def _write_sidecar(step: _Step, data: bytes, values: dict[str, Any], opts: ExportOptions) -> Path:
+    assert step.sidecar is not None
+    packet = sidecar_packet(_packet_of(data), values)
+    atomic_write(step.sidecar, packet, overwrite=opts.overwrite)
+    return step.sidecar
+
+
+def _all_fields(record: PhotoRecord) -> dict[str, Any]:
+    """A sidecar carries every field of the record: it is all the reader gets besides
+    what the file itself says."""
+    return {
+        name: getattr(record, name)
+        for name in (*DESK_FIELDS, "transmission_reference")
+        if getattr(record, name) not in (None, "", [])
+    }
+
+
+def _packet_of(data: bytes) -> bytes | None:
+    from PIL import Image
+
+    from photoarchive.metadata.xmp import find_packet
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return find_packet(im, data)
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _same_pixels(before: bytes, after: bytes, fmt: str, record: PhotoRecord) -> None:
+    if fmt in ("JPEG", "PNG") and pixel_digest(after, fmt) != pixel_digest(before, fmt):
+        raise PhotoArchiveError(
+            f"{record.id}: writing its metadata would change the image data: refused"
+        )
+
+
+def _web_copy(step: _Step, changes: dict[str, Any], opts: ExportOptions) -> tuple[bytes, list[str]]:
+    """A resized copy (long edge at most max_size) carrying the original's metadata and the
+    desk's changes."""
+    from PIL import Image
+
+    from photoarchive.ingest import _register_heif
+    from photoarchive.metadata.transfer import carry_metadata
+
+    assert opts.max_size is not None
+    _register_heif()
+    with Image.open(step.original) as im:
+        im.draft("RGB", (opts.max_size, opts.max_size))  # JPEG: decode at a smaller scale
+        frame = im.convert("RGBA" if step.fmt == "PNG" and "A" in im.getbands() else "RGB")
+    # The pixels keep the original's orientation; its EXIF orientation tag travels with them.
+    frame.thumbnail((opts.max_size, opts.max_size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    if step.fmt == "PNG":
+        frame.save(buf, "PNG", optimize=True)
+    else:
+        frame.save(buf, "JPEG", quality=opts.quality, optimize=True, progressive=True)
+    copy = carry_metadata(step.original.read_bytes(), step.record.format, buf.getvalue(), step.fmt)
+    # Moved between formats, the metadata may not all arrive: the copy then gets every
+    # field of the record, not only the desk's changes.
+    values = changes if step.record.format == step.fmt else _all_fields(step.record)
+    if not values:
+        return copy, []
+    embedded = embed_changes(copy, step.fmt, values)
+    return embedded.data, embedded.notes
+
+
+def _refuse_withheld(
+    archive: Archive, records: list[PhotoRecord], include: tuple[str, ...]
+) -> None:
+    standing = archive.states(r.sha256 for r in records)
+    refused = [
+        (r.id, standing[r.sha256].state)
+        for r in records
+        if standing[r.sha256].state in (*WITHHELD, "notice")
+        and standing[r.sha256].state not in include
+    ]
+    if not refused:
+        return
+    first_id, state = refused[0]
+    what = {"superseded": "an older version of a refiled picture", "killed": "killed"}.get(
+        state, "a kill notice, not a picture"
+    )
+    more = f" and {len(refused) - 1} more" if len(refused) > 1 else ""
+    hint = f" (--include {state} exports it anyway)" if state in WITHHELD else ""
+    raise ExportRefusedError(f"{first_id} is {what}{more}: nothing was exported{hint}")
 
 
 def _refuse_clashes(paths: list[Path]) -> None:
@@ -120,149 +302,6 @@ def _refuse_clashes(paths: list[Path]) -> None:
             f"{len(clashes)} files exist already in {clashes[0].parent}, the first "
             f"{clashes[0].name}: nothing was exported (--overwrite replaces them)"
         )
-
-
-def embed_metadata(
-    data: bytes, fmt: str, values: dict[str, Any], notes: list[str] | None = None
-) -> bytes | None:
-    """Return the file with its XMP (and IIM, and EXIF description) replaced by `values`;
-    None for formats whose metadata is not rewritten here (they get a sidecar).
-
-    What a reader of the file should know (XMP beyond one JPEG segment went to extended
-    XMP; IIM's limits cut a value) is appended to `notes`.
-    """
-    if fmt == "JPEG":
-        out = _jpeg(data, values, notes if notes is not None else [])
-    elif fmt == "PNG":
-        out = _png(data, values)
-    else:
-        return None
-    if pixel_digest(out, fmt) != pixel_digest(data, fmt):
-        raise PhotoArchiveError("export would change the image data: refused")
-    return out
-
-
-def _jpeg(data: bytes, values: dict[str, Any], notes: list[str]) -> bytes:
-    kept = bytearray(data[:2])
-    pos = 2
-    exif_payload = None
-    while pos + 4 <= len(data) and data[pos] == 0xFF and data[pos + 1] != 0xDA:
-        marker = data[pos + 1]
-        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-        segment = data[pos : pos + 2 + length]
-        payload = segment[4:]
-        drop = (marker == 0xE1 and payload.startswith(_XMP_APP1)) or (
-            marker == 0xED and payload.startswith(b"Photoshop 3.0\x00")
-        )
-        if marker == 0xE1 and payload.startswith(b"Exif\x00\x00"):
-            exif_payload = _exif_with(payload, values, notes)
-            segment = b"\xff\xe1" + struct.pack(">H", len(exif_payload) + 2) + exif_payload
-        if not drop:
-            kept += segment
-        pos += 2 + length
-    kept += data[pos:]
-    with_xmp = _after_app0_app1(bytes(kept), _xmp_segments(values, notes))
-    iim, left_out = encode_iim_fitted(_iim_values(values))
-    if left_out:
-        notes.append(
-            f"IPTC-IIM holds {left_out} fewer keywords or by-lines than the XMP: "
-            "one APP13 segment has no room for them"
-        )
-    return embed_in_jpeg(with_xmp, photoshop_resources(iim))
-
-
-def _segment(marker: int, payload: bytes) -> bytes:
-    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
-
-
-def _xmp_segments(values: dict[str, Any], notes: list[str]) -> bytes:
-    """The XMP APP1 segment, and extended XMP segments when it does not fit in one.
-
-    Per XMP part 3 (1.1.3.1): the standard packet keeps what fits in its 64 KB and names
-    the rest by the MD5 of its serialisation; the rest follows in pieces, each with that
-    GUID, the full length and its offset. exiftool and Adobe's toolkit read them whole.
-    """
-    standard, extended = build_xmp_parts(values, _SEGMENT_PAYLOAD - len(_XMP_SIGNATURE))
-    segments = _segment(0xE1, _XMP_SIGNATURE + standard)
-    if extended is None:
-        return segments
-    guid = hashlib.md5(extended).hexdigest().upper().encode("ascii")
-    for offset in range(0, len(extended), _EXTENDED_CHUNK):
-        chunk = extended[offset : offset + _EXTENDED_CHUNK]
-        header = _EXTENDED_SIGNATURE + guid + struct.pack(">II", len(extended), offset)
-        segments += _segment(0xE1, header + chunk)
-    notes.append(
-        f"its XMP ({len(standard) + len(extended):,} bytes) is more than one JPEG segment "
-        "holds: the largest fields are in extended XMP, which exiftool and Adobe software "
-        "read but some other programs do not"
-    )
-    return segments
-
-
-def _exif_with(payload: bytes, values: dict[str, Any], notes: list[str]) -> bytes:
-    """EXIF with its description, artist and copyright made to agree with `values`.
-
-    Readers following the Metadata Working Group take a non-blank EXIF description over
-    XMP and IIM, so a stale one would hide the edited caption.
-    """
-    exif = Image.Exif()
-    exif.load(payload[6:])
-    tags = {0x010E: "caption", 0x013B: "byline", 0x8298: "copyright"}
-    if not any(tag in exif for tag in tags):
-        return payload
-    for tag, name in tags.items():
-        if tag in exif:
-            if values.get(name):
-                exif[tag] = values[name]
-            else:
-                del exif[tag]
-    out = b"Exif\x00\x00" + exif.tobytes()
-    if len(out) > _SEGMENT_PAYLOAD:
-        # Too long for its segment (a caption of 100,000 characters): the EXIF copies go,
-        # and readers take these fields from the XMP, as MWG has them do for blank ones.
-        for tag in tags:
-            if tag in exif:
-                del exif[tag]
-        out = b"Exif\x00\x00" + exif.tobytes()
-        notes.append("its EXIF description, artist and copyright were left out: too long")
-    return out
-
-
-def _after_app0_app1(jpeg: bytes, segment: bytes) -> bytes:
-    pos = 2
-    while pos + 4 <= len(jpeg) and jpeg[pos] == 0xFF and jpeg[pos + 1] in (0xE0, 0xE1):
-        pos += 2 + struct.unpack(">H", jpeg[pos + 2 : pos + 4])[0]
-    return jpeg[:pos] + segment + jpeg[pos:]
-
-
-def _iim_values(values: dict[str, Any]) -> dict[str, Any]:
-    # encode_iim_fitted cuts each value to its dataset's limit (caption 2,000 bytes...).
-    return {name: value for name, value in values.items() if name != "usage_terms"}
-
-
-def _png(data: bytes, values: dict[str, Any]) -> bytes:
-    out = bytearray(data[:8])
-    pos = 8
-    inserted = False
-    packet = build_xmp(values)
-    body = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + packet
-    chunk = (
-        struct.pack(">I", len(body))
-        + b"iTXt"
-        + body
-        + struct.pack(">I", zlib.crc32(b"iTXt" + body))
-    )
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        whole = data[pos : pos + 12 + length]
-        is_xmp = kind == b"iTXt" and whole[8:].startswith(b"XML:com.adobe.xmp\x00")
-        if kind == b"IDAT" and not inserted:
-            out += chunk
-            inserted = True
-        if not is_xmp:
-            out += whole
-        pos += 12 + length
-    return bytes(out)
 
 
 def _name(pattern: str, record: PhotoRecord) -> str:
@@ -284,9 +323,10 @@ def _name(pattern: str, record: PhotoRecord) -> str:
 
 
 def _unique(stem: str, ext: str, used: set[str]) -> str:
-    # Compared case-blind: on a Mac or Windows share A.jpg and a.jpg are one file.
-    name, n = f"{stem}.{ext}", 2
+    # Compared case-blind (on a Mac or Windows share A.jpg and a.jpg are one file), and by
+    # stem: NAME.xmp sidecars of NAME.jpg and NAME.heic would be one file.
+    name, n = stem, 2
     while name.casefold() in used:
-        name, n = f"{stem}-{n}.{ext}", n + 1
+        name, n = f"{stem}-{n}", n + 1
     used.add(name.casefold())
-    return name
+    return f"{name}.{ext}"

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from photoarchive.cli.output import cell, echo, open_from_context, print_json, say
+from photoarchive.policy import USES
 
 
 @click.command()
@@ -254,7 +255,7 @@ def duplicates(ctx: click.Context, distance: int, as_json: bool) -> None:
 @click.option(
     "--sidecar",
     is_flag=True,
-    help="Copy originals untouched and write the metadata to .xmp files beside them.",
+    help="Copy originals untouched and write the metadata to NAME.xmp beside them.",
 )
 @click.option(
     "--name",
@@ -268,6 +269,34 @@ def duplicates(ctx: click.Context, distance: int, as_json: bool) -> None:
     is_flag=True,
     help="Replace files of the same name in the folder (by default nothing is replaced).",
 )
+@click.option(
+    "--include",
+    type=click.Choice(["superseded", "killed"]),
+    multiple=True,
+    help="Export older versions of refiled pictures, or killed pictures, too (refused otherwise).",
+)
+@click.option(
+    "--cleared-for",
+    type=click.Choice(USES),
+    default=None,
+    help="Export only photos cleared for this use now; the others are named and left out.",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(16, 20000),
+    default=None,
+    metavar="PX",
+    help="Web copies: the long edge at most PX pixels (JPEG; PNG stays PNG), with the same "
+    "metadata.",
+)
+@click.option(
+    "--quality",
+    type=click.IntRange(1, 95),
+    default=85,
+    show_default=True,
+    help="JPEG quality of web copies.",
+)
+@click.option("--json", "as_json", is_flag=True, help="List what was written as JSON.")
 @click.pass_context
 def export(
     ctx: click.Context,
@@ -276,33 +305,64 @@ def export(
     sidecar: bool,
     pattern: str,
     overwrite: bool,
+    include: tuple[str, ...],
+    cleared_for: str | None,
+    max_size: int | None,
+    quality: int,
+    as_json: bool,
 ) -> None:
-    """Export photos (by ids or a search) with the archive's current captions embedded.
+    """Export photos (by ids or a search) for a CMS, with the desk's changes in their metadata.
 
-    JPEGs get new XMP and IPTC-IIM (and a matching EXIF description) without touching the
-    image data; PNGs new XMP; other formats, and all with --sidecar, an .xmp sidecar.
-    Each file appears whole or not at all. If a name is taken in the folder, nothing is
+    Only what the desk changed (edits, values given at ingest) is written, into XMP,
+    IPTC-IIM and EXIF wherever the file carries them; everything else in the file, and its
+    image data, stays as it was. A photo the desk never changed goes out byte for byte.
+    JPEG, PNG, TIFF and WebP take the metadata in the file; HEIC, and everything with
+    --sidecar, get NAME.xmp beside an untouched copy. Killed and superseded pictures are
+    refused unless --include; --cleared-for leaves out what is not cleared (exit 1).
+    Each file appears whole or not at all; if a name is taken in the folder, nothing is
     exported unless --overwrite.
 
     Example:
 
     \b
-        photoarchive export "credit:reuters date:2022-09" --to ~/cms --name "{date}_{id}"
+        photoarchive export "credit:reuters date:2022-09" --to ~/cms --cleared-for editorial
+        photoarchive export 3f9a2c --to ~/web --max-size 1600 --json
     """
-    from photoarchive.cli.rights import targets_of
-    from photoarchive.export import export_photos
+    from photoarchive.cli.rights import parse_at, targets_of
+    from photoarchive.export import ExportOptions, export_photos
 
     with open_from_context(ctx) as archive:
         records = targets_of(archive, targets)
-        done = export_photos(
-            archive, records, to, sidecar=sidecar, pattern=pattern, overwrite=overwrite
+        options = ExportOptions(
+            sidecar=sidecar,
+            pattern=pattern,
+            overwrite=overwrite,
+            include=include,
+            cleared_for=cleared_for,
+            at=parse_at(archive, None),
+            max_size=max_size,
+            quality=quality,
         )
-    for item in done:
-        extra = f" + {item.sidecar.name}" if item.sidecar else ""
-        say(f"{item.id} -> {item.path}{extra} ({item.how})")
+        report = export_photos(archive, records, to, options)
+    if as_json:
+        print_json(
+            {
+                "exported": [item.to_dict() for item in report.done],
+                "left_out": [{"id": i, "why": why} for i, why in report.left_out],
+            }
+        )
+    else:
+        for item in report.done:
+            extra = f" + {item.sidecar.name}" if item.sidecar else ""
+            say(f"{item.id} -> {item.path}{extra} ({item.how})")
+    for item in report.done:
         for warning in item.warnings:
             say(f"warning: {item.path}: {warning}")
-    say(f"Exported {len(done)} photos to {to}.")
+    for photo_id, why in report.left_out:
+        say(f"left out: {photo_id}: {why}")
+    say(f"Exported {len(report.done)} photos to {to}.")
+    if report.left_out:
+        raise SystemExit(1)
 
 
 @click.command()

@@ -158,6 +158,7 @@ def _values(name: str, value: Any, notes: list[str]) -> list[bytes]:
         items = [str(value)]
     limit = OCTETS.get(name, 256)
     out = []
+    cut = 0
     for item in items:
         raw = _CONTROLS.sub("\ufffd", item).strip().encode("utf-8")
         if not raw:
@@ -166,11 +167,14 @@ def _values(name: str, value: Any, notes: list[str]) -> list[bytes]:
             # Cut on a character boundary: a broken sequence at the end would make readers
             # take the whole value for CP1252.
             raw = raw[:limit].decode("utf-8", "ignore").encode("utf-8")
-            notes.append(
-                f"IPTC-IIM {name.replace('_', ' ')} cut to {limit} bytes, as IIM allows; "
-                "the XMP holds it whole"
-            )
+            cut += 1
         out.append(raw)
+    if cut:
+        which = f"{cut} of its {name.replace('_', ' ')}" if len(items) > 1 else f"its {name}"
+        notes.append(
+            f"IPTC-IIM: {which.replace('_', ' ')} cut to {limit} bytes, as IIM allows; the "
+            "XMP holds the whole text"
+        )
     return out
 
 
