@@ -22,10 +22,9 @@ def main() -> None:
         "    " + " ".join(f'"{a}": "{b}",' for a, b in pairs[i : i + 6])
         for i in range(0, len(pairs), 6)
     )
+    doc = "ISO 3166-1 country codes, two letters to three (made by scripts/make_country_codes.py)."
     OUT.write_text(
-        '"""ISO 3166-1 country codes, two letters to three (made by scripts/make_country_codes.py)."""\n'
-        "\n"
-        "ALPHA3 = {\n" + rows + "\n}\n",
+        f'"""{doc}"""\n\nALPHA3 = {{\n' + rows + "\n}\n",
         encoding="utf-8",
     )
     print(f"wrote {len(pairs)} codes to {OUT}")

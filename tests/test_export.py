@@ -21,8 +21,8 @@ from defusedxml import ElementTree
 from PIL import Image
 
 from photoarchive import Archive, export, init_archive, open_archive
-from photoarchive.errors import TargetExistsError
 from photoarchive.editing import edit_photo
+from photoarchive.errors import TargetExistsError
 from photoarchive.export import ExportOptions, export_photos
 from photoarchive.fingerprints import pixel_digest
 from tests.conftest import FIXTURES, ROOT
