@@ -76,6 +76,7 @@ def test_search_see_thumbnails_and_open_a_photo(server: str, tmp_path: Path) -> 
         assert "servicemembers" in page.locator("figcaption").inner_text()
         assert page.eval_on_selector("figure img", "e => e.naturalWidth") == 1200
         assert "needs-clearance" in page.locator(".rights h2").inner_text().lower()
-        assert page.locator("a", has_text="Download original").count() == 1
+        assert page.locator("a", has_text="Download with current caption").count() == 1
+        assert page.locator("a", has_text="original as received").count() == 1
         browser.close()
     assert errors == []

@@ -63,3 +63,7 @@ class PruneRefusedError(PhotoArchiveError):
 
 class QueryTimeoutError(QueryError):
     """A search ran out of its time budget and was stopped."""
+
+
+class ExportRefusedError(PhotoArchiveError):
+    """Photos an export may not send: killed, superseded, a kill notice, not cleared."""

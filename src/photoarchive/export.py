@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from photoarchive.errors import PhotoArchiveError, TargetExistsError
+from photoarchive.errors import ExportRefusedError, PhotoArchiveError, TargetExistsError
 from photoarchive.fingerprints import pixel_digest
 from photoarchive.metadata.embed import IN_FILE_FORMATS, embed_changes, sidecar_packet
 from photoarchive.record import DESK_FIELDS
@@ -33,10 +33,6 @@ WITHHELD = ("superseded", "killed")
 # Web copies: JPEG for photos, PNG stays PNG (screen grabs, graphics with sharp edges).
 _WEB_FORMATS = {"PNG": ("PNG", "png")}
 _JPEG = ("JPEG", "jpg")
-
-
-class ExportRefusedError(PhotoArchiveError):
-    """Photos the export may not send (killed, superseded, a kill notice)."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +198,20 @@ def _export_one(archive: Archive, step: _Step, opts: ExportOptions) -> Exported:
     return Exported(
         record.id, step.target, "embedded", changed=tuple(changes), warnings=tuple(embedded.notes)
     )
+
+
+def export_file(archive: Archive, record: PhotoRecord) -> bytes:
+    """Return one photo as `export` would write it (the desk's changes in its metadata),
+    for a download; formats that take no metadata in the file come as they are."""
+    _refuse_withheld(archive, [record], ())
+    stored = archive.catalog.get(record.sha256)
+    data = archive.store.original_path(record.sha256, stored.ext).read_bytes()
+    changes = desk_changes(archive, record)
+    if not changes or record.format not in IN_FILE_FORMATS:
+        return data
+    embedded = embed_changes(data, record.format, changes)
+    _same_pixels(data, embedded.data, record.format, record)
+    return embedded.data
 
 
 def _write_sidecar(step: _Step, data: bytes, values: dict[str, Any], opts: ExportOptions) -> Path:

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from photoarchive.errors import (
     AmbiguousIdError,
+    ExportRefusedError,
     IndexUnavailableError,
     PhotoArchiveError,
     PhotoNotFoundError,
@@ -20,6 +21,8 @@ from photoarchive.errors import (
 def _status(exc: Exception) -> int:
     if isinstance(exc, PhotoNotFoundError | AmbiguousIdError):
         return 404
+    if isinstance(exc, ExportRefusedError):
+        return 403  # a killed or superseded picture is not handed out for publishing
     if isinstance(exc, QueryTimeoutError):
         return 503  # the query may be fine; the desk would not spend longer on it
     if isinstance(exc, QueryError):
@@ -41,7 +44,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(PhotoArchiveError)
     def archive_error(exc: PhotoArchiveError) -> Any:
         status = _status(exc)
-        titles = {404: "Not found", 400: "Cannot search that", 503: "Search unavailable"}
+        titles = {
+            404: "Not found",
+            400: "Cannot search that",
+            403: "Not for publication",
+            503: "Search unavailable",
+        }
         title = titles.get(status, "Something went wrong")
         if isinstance(exc, QueryTimeoutError):
             title = "The search took too long"

@@ -29,6 +29,13 @@ from photoarchive.states import state_fields, superseded_by
 from photoarchive.web.app import current_archive
 
 bp = Blueprint("desk", __name__)
+_MIMETYPES = {
+    "jpg": "image/jpeg",
+    "tif": "image/tiff",
+    "png": "image/png",
+    "webp": "image/webp",
+    "heic": "image/heic",
+}
 PAGE_SIZE = 20
 _MARK = re.compile(r"<mark[^>]*>(.*?)</mark>", re.S)
 
@@ -194,17 +201,26 @@ def original(photo_id: str) -> Response:
     path = arc.store.original_path(stored.record.sha256, stored.ext)
     if not path.is_file():
         abort(404)
-    mimetypes = {
-        "jpg": "image/jpeg",
-        "tif": "image/tiff",
-        "png": "image/png",
-        "webp": "image/webp",
-        "heic": "image/heic",
-    }
     return _send_path(
         path,
-        mimetypes.get(stored.ext, "application/octet-stream"),
+        _MIMETYPES.get(stored.ext, "application/octet-stream"),
         stored.record.sha256,  # the content's own hash: the strongest of validators
+        stored.record.original_filename,
+    )
+
+
+@bp.get("/photos/<photo_id>/download")
+def download(photo_id: str) -> Response:
+    """The photo for the CMS: the desk's current caption and fields in its metadata, under
+    its original file name. Killed and superseded pictures are refused (403)."""
+    from photoarchive.export import export_file
+
+    arc = archive()
+    stored = arc.stored(photo_id)
+    data = export_file(arc, stored.record)
+    return _send(
+        data,
+        _MIMETYPES.get(stored.ext, "application/octet-stream"),
         stored.record.original_filename,
     )
 
