@@ -6,15 +6,17 @@ bash scripts/setup_venv.sh dev
 export PATH="$PWD/.venv/bin:$PATH"
 
 # The end-to-end browser test drives Debian's Chromium (Playwright's own browser download
-# is not used) and the export test reads files back with exiftool; install them when we can.
-if ! command -v chromium >/dev/null 2>&1 || ! command -v exiftool >/dev/null 2>&1; then
+# is not used) and the export tests read files back with exiftool and exiv2; install them
+# when we can.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v exiftool >/dev/null 2>&1 \
+    || ! command -v exiv2 >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing chromium and exiftool for the browser and export tests..." >&2
         apt-get update -qq >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-            chromium fonts-dejavu-core libimage-exiftool-perl >/dev/null
+            chromium fonts-dejavu-core libimage-exiftool-perl exiv2 >/dev/null
     else
-        echo "chromium or exiftool is missing and cannot be installed here (not root, or no" \
+        echo "chromium, exiftool or exiv2 is missing and cannot be installed here (not root, or no" \
              "apt-get): the tests that need them will be skipped" >&2
     fi
 fi

@@ -346,3 +346,26 @@ def test_api_export_report(tmp_path: Path) -> None:
     assert done.how == "embedded" and set(done.changed) == {"caption", "city"}
     tags = read(done.path, "-IPTC:City", "-XMP-photoshop:City")
     assert tags["IPTC:City"] == tags["XMP-photoshop:City"] == "Kharkiv"
+
+
+@pytest.mark.skipif(shutil.which("exiv2") is None, reason="exiv2 (Debian package) not installed")
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF", "WEBP"])
+def test_exiv2_reads_what_each_format_gets(run: Any, tmp_path: Path, fmt: str) -> None:
+    ext = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif", "WEBP": "webp"}[fmt]
+    src = tmp_path / f"in.{ext}"
+    picture(8).save(src, fmt)
+    exiftool_write(src, **{"XMP-dc__Description": "As sent", "XMP-dc__Creator": "Jo"})
+    (photo,) = ingest(run, src)
+    run("edit", photo, "--caption", CAPTION, "--credit", "AFP", "--by", "desk")
+    run("export", photo, "--to", str(tmp_path / "out"), "--name", "x")
+    out = tmp_path / "out" / f"x.{ext}"
+    shown = subprocess.run(
+        ["exiv2", "-pa", "-K", "Xmp.dc.description", "-K", "Xmp.dc.creator", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert CAPTION in shown.stdout and "Jo" in shown.stdout
+    assert read(out, "-XMP-photoshop:Credit")["XMP-photoshop:Credit"] == "AFP"
+    with Image.open(out) as exported, Image.open(src) as original:
+        assert exported.tobytes() == original.tobytes()
