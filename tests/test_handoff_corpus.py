@@ -473,9 +473,20 @@ def test_exiv2_reads_export(rel: str, handoff: Handoff) -> None:
     original = _exiv2("-pa", str(handed.original))
     was = f"(the original: exit {original.returncode}, {original.stderr.strip()!r})"
     listing = _exiv2("-pa", str(carrier))
+    if original.returncode != 0 and handed.sidecar is None:
+        # exiv2 cannot open the original either (a malformed EXIF segment the export keeps,
+        # as it keeps everything it did not change): no new failure is all that can be asked.
+        assert listing.returncode == original.returncode, f"{carrier.name}: {was}"
+        return
     assert listing.returncode == 0, f"{carrier.name}: exiv2 -pa: {listing.stderr.strip()!r} {was}"
     new_errors = _errors(listing.stderr) - _errors(original.stderr)
     assert not new_errors, f"{carrier.name}: new exiv2 errors {sorted(new_errors)} {was}"
+    if "Failed to decode XMP" in original.stderr and handed.sidecar is None:
+        # The original's XMP is RDF exiv2's toolkit refuses (exiftool reads it); the packet
+        # is kept as it was, so exiv2 finds the caption in the IIM the export writes.
+        iim = _exiv2("-pa", "-K", "Iptc.Application2.Caption", str(carrier))
+        assert CAPTION in iim.stdout, f"{carrier.name}: {iim.stdout!r} {was}"
+        return
     caption = _exiv2("-pa", "-K", "Xmp.dc.description", str(carrier))
     lines = caption.stdout.splitlines()
     assert len(lines) == 1, (
