@@ -25,14 +25,21 @@ _RECORD_COLUMNS = PhotoRecord.field_names()
 
 
 def _column_type(name: str) -> str:
-    if name in ("width", "height", "file_size", "orientation"):
+    if name in ("width", "height", "file_size", "orientation", "display_width", "display_height"):
         return "INTEGER"
     return "REAL" if name.startswith("gps_") else "TEXT"
 
 
+# The record's fields when the catalog was first made: migration 0 creates these, later
+# migrations add the rest (a new catalog runs them all, as an old one does).
+_FIRST_COLUMNS = _RECORD_COLUMNS[: _RECORD_COLUMNS.index("ingested_at") + 1]
 _PHOTO_COLUMNS = ",\n        ".join(
-    f"{c} {_column_type(c)}" for c in _RECORD_COLUMNS if c != "sha256"
+    f"{c} {_column_type(c)}" for c in _FIRST_COLUMNS if c != "sha256"
 )
+#: Record fields stored as JSON text (lists and mappings).
+_JSON_COLUMNS = frozenset(PhotoRecord.structured_fields())
+_LIST_COLUMNS = frozenset(PhotoRecord.list_fields())
+_EXTENSION_COLUMNS = _RECORD_COLUMNS[_RECORD_COLUMNS.index("ingested_at") + 1 :]
 
 # Ordered migrations: entry N brings the schema from version N to N+1.
 MIGRATIONS: tuple[str, ...] = (
@@ -123,6 +130,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX picture_events_picture ON picture_events (picture_id, number);
     INSERT INTO meta (key, value) VALUES ('relink', 'pending');
     """,
+    # IPTC Extension, PLUS, caption languages and provenance (C2PA, digital source type).
+    # Photos catalogued before have them empty until `reindex --reread` reads their files.
+    "\n".join(f"ALTER TABLE photos ADD COLUMN {c} {_column_type(c)};" for c in _EXTENSION_COLUMNS)
+    + "\nCREATE INDEX photos_source_type ON photos (digital_source_type)"
+    " WHERE digital_source_type IS NOT NULL;",
 )
 
 
@@ -293,7 +305,8 @@ class Catalog:
         picture_id, version, warning = _link_version(conn, photo)
         warnings = [*photo.warnings, *([warning] if warning else [])]
         rec = photo.record.to_dict()
-        rec["keywords"] = json.dumps(rec["keywords"], ensure_ascii=False)
+        for name in _JSON_COLUMNS:
+            rec[name] = json.dumps(rec[name], ensure_ascii=False)
         columns = [
             *_RECORD_COLUMNS,
             "ext",
@@ -708,7 +721,7 @@ class Catalog:
         transaction; `before_commit` runs inside it, seeing the change (the index update)."""
         with self.transaction() as conn:
             for name, (old, new) in changes.items():
-                value = json.dumps(new, ensure_ascii=False) if name == "keywords" else new
+                value = json.dumps(new, ensure_ascii=False) if name in _JSON_COLUMNS else new
                 conn.execute(
                     f"UPDATE photos SET {_column(name)} = ?, needs_index = 1 WHERE sha256 = ?",
                     (value, sha256),
@@ -727,6 +740,23 @@ class Catalog:
                 )
             if before_commit is not None:
                 before_commit()
+
+    def set_read_fields(self, sha256: str, values: dict[str, Any]) -> None:
+        """Store fields read from the photo's file again (not edits: no history is kept of
+        what a file says) and flag it for the index."""
+        names = [_column(name) for name in values]
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE photos SET {', '.join(f'{n} = ?' for n in names)}, needs_index = 1 "
+                "WHERE sha256 = ?",
+                [
+                    *(
+                        json.dumps(v, ensure_ascii=False) if n in _JSON_COLUMNS else v
+                        for n, v in values.items()
+                    ),
+                    sha256,
+                ],
+            )
 
     def mark_pending(self, shas: Iterable[str]) -> None:
         """Flag these photos for indexing (before their index entries change)."""
@@ -1095,7 +1125,8 @@ def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
 
 def _stored(row: sqlite3.Row) -> StoredPhoto:
     data = {c: row[c] for c in _RECORD_COLUMNS}
-    data["keywords"] = json.loads(data["keywords"] or "[]")
+    for name in _JSON_COLUMNS:
+        data[name] = json.loads(data[name] or ("[]" if name in _LIST_COLUMNS else "{}"))
     return StoredPhoto(
         record=PhotoRecord(**data),
         ext=row["ext"],

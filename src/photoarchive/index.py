@@ -44,8 +44,14 @@ SEARCH_FIELDS = (
     "format",
     "date_created",
     "ingested_at",
+    "person",
+    "organisation",
+    "event",
+    "lang",
+    "source_type",
+    "c2pa",
 )
-_FIELD_PREFIX = re.compile(r"(?:^|(?<=[\s(]))([A-Za-z_]+):")
+_FIELD_PREFIX = re.compile(r"(?:^|(?<=[\s(]))([A-Za-z_][A-Za-z0-9_]*):")
 _DATE_TERM = re.compile(r"\b(date|taken|date_created|ingested_at):(\[[^\]]*\]|\{[^}]*\}|\S+)")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}:\d{2}))?)?(?![\d:])")
 # Limits on a query, checked before Whoosh reads it: its parser and matchers run in pure
@@ -65,6 +71,10 @@ FIELD_ALIASES = {
     "keywords": ["keyword", "kw"],
     "byline": ["photographer", "by"],
     "text": ["caption", "title", "place", "location", "where"],
+    "person": ["persons", "people", "shown"],
+    "organisation": ["organization", "org"],
+    "lang": ["language"],
+    "source_type": ["sourcetype", "made"],
 }
 
 
@@ -167,6 +177,15 @@ def _schema() -> Any:
         rights=fields.ID(),
         date_created=fields.DATETIME(sortable=True),
         ingested_at=fields.DATETIME(sortable=True),
+        # IPTC Extension: persons and organisations shown, the event.
+        person=fields.TEXT(analyzer=words),
+        organisation=fields.TEXT(analyzer=words),
+        event=fields.TEXT(analyzer=text),
+        # The caption's languages ("uk", "en"), how the picture was made (the IPTC digital
+        # source type's code with "ai" or "screen" beside it) and its C2PA state.
+        lang=fields.KEYWORD(lowercase=True),
+        source_type=fields.KEYWORD(lowercase=True),
+        c2pa=fields.KEYWORD(lowercase=True),
         # A digest of everything else in the document: verify compares it with what the
         # catalog says now, so a stale entry cannot pass as good.
         digest=fields.STORED(),
@@ -198,6 +217,12 @@ def document(entry: Entry) -> dict[str, Any]:
         if v
     )
     keywords = "\n".join(record.keywords)
+    shown = [
+        str(p.get(k))
+        for p in record.location_shown
+        for k in ("name", "sublocation", "city", "province_state", "country")
+        if p.get(k)
+    ]
     text = "\n".join(
         v
         for v in (
@@ -208,6 +233,14 @@ def document(entry: Entry) -> dict[str, Any]:
             place,
             record.byline,
             record.credit,
+            # Every language of the caption and title is searched by its words.
+            *record.caption_languages.values(),
+            *record.title_languages.values(),
+            record.alt_text,
+            record.event,
+            *record.persons_shown,
+            *record.organisations_shown,
+            *shown,
         )
         if v
     )
@@ -226,6 +259,12 @@ def document(entry: Entry) -> dict[str, Any]:
         "format": record.format.lower(),
         "state": state,
         "rights": entry.rights,
+        "person": "\n".join(record.persons_shown),
+        "organisation": "\n".join(record.organisations_shown),
+        "event": record.event,
+        "lang": " ".join(record.languages),
+        "source_type": source_type_terms(record.digital_source_type),
+        "c2pa": c2pa_terms(record.c2pa),
     }
     # Empty fields are left out: each one given costs the writer analysis and bookkeeping.
     doc = {name: value for name, value in values.items() if value}
@@ -235,6 +274,33 @@ def document(entry: Entry) -> dict[str, Any]:
             doc[name] = when
     doc["digest"] = document_digest(doc)
     return doc
+
+
+def source_type_terms(code: str | None) -> str:
+    """Return what `source_type:` finds a picture by: its digital source type's code, and
+    "ai" or "screen" for pictures made by generative AI or captured from a screen."""
+    from photoarchive.provenance import is_ai, is_screen_capture
+
+    if not code:
+        return ""
+    terms = [code.lower()]
+    if is_ai(code):
+        terms.append("ai")
+    if is_screen_capture(code):
+        terms.append("screen")
+    return " ".join(terms)
+
+
+def c2pa_terms(report: dict[str, Any]) -> str:
+    """Return what `c2pa:` finds a picture by: its state, "present" with any manifest, and
+    "ai" when the manifest says generative AI made it."""
+    state = report.get("state")
+    if not state or state == "absent":
+        return "absent"
+    terms = [str(state), "present"]
+    if report.get("ai_generated"):
+        terms.append("ai")
+    return " ".join(terms)
 
 
 def document_digest(doc: dict[str, Any]) -> str:

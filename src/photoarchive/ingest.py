@@ -471,6 +471,8 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
         **{k: v for k, v in values.items() if k in _RECORD_VALUE_FIELDS},
     )
     record.agency, supplier = supplier_of(record.credit, job.aliases or None)
+    record.display_width, record.display_height = displayed_size(record)
+    warnings_found.extend(_read_provenance(record, path, record.format))
     written: list[Path] = []
     try:
         for kind, rendered in (("preview", rend.preview), ("thumb", rend.thumb)):
@@ -510,6 +512,32 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
             path=job.path, status="new", id=record.id, warnings=tuple(warnings_found)
         ),
     )
+
+
+def displayed_size(record: PhotoRecord) -> tuple[int, int]:
+    """Return the size as shown: EXIF orientations 5 to 8 turn the stored grid a quarter
+    (HEIF's decoder has applied the container's rotation already, which the spec says
+    outranks EXIF's)."""
+    turned = record.orientation in (5, 6, 7, 8) and record.format != "HEIF"
+    return (record.height, record.width) if turned else (record.width, record.height)
+
+
+def _read_provenance(record: PhotoRecord, path: Path, fmt: str) -> list[str]:
+    """Fill the record's digital source type (IPTC's code) and C2PA report; return warnings
+    (Content Credentials that do not validate are reported, never fatal)."""
+    from photoarchive.provenance import MIME, normalise_source_type, read_c2pa
+
+    record.digital_source_type = normalise_source_type(record.digital_source_type)
+    report = read_c2pa(path, MIME.get(fmt, "application/octet-stream"))
+    if report.state == "absent":
+        return []
+    record.c2pa = report.to_dict()
+    if record.digital_source_type is None and report.source_type:
+        record.digital_source_type = report.source_type
+    if report.state in ("invalid", "unreadable"):
+        why = "; ".join(report.problems[:3]) or report.state
+        return [f"C2PA Content Credentials {report.state}: {why}"]
+    return []
 
 
 # Pillow keeps every JPEG application segment, TIFF tag and PNG chunk it meets while opening

@@ -58,6 +58,27 @@ class AgencyPolicy:
         return bare or self.name
 
 
+PROVENANCE_STATUSES = ("allowed", "clearance-required", "blocked")
+_PROVENANCE_KEYS = ("ai_generated", "screen_capture", "c2pa_invalid")
+
+
+@dataclass(frozen=True)
+class ProvenancePolicy:
+    """What a picture's making does to its verdict, per use: "allowed", "clearance-required"
+    or "blocked" for AI-generated pictures, screen captures, and Content Credentials that
+    fail validation. Without a [provenance] table the cautious defaults below apply."""
+
+    ai_generated: dict[str, str] = field(
+        default_factory=lambda: {**dict.fromkeys(USES, "blocked"), "archive": "allowed"}
+    )
+    screen_capture: dict[str, str] = field(
+        default_factory=lambda: dict.fromkeys(USES, "clearance-required")
+    )
+    c2pa_invalid: dict[str, str] = field(
+        default_factory=lambda: dict.fromkeys(USES, "clearance-required")
+    )
+
+
 @dataclass(frozen=True)
 class RightsPolicy:
     """The whole policy: defaults and agencies, with the alias table credits are read with."""
@@ -69,6 +90,8 @@ class RightsPolicy:
     aliases: dict[str, str] = field(default_factory=dict)
     #: Whose licence an "X via Y" credit is judged by: "owner" (X) or "distributor" (Y).
     rights_follow: str = "owner"
+    #: How pictures are judged by how they were made (IPTC digital source type, C2PA).
+    provenance: ProvenancePolicy = field(default_factory=lambda: ProvenancePolicy())
 
     def agency(self, name: str | None) -> AgencyPolicy | None:
         """Return the policy for a canonical agency name, or None if the policy has none."""
@@ -160,6 +183,20 @@ aliases = ["staff", "staff photographer", "staff photo", "our photographer"]
 status = "licensed"
 uses = ["editorial", "commercial", "archive", "social"]
 credit_line = "{photographer}"
+
+[provenance]
+# How a picture was made, as its IPTC digital source type or C2PA Content Credentials say:
+# "allowed", "clearance-required" or "blocked", for every use or per use, e.g.
+# screen_capture = { editorial = "clearance-required", commercial = "blocked" }
+screen_capture = "clearance-required" # a grab from a screen: who owns what it shows?
+c2pa_invalid = "clearance-required"   # Content Credentials that fail validation
+
+[provenance.ai_generated]
+# Made by generative AI, wholly or in part: not published, but kept in the archive.
+editorial = "blocked"
+commercial = "blocked"
+social = "blocked"
+archive = "allowed"
 """
 
 
@@ -197,14 +234,15 @@ def parse_policy(text: str, where: str = POLICY_FILE) -> RightsPolicy:
     def fail(table: str, key: str | None, problem: str) -> ConfigError:
         return ConfigError(f"{where}, line {_line_of(text, table, key)}: {problem}")
 
-    unknown_top = set(data) - {"defaults", "agencies"}
+    tables = ["defaults", "agencies", "provenance"]
+    unknown_top = set(data) - set(tables)
     if unknown_top:
         name = sorted(unknown_top)[0]
         raise fail(
             name,
             None,
-            f"unknown table or key '{name}'{_did_you_mean(name, ['defaults', 'agencies'])} "
-            "(expected [defaults], [agencies.*])",
+            f"unknown table or key '{name}'{_did_you_mean(name, tables)} "
+            "(expected [defaults], [agencies.*], [provenance])",
         )
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
@@ -262,7 +300,42 @@ def parse_policy(text: str, where: str = POLICY_FILE) -> RightsPolicy:
         expiry_warning_days=warn_days,
         aliases=aliases,
         rights_follow=follow,
+        provenance=_provenance(data.get("provenance", {}), fail),
     )
+
+
+def _provenance(table: Any, fail: Any) -> ProvenancePolicy:
+    """Read [provenance]: each setting a status for every use, or a table of them per use."""
+    if not isinstance(table, dict):
+        raise fail("provenance", None, "provenance must be a table: [provenance]")
+    chosen: dict[str, dict[str, str]] = {}
+    default = ProvenancePolicy()
+    for key, value in table.items():
+        if key not in _PROVENANCE_KEYS:
+            raise fail(
+                "provenance",
+                key,
+                f"unknown setting '{key}' in [provenance]{_did_you_mean(key, _PROVENANCE_KEYS)}",
+            )
+        per_use = dict(getattr(default, key))
+        if isinstance(value, str):
+            per_use = dict.fromkeys(USES, value)
+        elif isinstance(value, dict):
+            for use, status in value.items():
+                if use not in USES:
+                    raise fail("provenance", key, f"{key}: unknown use {use!r}")
+                per_use[use] = status
+        else:
+            raise fail("provenance", key, f"{key} must be a status or a table of them by use")
+        for status in per_use.values():
+            if status not in PROVENANCE_STATUSES:
+                raise fail(
+                    "provenance",
+                    key,
+                    f"{key} must be one of {', '.join(PROVENANCE_STATUSES)}, not {status!r}",
+                )
+        chosen[key] = per_use
+    return ProvenancePolicy(**chosen)
 
 
 def _agency(key: str, table: dict[str, Any], fail: Any) -> AgencyPolicy:

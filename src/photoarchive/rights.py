@@ -56,6 +56,11 @@ class RightsFacts:
     problems: tuple[str, ...] = ()
     #: The time zone embargo and expiry times without one were read in.
     zone: str = "UTC"
+    #: How it was made: the IPTC digital source type's code, and the C2PA state (with
+    #: whether the manifest says generative AI made it).
+    source_type: str | None = None
+    c2pa_state: str | None = None
+    c2pa_ai: bool = False
 
     def status_key(self) -> str:
         """Return, as one string, the facts a verdict's status depends on (not its wording).
@@ -74,6 +79,9 @@ class RightsFacts:
                 bool(self.problems),
                 bool(self.instructions) or self.mandatory_credit is not None,
                 self.zone,
+                self.source_type,
+                self.c2pa_state,
+                self.c2pa_ai,
             ],
             ensure_ascii=False,
         )
@@ -81,10 +89,16 @@ class RightsFacts:
     @classmethod
     def from_status_key(cls, key: str) -> RightsFacts:
         """Return facts with the status a `status_key()` string stands for."""
+        values = json.loads(key)
         credit, editorial, no_archive, no_sales, embargo, expiry, unclear, conditional, zone = (
-            json.loads(key)
+            values[:9]
         )
+        # Keys written before provenance was judged have nine parts.
+        source_type, c2pa_state, c2pa_ai = [*values[9:12], None, None, False][:3]
         return cls(
+            source_type=source_type,
+            c2pa_state=c2pa_state,
+            c2pa_ai=bool(c2pa_ai),
             credit=credit,
             instructions=None,
             editorial_only=editorial,
@@ -114,6 +128,9 @@ def rights_facts(
         expires_after=found.expires_after.isoformat() if found.expires_after else None,
         problems=tuple(found.problems),
         zone=str(zone),
+        source_type=record.digital_source_type,
+        c2pa_state=record.c2pa.get("state") if record.c2pa else None,
+        c2pa_ai=bool(record.c2pa.get("ai_generated")) if record.c2pa else False,
     )
 
 
@@ -192,6 +209,8 @@ def judge_facts(
         add("blocked", "NO SALES: not for commercial use")
     for problem in facts.problems:
         add("needs-clearance", f"{problem}: check with the sender")
+    for status, reason in _provenance(facts, policy, use):
+        add(status, reason)
     if facts.mandatory_credit is not None:
         conditions.append(
             f"print the credit: {facts.mandatory_credit or credit_line or facts.credit}"
@@ -212,6 +231,49 @@ def judge_facts(
         reasons=reasons,
         conditions=_unique(conditions),
     )
+
+
+# Provenance settings' statuses as verdicts.
+_PROVENANCE_VERDICT = {"blocked": "blocked", "clearance-required": "needs-clearance"}
+
+
+def _provenance(facts: RightsFacts, policy: RightsPolicy, use: str) -> list[tuple[str, str]]:
+    """Return (verdict, reason) for what the picture's making means under the policy."""
+    from photoarchive.provenance import is_ai, is_screen_capture, source_type_words
+
+    found: list[tuple[str, str, str]] = []
+    code = facts.source_type
+    if (code and is_ai(code)) or facts.c2pa_ai:
+        said = (
+            f"its digital source type is {source_type_words(code)} ({code})"
+            if code and is_ai(code)
+            else "its C2PA Content Credentials say generative AI made it"
+        )
+        found.append(("ai_generated", "AI-generated", said))
+    if code and is_screen_capture(code):
+        found.append(
+            ("screen_capture", "a screen capture", "who owns what it shows must be cleared")
+        )
+    if facts.c2pa_state in ("invalid", "unreadable"):
+        found.append(
+            (
+                "c2pa_invalid",
+                "Content Credentials that fail validation",
+                "the picture may have been changed since it was signed",
+            )
+        )
+    out = []
+    for setting, what, why in found:
+        status = getattr(policy.provenance, setting).get(use, "allowed")
+        if status in _PROVENANCE_VERDICT:
+            verb = "blocks" if status == "blocked" else "needs clearance for"
+            out.append(
+                (
+                    _PROVENANCE_VERDICT[status],
+                    f"{what} ({why}): the rights policy {verb} such pictures for {use} use",
+                )
+            )
+    return out
 
 
 def _moment(text: str | None) -> datetime | None:

@@ -56,19 +56,35 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command()
+@click.option(
+    "--reread",
+    is_flag=True,
+    help="First read every original again for the fields this version reads that older "
+    "ones did not (IPTC Extension, caption languages, provenance); desk values and edits "
+    "are kept.",
+)
 @click.pass_context
-def reindex(ctx: click.Context) -> None:
+def reindex(ctx: click.Context, reread: bool) -> None:
     """Rebuild the search index from the catalog.
 
-    The catalog is the record of truth; the index can always be rebuilt from it.
+    The catalog is the record of truth; the index can always be rebuilt from it. After
+    upgrading photoarchive, `reindex --reread` fills the fields older versions did not read.
 
     Example:
 
     \b
         photoarchive reindex
+        photoarchive reindex --reread
     """
     with open_from_context(ctx, write=True) as archive:
         total = archive.catalog.count()
+        if reread:
+            from photoarchive.reread import reread_originals
+
+            changed = reread_originals(
+                archive, on_progress=lambda n, of: say(f"read {n}/{of} originals")
+            )
+            say(f"Read the originals again: {changed} photos have new fields.")
         count = archive.reindex(on_progress=lambda n: say(f"indexed {n}/{total}"))
     say(f"Indexed {count} photos.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from photoarchive.cli.output import cell, echo, open_from_context, print_json
+from photoarchive.fieldtext import field_text
 from photoarchive.states import PhotoState, state_fields, superseded_by
 
 
@@ -80,10 +81,9 @@ def show(
     width = max(len(k) for k in data)
     echo(_state_line(standing, targets))
     for key, value in data.items():
-        if value is None or value == []:
+        if value is None or value == [] or value == {}:
             continue
-        shown = "; ".join(value) if isinstance(value, list) else value
-        echo(f"{key:<{width}}  {shown}")
+        echo(f"{key:<{width}}  {field_text(key, value)}")
     echo(f"{'original':<{width}}  {original}")
     echo(f"{'revision':<{width}}  {revision}")
     for warning in stored.warnings:
@@ -107,8 +107,7 @@ def show(
         echo("Sources:")
         for name, by_family in sources.items():
             for family, value in by_family.items():
-                shown = "; ".join(value) if isinstance(value, list) else value
-                echo(f"  {name:<{width}}  {family:<5}  {shown}")
+                echo(f"  {name:<{width}}  {family:<5}  {field_text(name, value)}")
 
     if history:
         _print_history(history)

@@ -9,6 +9,7 @@ from PIL import Image
 
 from photoarchive.metadata.exif import read_exif
 from photoarchive.metadata.iptc import read_iim
+from photoarchive.metadata.iptc_ext import add_extension
 from photoarchive.metadata.merge import Merged, merge
 from photoarchive.metadata.xmp import XmpPacket, find_packet, parse_xmp
 
@@ -39,4 +40,5 @@ def extract_metadata(
     packet = find_packet(im, data)
     xmp = parse_xmp(packet) if packet is not None else XmpPacket()
     merged = merge(desk or {}, exif, iim, xmp)
+    add_extension(merged, packet, desk or {})
     return Extracted(merged=merged, warnings=iim.warnings + xmp.warnings)

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from photoarchive.archive import Archive, open_archive
+from photoarchive.fieldtext import field_text
 from photoarchive.sizes import human_size
 from photoarchive.web.hosts import LOOPBACK_NAMES, HostAllowList
 
@@ -81,6 +82,7 @@ def create_app(
     errors.register(app)
     app.jinja_env.filters["marked"] = views.marked
     app.jinja_env.filters["size"] = human_size
+    app.jinja_env.globals["field_text"] = field_text
 
     @app.after_request
     def security_headers(response: Any) -> Any:
