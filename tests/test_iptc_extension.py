@@ -189,3 +189,48 @@ def test_width_and_height_are_the_stored_grid_and_the_display_size_is_beside_the
     record = json.loads(run("show", out[0]["id"], "--json").stdout)
     assert (record["width"], record["height"]) == (200, 150)
     assert (record["display_width"], record["display_height"]) == shown
+
+
+def test_content_credentials_show_are_searchable_and_judged(
+    run: Any, cli: Any, tmp_path: Path
+) -> None:
+    from tests.test_provenance import created, make_image, make_pki, manifest_for, sign
+
+    pki = make_pki()
+    signed = sign(pki, make_image(), "image/jpeg", manifest_for(created("trainedAlgorithmicMedia")))
+    (tmp_path / "signed.jpg").write_bytes(signed)
+    tampered = bytearray(
+        sign(
+            pki,
+            make_image(colour=(10, 200, 30)),
+            "image/jpeg",
+            manifest_for(created("digitalCapture")),
+        )
+    )
+    tampered[-200] ^= 0xFF  # a byte of the image data, after signing
+    (tmp_path / "tampered.jpg").write_bytes(bytes(tampered))
+    out = json.loads(
+        run("ingest", str(tmp_path / "signed.jpg"), str(tmp_path / "tampered.jpg"), "--json").stdout
+    )
+    ai_id, bad_id = (o["id"] for o in out)
+    assert any("C2PA Content Credentials invalid" in w for w in out[1]["warnings"])
+    ai = json.loads(run("show", ai_id, "--json").stdout)
+    assert ai["c2pa"]["state"] == "untrusted" and ai["c2pa"]["ai_generated"] is True
+    assert ai["digital_source_type"] == "trainedAlgorithmicMedia"
+    bad = json.loads(run("show", bad_id, "--json").stdout)
+    assert bad["c2pa"]["state"] == "invalid"
+    assert any("dataHash.mismatch" in p for p in bad["c2pa"]["problems"])
+    assert "INVALID" in run("show", bad_id).stdout
+    # No credit either, so "unknown" (the worse verdict) wins; the reason is given too.
+    [verdict] = json.loads(run("rights", "check", bad_id, "--json", code=1).stdout)
+    assert verdict["status"] == "unknown"
+    assert any("Content Credentials that fail validation" in r for r in verdict["reasons"])
+    [verdict] = json.loads(run("rights", "check", ai_id, "--json", code=1).stdout)
+    assert verdict["status"] == "blocked"
+    assert ids_of(run, "c2pa:invalid") == [bad_id]
+    assert ids_of(run, "c2pa:ai") == [ai_id]
+    assert set(ids_of(run, "c2pa:present")) == {ai_id, bad_id}
+    from photoarchive.web import create_app
+
+    page = create_app(cli.archive_dir).test_client().get(f"/photos/{bad_id}")
+    assert "INVALID" in page.get_data(as_text=True)
