@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,20 @@ def decode_iim_text(raw: bytes, utf8_declared: bool) -> str:
 
 def alternative_decodings(raw: bytes) -> list[str]:
     """Return other plausible readings of undeclared 8-bit IIM text (Mac Roman, Latin-1)."""
-    return [raw.decode(codec, errors="replace") for codec in ("mac_roman", "latin-1")]
+    return [trim(raw.decode(codec, errors="replace")) for codec in ("mac_roman", "latin-1")]
+
+
+_PADDING = re.compile(r"[\s\x00]*")
+
+
+def trim(text: str) -> str:
+    """Strip whitespace and NUL bytes at both ends (writers pad IIM values with NULs, and a
+    value of a lone NUL means none); in linear time, however the text is padded."""
+    start = _PADDING.match(text)
+    end = _PADDING.match(text[::-1])
+    head = start.end() if start else 0
+    tail = len(text) - (end.end() if end else 0)
+    return text[head:tail] if head < tail else ""
 
 
 def read_iim(im: Image.Image) -> IimBlock:
@@ -112,7 +126,7 @@ def read_iim(im: Image.Image) -> IimBlock:
         if value is None:
             continue
         items = value if isinstance(value, list) else [value]
-        texts = [t for t in (decode_iim_text(v, block.utf8_declared).strip() for v in items) if t]
+        texts = [t for t in (trim(decode_iim_text(v, block.utf8_declared)) for v in items) if t]
         if not texts:
             continue
         block.raw[name] = items[0] if len(items) == 1 else items
@@ -120,7 +134,7 @@ def read_iim(im: Image.Image) -> IimBlock:
     keywords = info.get((2, 25))
     if keywords is not None:
         items = keywords if isinstance(keywords, list) else [keywords]
-        words = [decode_iim_text(k, block.utf8_declared).strip() for k in items]
+        words = [trim(decode_iim_text(k, block.utf8_declared)) for k in items]
         block.values["keywords"] = [w for w in words if w]
         block.raw["keywords"] = items
     date = _iim_datetime(info.get((2, 55)), info.get((2, 60)))

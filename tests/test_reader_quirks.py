@@ -1,0 +1,103 @@
+"""Reader quirks, each on a file another tool wrote (exiftool, exiv2, ImageMagick, Photo
+Mechanic): what that tool put there is read as exiftool reads it, or better where exiftool
+is wrong. Files are made with the tools at test time (skipped where a tool is missing:
+scripts/test.sh installs exiftool and exiv2) or taken from the shared corpus."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from photoarchive import Archive
+from photoarchive.metadata import extract_metadata
+
+EXIFTOOL = shutil.which("exiftool")
+EXIV2 = shutil.which("exiv2")
+needs_exiftool = pytest.mark.skipif(
+    EXIFTOOL is None,
+    reason="exiftool is not installed (scripts/test.sh installs Debian's libimage-exiftool-perl)",
+)
+needs_exiv2 = pytest.mark.skipif(
+    EXIV2 is None, reason="exiv2 is not installed (scripts/test.sh installs Debian's exiv2)"
+)
+
+
+def carrier(path: Path, fmt: str = "JPEG") -> Path:
+    """A small picture with no metadata, for another tool to write into."""
+    Image.new("RGB", (48, 32), (180, 60, 40)).save(path, fmt)
+    return path
+
+
+def exiftool(path: Path, *args: str) -> Path:
+    subprocess.run(
+        [EXIFTOOL or "exiftool", "-q", "-overwrite_original", *args, str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+def exiftool_reads(path: Path, *tags: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [EXIFTOOL or "exiftool", "-j", "-G1", "-a", "-n", *tags, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    found: dict[str, Any] = json.loads(out)[0]
+    return found
+
+
+def exiv2(path: Path, *commands: str) -> Path:
+    args = [f"-M{c}" for c in commands]
+    subprocess.run([EXIV2 or "exiv2", *args, str(path)], check=True, capture_output=True)
+    return path
+
+
+def read(path: Path) -> dict[str, Any]:
+    """The merged values our readers give for a file."""
+    data = path.read_bytes()
+    with Image.open(io.BytesIO(data)) as im:
+        return extract_metadata(im, data).merged.values
+
+
+def ingested(archive: Archive, path: Path) -> Any:
+    outcome = archive.ingest([path]).outcomes[0]
+    assert outcome.status == "new", outcome.reason
+    return archive.get(outcome.id or "")
+
+
+# -- e. IIM values of NUL bytes ------------------------------------------------------------
+
+
+@needs_exiftool
+def test_iim_values_of_nul_bytes_are_empty(tmp_path: Path, archive: Archive) -> None:
+    (tmp_path / "nul").write_bytes(b"\x00")
+    (tmp_path / "nul-space").write_bytes(b"\x00 \x00")
+    (tmp_path / "padded").write_bytes(b"Kyiv Independent\x00\x00")
+    photo = exiftool(
+        carrier(tmp_path / "nul.jpg"),
+        f"-IPTC:Credit<={tmp_path / 'nul'}",
+        f"-IPTC:Source<={tmp_path / 'nul-space'}",
+        f"-IPTC:Headline<={tmp_path / 'padded'}",
+        f"-IPTC:Keywords<={tmp_path / 'nul'}",
+        "-IPTC:Keywords+=Kharkiv",
+        "-IPTC:Caption-Abstract=Shelling damaged the station",
+    )
+    # exiftool wrote the bytes as given, and reads the NUL-only values as empty.
+    theirs = exiftool_reads(photo, "-IPTC:all")
+    assert theirs["IPTC:Credit"] == "" and theirs["IPTC:Headline"] == "Kyiv Independent"
+    values = read(photo)
+    assert "credit" not in values and "source" not in values
+    assert values["headline"] == "Kyiv Independent"
+    assert values["keywords"] == ["Kharkiv"]
+    record = ingested(archive, photo)
+    assert record.credit is None and record.source is None
+    assert record.caption == "Shelling damaged the station"
