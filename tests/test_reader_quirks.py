@@ -101,3 +101,43 @@ def test_iim_values_of_nul_bytes_are_empty(tmp_path: Path, archive: Archive) -> 
     record = ingested(archive, photo)
     assert record.credit is None and record.source is None
     assert record.caption == "Shelling damaged the station"
+
+
+# -- d. IIM dates and times with separators ------------------------------------------------
+
+
+@needs_exiv2
+@pytest.mark.parametrize(
+    ("date", "time", "expected"),
+    [
+        ("2022-09-11", "10:11:12+03:00", "2022-09-11T10:11:12+03:00"),
+        ("2022-09-11", "10:11:12", "2022-09-11T10:11:12"),
+        ("2022-09-11", None, "2022-09-11"),
+        ("2022:09:11", "101112-0530", "2022-09-11T10:11:12-05:30"),
+        ("20220911", "10:11:12+0300", "2022-09-11T10:11:12+03:00"),
+    ],
+)
+def test_iim_dates_with_separators_are_read(
+    tmp_path: Path, date: str, time: str | None, expected: str
+) -> None:
+    # exiv2 writes the dataset as the text given when told its type is String (exiftool
+    # always rewrites dates as CCYYMMDD, so it cannot make this file).
+    commands = [f"set Iptc.Application2.DateCreated String {date}"]
+    if time is not None:
+        commands.append(f"set Iptc.Application2.TimeCreated String {time}")
+    photo = exiv2(carrier(tmp_path / "dated.jpg"), *commands)
+    assert read(photo)["date_created"] == expected
+    if EXIFTOOL:  # exiftool reads the same moment
+        theirs = exiftool_reads(photo, "-IPTC:DateCreated", "-IPTC:TimeCreated")
+        assert theirs["IPTC:DateCreated"] == expected[:10].replace("-", ":")
+
+
+@needs_exiv2
+def test_iim_dates_that_are_not_dates_are_still_refused(tmp_path: Path) -> None:
+    photo = exiv2(
+        carrier(tmp_path / "bad.jpg"),
+        "set Iptc.Application2.DateCreated String 2022-13-45",
+        "set Iptc.Application2.Caption String Dated nonsense",
+    )
+    values = read(photo)
+    assert values["caption"] == "Dated nonsense" and "date_created" not in values

@@ -177,6 +177,13 @@ def _stored_digest(resources: dict[int, bytes]) -> bytes | None:
     return digest if isinstance(digest, bytes) and len(digest) == 16 else None
 
 
+# 2:55 Date Created is CCYYMMDD; some writers put ISO's CCYY-MM-DD (or exiftool's
+# CCYY:MM:DD) there. 2:60 Time Created is HHMMSS±HHMM, or HH:MM:SS±HH:MM from the same.
+_IIM_DATE = re.compile(r"(\d{4})([-:/]?)(\d{2})\2(\d{2})")
+_IIM_TIME = re.compile(r"(\d{2})(:?)(\d{2})\2(\d{2})(?:[.,]\d{1,9})?")
+_IIM_ZONE = re.compile(r"\s*(?:Z|([+-])(\d{2}):?(\d{2}))")
+
+
 def _iim_datetime(date: Any, time: Any) -> str | None:
     if isinstance(date, list):
         date = date[0]
@@ -184,15 +191,18 @@ def _iim_datetime(date: Any, time: Any) -> str | None:
         time = time[0]
     if not isinstance(date, bytes):
         return None
-    d = date.decode("ascii", errors="replace").strip()
-    if len(d) != 8 or not d.isdigit() or d.startswith("0000"):
+    d = _IIM_DATE.fullmatch(trim(date.decode("ascii", errors="replace")))
+    if d is None or d.group(1) == "0000" or int(d.group(3)) > 12 or int(d.group(4)) > 31:
         return None
-    iso = f"{d[:4]}-{d[4:6]}-{d[6:8]}"
+    iso = f"{d.group(1)}-{d.group(3)}-{d.group(4)}"
     if isinstance(time, bytes):
-        t = time.decode("ascii", errors="replace").strip()
-        if len(t) >= 6 and t[:6].isdigit():
-            iso += f"T{t[:2]}:{t[2:4]}:{t[4:6]}"
-            tz = t[6:]
-            if len(tz) == 5 and tz[0] in "+-" and tz[1:].isdigit():
-                iso += f"{tz[:3]}:{tz[3:]}"
+        text = trim(time.decode("ascii", errors="replace"))
+        t = _IIM_TIME.match(text)
+        if t and int(t.group(1)) <= 23 and int(t.group(3)) <= 59 and int(t.group(4)) <= 60:
+            iso += f"T{t.group(1)}:{t.group(3)}:{t.group(4)}"
+            zone = _IIM_ZONE.fullmatch(text[t.end() :])
+            if zone and zone.group(1) is None:
+                iso += "+00:00"
+            elif zone and int(zone.group(2)) <= 23 and int(zone.group(3)) <= 59:
+                iso += f"{zone.group(1)}{zone.group(2)}:{zone.group(3)}"
     return iso
