@@ -234,3 +234,16 @@ def test_content_credentials_show_are_searchable_and_judged(
 
     page = create_app(cli.archive_dir).test_client().get(f"/photos/{bad_id}")
     assert "INVALID" in page.get_data(as_text=True)
+
+
+def test_signers_the_desk_trusts_are_valid(run: Any, cli: Any, tmp_path: Path) -> None:
+    from tests.test_provenance import created, make_image, make_pki, manifest_for, sign
+
+    pki = make_pki()
+    (Path(cli.archive_dir) / "c2pa-trust.pem").write_text(pki.ca_pem)
+    signed = sign(pki, make_image(), "image/jpeg", manifest_for(created("digitalCapture")))
+    (tmp_path / "signed.jpg").write_bytes(signed)
+    out = json.loads(run("ingest", str(tmp_path / "signed.jpg"), "--json").stdout)
+    shown = json.loads(run("show", out[0]["id"], "--json").stdout)
+    assert shown["c2pa"]["state"] == "valid" and shown["c2pa"]["problems"] == []
+    assert ids_of(run, "c2pa:valid") == [out[0]["id"]]

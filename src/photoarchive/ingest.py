@@ -472,7 +472,7 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
     )
     record.agency, supplier = supplier_of(record.credit, job.aliases or None)
     record.display_width, record.display_height = displayed_size(record)
-    warnings_found.extend(_read_provenance(record, path, record.format))
+    warnings_found.extend(_read_provenance(record, path, record.format, Path(job.root)))
     written: list[Path] = []
     try:
         for kind, rendered in (("preview", rend.preview), ("thumb", rend.thumb)):
@@ -522,13 +522,23 @@ def displayed_size(record: PhotoRecord) -> tuple[int, int]:
     return (record.height, record.width) if turned else (record.width, record.height)
 
 
-def _read_provenance(record: PhotoRecord, path: Path, fmt: str) -> list[str]:
+#: Certificates (PEM) whose Content Credentials signatures the desk trusts, in the archive.
+TRUST_ANCHORS_FILE = "c2pa-trust.pem"
+
+
+def _read_provenance(record: PhotoRecord, path: Path, fmt: str, root: Path) -> list[str]:
     """Fill the record's digital source type (IPTC's code) and C2PA report; return warnings
-    (Content Credentials that do not validate are reported, never fatal)."""
+    (Content Credentials that do not validate are reported, never fatal). Signers whose
+    certificate chains to one in the archive's c2pa-trust.pem are "valid"; others, intact,
+    are "untrusted"."""
     from photoarchive.provenance import MIME, normalise_source_type, read_c2pa
 
     record.digital_source_type = normalise_source_type(record.digital_source_type)
-    report = read_c2pa(path, MIME.get(fmt, "application/octet-stream"))
+    try:
+        anchors: str | None = (root / TRUST_ANCHORS_FILE).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        anchors = None
+    report = read_c2pa(path, MIME.get(fmt, "application/octet-stream"), trust_anchors=anchors)
     if report.state == "absent":
         return []
     record.c2pa = report.to_dict()

@@ -55,7 +55,7 @@ def reread_originals(
                     if k in REREAD_FIELDS and k not in ("c2pa",)
                 },
             )
-            _read_provenance(fresh, path, rec.format)
+            _read_provenance(fresh, path, rec.format, archive.root)
             fresh.display_width, fresh.display_height = displayed_size(fresh)
             values: dict[str, Any] = {name: getattr(fresh, name) for name in REREAD_FIELDS}
             if any(values[name] != getattr(rec, name) for name in REREAD_FIELDS):
