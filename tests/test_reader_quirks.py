@@ -141,3 +141,103 @@ def test_iim_dates_that_are_not_dates_are_still_refused(tmp_path: Path) -> None:
     )
     values = read(photo)
     assert values["caption"] == "Dated nonsense" and "date_created" not in values
+
+
+# -- a. GPS held only in XMP ---------------------------------------------------------------
+
+
+@needs_exiftool
+def test_gps_only_in_xmp_is_read(tmp_path: Path, archive: Archive) -> None:
+    # exiftool writes XMP's own form, "49,59.1228N" and "36,15.0W".
+    photo = exiftool(
+        carrier(tmp_path / "xmp-gps.jpg"),
+        "-XMP-exif:GPSLatitude=49.98538",
+        "-XMP-exif:GPSLongitude=36.25 W",
+    )
+    packet = exiftool_reads(photo, "-b", "-XMP")["XMP:XMP"]
+    assert "49,59.1228N" in packet and "36,15.0W" in packet
+    theirs = exiftool_reads(photo, "-XMP-exif:GPSLatitude", "-XMP-exif:GPSLongitude")
+    values = read(photo)
+    assert values["gps_lat"] == pytest.approx(theirs["XMP-exif:GPSLatitude"], abs=1e-6)
+    assert values["gps_lon"] == pytest.approx(theirs["XMP-exif:GPSLongitude"], abs=1e-6)
+    assert (values["gps_lat"], values["gps_lon"]) == pytest.approx((49.98538, -36.25))
+    record = ingested(archive, photo)
+    assert (record.gps_lat, record.gps_lon) == pytest.approx((49.98538, -36.25))
+
+
+@needs_exiv2
+@pytest.mark.parametrize(
+    ("lat", "lon", "expected"),
+    [
+        ("49.98538N", "36.25E", (49.98538, 36.25)),
+        ("-33.8688", "151.2093", (-33.8688, 151.2093)),
+        ("33,52,7.68S", "151,12,33.48E", (-33.8688, 151.2093)),
+    ],
+)
+def test_gps_in_xmp_in_other_writers_forms(
+    tmp_path: Path, lat: str, lon: str, expected: tuple[float, float]
+) -> None:
+    photo = exiv2(
+        carrier(tmp_path / "forms.jpg"),
+        f"set Xmp.exif.GPSLatitude {lat}",
+        f"set Xmp.exif.GPSLongitude {lon}",
+    )
+    values = read(photo)
+    assert (values["gps_lat"], values["gps_lon"]) == pytest.approx(expected, abs=1e-6)
+    if EXIFTOOL:  # exiftool reads the same position
+        theirs = exiftool_reads(photo, "-XMP-exif:GPSLatitude", "-XMP-exif:GPSLongitude")
+        assert (theirs["XMP-exif:GPSLatitude"], theirs["XMP-exif:GPSLongitude"]) == pytest.approx(
+            expected, abs=1e-6
+        )
+
+
+@needs_exiftool
+def test_exif_gps_outranks_xmp_gps(tmp_path: Path) -> None:
+    photo = exiftool(
+        carrier(tmp_path / "both.jpg"),
+        "-EXIF:GPSLatitude=50.45",
+        "-EXIF:GPSLatitudeRef=N",
+        "-EXIF:GPSLongitude=30.5233",
+        "-EXIF:GPSLongitudeRef=E",
+        "-XMP-exif:GPSLatitude=49.98538",
+        "-XMP-exif:GPSLongitude=36.25",
+    )
+    data = photo.read_bytes()
+    with Image.open(io.BytesIO(data)) as im:
+        merged = extract_metadata(im, data).merged
+    assert (merged.values["gps_lat"], merged.values["gps_lon"]) == pytest.approx((50.45, 30.5233))
+    assert merged.origin["gps_lat"] == "exif"
+    assert merged.sources["gps_lat"]["xmp"] == pytest.approx(49.98538)
+
+
+@needs_exiftool
+def test_gps_of_a_place_shown_is_not_the_cameras(tmp_path: Path) -> None:
+    photo = exiftool(
+        carrier(tmp_path / "shown.jpg"),
+        "-XMP-iptcExt:LocationShownGPSLatitude=48.8584",
+        "-XMP-iptcExt:LocationShownGPSLongitude=2.2945",
+        "-XMP-iptcExt:LocationShownCity=Paris",
+    )
+    values = read(photo)
+    assert "gps_lat" not in values and "gps_lon" not in values
+
+
+@needs_exiftool
+def test_an_xmp_position_that_is_not_one_is_a_warning(tmp_path: Path) -> None:
+    photo = exiftool(carrier(tmp_path / "bad-gps.jpg"), "-XMP-dc:Title=Somewhere")
+    data = photo.read_bytes()
+    packet = exiftool_reads(photo, "-b", "-XMP")["XMP:XMP"]
+    broken = packet.replace(
+        "<dc:title>",
+        "<exif:GPSLatitude xmlns:exif='http://ns.adobe.com/exif/1.0/'>north-ish</exif:GPSLatitude>"
+        "<exif:GPSLongitude xmlns:exif='http://ns.adobe.com/exif/1.0/'>36,15E</exif:GPSLongitude>"
+        "<dc:title>",
+    )
+    assert broken != packet
+    (tmp_path / "packet.xmp").write_text(broken, encoding="utf-8")
+    exiftool(photo, f"-XMP<={tmp_path / 'packet.xmp'}")
+    data = photo.read_bytes()
+    with Image.open(io.BytesIO(data)) as im:
+        extracted = extract_metadata(im, data)
+    assert "gps_lat" not in extracted.merged.values
+    assert any("XMP GPS position not read" in w for w in extracted.warnings)

@@ -57,6 +57,8 @@ def merge(desk: dict[str, Any], exif: dict[str, Any], iim: IimBlock, xmp: XmpPac
     # MWG: XMP is trusted over IIM when there is no IIM, or when no digest says IIM was
     # edited after XMP was written.
     xmp_trusted = not iim.present or iim.digest in ("absent", "match")
+    # GPS: EXIF's position first; XMP's exif:GPSLatitude/GPSLongitude only when EXIF has none.
+    exif_gps = exif.get("gps_lat") is not None and exif.get("gps_lon") is not None
     for name in sorted(set(EXIF_ONLY) | set(IIM_XMP) | set(iim.values) | set(xmp.values)):
         if not is_blank(desk.get(name)):
             out.values[name], out.origin[name] = desk[name], "desk"
@@ -66,6 +68,9 @@ def merge(desk: dict[str, Any], exif: dict[str, Any], iim: IimBlock, xmp: XmpPac
             if value is not None and not is_blank(value):
                 out.values[name], out.origin[name] = value, "exif"
                 continue
+        if name in ("gps_lat", "gps_lon") and not exif_gps and xmp.values.get(name) is not None:
+            out.values[name], out.origin[name] = xmp.values[name], "xmp"
+            continue
         if name not in IIM_XMP:
             continue
         x, i = xmp.values.get(name), iim.values.get(name)

@@ -18,6 +18,7 @@ DC = "http://purl.org/dc/elements/1.1/"
 PS = "http://ns.adobe.com/photoshop/1.0/"
 CORE = "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/"
 RIGHTS = "http://ns.adobe.com/xap/1.0/rights/"
+EXIF = "http://ns.adobe.com/exif/1.0/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 # (namespace, property) -> record field
@@ -97,11 +98,67 @@ def parse_xmp(packet: bytes) -> XmpPacket:
                 value = value.strip() or None
             if value and name not in result.values:
                 result.values[name] = value
+    _read_gps(root, result)
     date = result.values.get("date_created")
     if isinstance(date, str) and not _looks_like_date(date):
         del result.values["date_created"]
         result.warnings.append(f"XMP DateCreated '{date[:40]}' is not a date")
     return result
+
+
+def _read_gps(root: Element, result: XmpPacket) -> None:
+    """exif:GPSLatitude and exif:GPSLongitude of the photo (top-level properties only: the
+    same names inside IPTC Extension location structures describe places, not the camera)."""
+    found: dict[str, str] = {}
+    for rdf in root.iter(f"{{{RDF}}}RDF"):
+        for desc in rdf.findall(f"{{{RDF}}}Description"):
+            for prop in ("GPSLatitude", "GPSLongitude"):
+                tag = f"{{{EXIF}}}{prop}"
+                value = desc.attrib.get(tag)
+                if value is None:
+                    child = desc.find(tag)
+                    value = child.text if child is not None else None
+                if value and value.strip() and prop not in found:
+                    found[prop] = value
+    if not found:
+        return
+    lat = xmp_coordinate(found.get("GPSLatitude", ""), "NS", 90.0)
+    lon = xmp_coordinate(found.get("GPSLongitude", ""), "EW", 180.0)
+    if lat is None or lon is None:
+        shown = ", ".join(f"{k} '{v[:40]}'" for k, v in found.items())
+        result.warnings.append(f"XMP GPS position not read ({shown})")
+        return
+    result.values["gps_lat"], result.values["gps_lon"] = lat, lon
+
+
+_COORDINATE = re.compile(
+    r"\s*([+-])?(\d{1,3}(?:\.\d{1,12})?)"
+    r"(?:(?:,|\s+)(\d{1,2}(?:\.\d{1,12})?)(?:(?:,|\s+)(\d{1,2}(?:\.\d{1,12})?))?)?"
+    r"\s*([NSEWnsew])?\s*"
+)
+
+
+def xmp_coordinate(text: str, hemispheres: str, limit: float) -> float | None:
+    """Read an XMP GPSCoordinate as signed decimal degrees: "DDD,MM,SSk" and "DDD,MM.mmk"
+    (XMP's forms, k one of `hemispheres`), or the decimal forms other writers use
+    ("49.98538N", "-36.25"); None when it is none of them or out of range."""
+    match = _COORDINATE.fullmatch(text)
+    if match is None:
+        return None
+    sign, degrees, minutes, seconds, hemisphere = match.groups()
+    if hemisphere and hemisphere.upper() not in hemispheres:
+        return None
+    if (minutes and float(minutes) >= 60) or (seconds and float(seconds) >= 60):
+        return None
+    if (minutes or seconds) and "." in degrees:
+        return None
+    value = float(degrees) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
+    south_or_west = bool(hemisphere) and hemisphere.upper() == hemispheres[1]
+    if sign == "-" and hemisphere and not south_or_west:
+        return None  # "-49,59N": contradicts itself
+    if not value <= limit:
+        return None
+    return round(-value if sign == "-" or south_or_west else value, 7)
 
 
 def _packet_text(packet: bytes) -> str:
