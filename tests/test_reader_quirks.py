@@ -241,3 +241,71 @@ def test_an_xmp_position_that_is_not_one_is_a_warning(tmp_path: Path) -> None:
         extracted = extract_metadata(im, data)
     assert "gps_lat" not in extracted.merged.values
     assert any("XMP GPS position not read" in w for w in extracted.warnings)
+
+
+# -- c. XMP in an APP1 segment headed "XMP\0" ------------------------------------------------
+
+_ADOBE_XMP = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def with_variant_header(path: Path) -> Path:
+    """Give the file's XMP segment the "XMP\\0" header AFP's and Getty's systems write."""
+    data = path.read_bytes()
+    at = data.index(_ADOBE_XMP)
+    length = int.from_bytes(data[at - 2 : at], "big") - len(_ADOBE_XMP) + 4
+    path.write_bytes(
+        data[: at - 2] + length.to_bytes(2, "big") + b"XMP\x00" + data[at + len(_ADOBE_XMP) :]
+    )
+    return path
+
+
+@needs_exiftool
+def test_xmp_under_the_variant_segment_header_is_read(tmp_path: Path, archive: Archive) -> None:
+    photo = exiftool(
+        carrier(tmp_path / "afp.jpg"),
+        "-EXIF:Make=Canon",
+        "-XMP-dc:Description=Firefighters at the scene in Kharkiv",
+        "-XMP-photoshop:Credit=AFP",
+        "-XMP-dc:Creator=Sergey Bobok",
+        "-XMP-photoshop:DateCreated=2022:09:11 10:11:12+03:00",
+    )
+    with_variant_header(photo)
+    assert _ADOBE_XMP not in photo.read_bytes()
+    # exiftool reads the segment as XMP.
+    theirs = exiftool_reads(photo, "-XMP-dc:Description", "-XMP-photoshop:Credit")
+    assert theirs["XMP-dc:Description"] == "Firefighters at the scene in Kharkiv"
+    values = read(photo)
+    assert values["caption"] == "Firefighters at the scene in Kharkiv"
+    assert values["credit"] == "AFP" and values["byline"] == "Sergey Bobok"
+    assert values["date_created"] == "2022-09-11T10:11:12+03:00"
+    record = ingested(archive, photo)
+    assert record.credit == "AFP" and record.camera_make == "Canon"
+
+
+@needs_exiftool
+def test_adobes_xmp_segment_outranks_the_variant(tmp_path: Path) -> None:
+    variant = with_variant_header(
+        exiftool(carrier(tmp_path / "v.jpg"), "-XMP-dc:Description=Variant caption")
+    )
+    standard = exiftool(carrier(tmp_path / "s.jpg"), "-XMP-dc:Description=Adobe caption")
+    data, other = standard.read_bytes(), variant.read_bytes()
+    # The variant segment (with its marker) copied in after the standard one.
+    at = other.index(b"XMP\x00") - 4
+    length = int.from_bytes(other[at + 2 : at + 4], "big")
+    both = data[:2] + data[2:].replace(b"\xff\xdb", other[at : at + 2 + length] + b"\xff\xdb", 1)
+    (tmp_path / "both.jpg").write_bytes(both)
+    assert read(tmp_path / "both.jpg")["caption"] == "Adobe caption"
+
+
+def test_a_variant_segment_search_stops_at_the_image_data() -> None:
+    from photoarchive.metadata.xmp import _jpeg_variant_xmp
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "JPEG")
+    data = buf.getvalue()
+    # "XMP\0" inside the image data, after the start of scan, is not a segment.
+    fake = data[:-2] + b"\xff\xe1\x00\x10XMP\x00<x:xmpmeta/>" + data[-2:]
+    assert _jpeg_variant_xmp(fake) is None
+    # A segment length that runs past the end of the file ends the search too.
+    assert _jpeg_variant_xmp(data[:2] + b"\xff\xe1\xff\xff" + b"XMP\x00abc") is None
+    assert _jpeg_variant_xmp(data[:2] + b"\xff\xe1\x00\x01") is None

@@ -65,6 +65,8 @@ def find_packet(im: Image.Image, data: bytes | BinaryIO) -> bytes | None:
         packet = getattr(im, "tag_v2", {}).get(700)
     if im.format == "PNG" and not packet:
         packet = _png_itxt_xmp(data)  # Pillow sees chunks after IDAT only once pixels load
+    if im.format in ("JPEG", "MPO") and not packet:
+        packet = _jpeg_variant_xmp(data)  # Pillow knows only Adobe's segment header
     if isinstance(packet, str):
         packet = packet.encode("utf-8")
     return packet if isinstance(packet, bytes) and packet.strip(b"\x00 \n") else None
@@ -247,6 +249,45 @@ def _png_itxt_xmp(data: bytes | BinaryIO) -> bytes | None:
 
 
 _XMP_KEY = b"XML:com.adobe.xmp\x00"
+# The APP1 header some agency systems (AFP, Getty) write instead of Adobe's namespace URI.
+_XMP_VARIANT = b"XMP\x00"
+# Segments looked at before the image data (ingest refuses files with more parts first).
+_MAX_SEGMENTS = 100_000
+
+
+def _jpeg_variant_xmp(data: bytes | BinaryIO) -> bytes | None:
+    """The packet of an APP1 segment headed "XMP\\0", found by walking the JPEG's segment
+    headers up to the image data (each segment holds at most 64 KB)."""
+    fh = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    fh.seek(0)
+    if fh.read(2) != b"\xff\xd8":
+        return None
+    pos = 2
+    for _ in range(_MAX_SEGMENTS):
+        fh.seek(pos)
+        header = fh.read(4)
+        if len(header) < 4 or header[0] != 0xFF:
+            return None
+        marker = header[1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no metadata after
+            return None
+        length = int.from_bytes(header[2:4], "big")
+        if length < 2:
+            return None
+        if marker == 0xE1 and length - 2 > len(_XMP_VARIANT):
+            payload = fh.read(length - 2)
+            if len(payload) < length - 2:  # cut short: the file ends inside the segment
+                return None
+            if payload.startswith(_XMP_VARIANT):
+                return payload[len(_XMP_VARIANT) :]
+        pos += 2 + length
+    return None
 
 
 def _itxt_text(rest: bytes) -> bytes | None:
