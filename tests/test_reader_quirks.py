@@ -5,10 +5,13 @@ scripts/test.sh installs exiftool and exiv2) or taken from the shared corpus."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import shutil
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from PIL import Image
 
 from photoarchive import Archive
 from photoarchive.metadata import extract_metadata
+from tests.conftest import CORPUS
 
 EXIFTOOL = shutil.which("exiftool")
 EXIV2 = shutil.which("exiv2")
@@ -309,3 +313,196 @@ def test_a_variant_segment_search_stops_at_the_image_data() -> None:
     # A segment length that runs past the end of the file ends the search too.
     assert _jpeg_variant_xmp(data[:2] + b"\xff\xe1\xff\xff" + b"XMP\x00abc") is None
     assert _jpeg_variant_xmp(data[:2] + b"\xff\xe1\x00\x01") is None
+
+
+# -- b. EXIF, IIM and XMP in PNG "Raw profile type ..." chunks ------------------------------
+
+# What ImageMagick 6.9.11 (`convert photo.jpg -define png:exclude-chunk=date,time,tEXt,bKGD,
+# cHRM,pHYs photo.png`) wrote from an 8x8 JPEG carrying EXIF Make, IIM caption, credit and
+# by-line, and XMP title and headline: zTXt "Raw profile type 8bim", "... iptc" and
+# "... xmp" in hex, EXIF in an eXIf chunk after the image data. Kept here because test
+# machines have no ImageMagick (Debian's convert is not installed by scripts/test.sh).
+IMAGEMAGICK_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAIAQMAAAD+wSzIAAAAA1BMVEXKKCa0EgUbAAAAjnpUWHRSYXcgcHJvZmls"
+    "ZSB0eXBlIDhiaW0AAAiZRU3LDcNQCLszRUcAHhjeOCVJpR66/7WQQ2vEx7JsKOv9oceNTFppattOtq4frORg8Wef"
+    "S0rdYvgt6cjN1IcdvuChCOq1lU3xwvQEKK4JMDE4D49klrBCQtpU2AHlWKjYOLBxwUm5Retp4SON8f+Zmb7V2yna"
+    "g6BbUwAAAIZ6VFh0UmF3IHByb2ZpbGUgdHlwZSBpcHRjAAAImSVNwQ3DQAj7M0VHMByY3Di9UyL110f2V6C1ZEvG"
+    "WJbP997y+iFDdEPjDWDosvBsj4YVvZxFux2DkcYsnQY3Xmyu/uAJCIarM9CHPABNXzyoVVqcSUMOrpzcnDwZhsq8"
+    "1DM66V4vyX9ZHig8JKIMlhWgAAAC7XpUWHRSYXcgcHJvZmlsZSB0eXBlIHhtcAAAWIXVWVuSozAM/Pcp9gjGsiU4"
+    "Dg/7b6r2c4+/LTsECMmEDFW7JlQmBMtSd0tNqgbz5+u3+YUXuS4YGilJK5YbJh44iHeWHQcW7jjS5CSmYRiSE1zv"
+    "2OuVIBT8RNZPYj0htuXO+FZ6wcZA0vsYPOMTCYmwyQkliranUVrqpWVs5EmLceOsfueRo5CuGa0ANJ6T4qC+LNzD"
+    "M5IlDa4NusN3iGiAGjuo9wGJAJeDpkk8OksNORcJ8ICmYHEowtQH573nBxxlTaG0RjwOSz1qJ8kvFwVRLnJCoLiE"
+    "5J0eOLMok8jh71SS4JMEWoo33EjrJq2A9YzC9kB2RwIY0BbKOe4ytQ7YI5Dd1kHQoWQAIoXmRLdvgSOQCuwNaoum"
+    "OchwR6xxLhk0b8Qb4ipA4AIVqJRlVnyansactM+4Ajh4TTKvFvzmJiWmQZplaU0OhTqKOcJpn6Rz1rvc5YQejk6R"
+    "QaN76JK/LO0L6MorbGYD/amwWwq3FjQ8Qt0VA7OlMMudvzUcWVTu3FcUYQaGoClUPz/AGg12DyjLQAQMA2ZhVG9x"
+    "gKOa7Devllo0+F4C35g1xJUG35KcpdDreKPrFM0R/kfomyP8j9AzjwgWemvgxTYrTXbUzcz9Zw5bDGYeHYZbV4sQ"
+    "HTTKZ3bvt2zxuNzFcE6KaFIrPm6/ec5uPfekTO/zlKvXOlXIN2BTdHgZPMc+S2vuoa16h/08mEh9G0kMZxJWy8Ks"
+    "+27ekplN3V2y992am2U2Xs/35XKvxtXdL8d6SB8P82rh0+PfJXpN5oLUjpK5BLWfkamT2up3rRJEJxK9aswlqR2b"
+    "sotQ+4llqqV23v/1UJu51IPoRKLnjbkotSNTdhlqn1umYmpn/V8TtcKlJkQnEj1rzGWpvZ+yC1H71DJVUzvn/7qo"
+    "KZe6EJ1ItG/M/0Z0ItG7KbsUtc8sUzm1M/6vjVr+H9uTRz6BY3m4I1Ke1pi/1YBMhPDDVq4AAAALSURBVAjXY2BA"
+    "BQAAEAABocUhwQAAAGBlWElmTU0AKgAAAAgABQEPAAIAAAAGAAAASgEaAAUAAAABAAAAUAEbAAUAAAABAAAAWAEo"
+    "AAMAAAABAAEAAAITAAMAAAABAAEAAAAAAABOaWtvbgAAAAABAAAAAQAAAAEAAAABL8J5OAAAABh6VFh0ZXhpZjpN"
+    "YWtlAAAImfPLzM7PAwAFvAIAqo1bvgAAACB6VFh0ZXhpZjpZQ2JDclBvc2l0aW9uaW5nAAAImTMEAAAyADKQSuFb"
+    "AAAAHXpUWHRwaG90b3Nob3A6Q3JlZGl0AAAImXN0CwAAAaIA2FJtuaUAAAAtelRYdHBob3Rvc2hvcDpIZWFkbGlu"
+    "ZQAACJlzKS3OVsgvSy1S8M5ILMrOLAMAOAkGZFi/dwMAAAAASUVORK5CYII="
+)
+
+
+def _expect_imagemagick_values(values: dict[str, Any]) -> None:
+    assert values["caption"] == "Kharkiv skyline at dusk"
+    assert values["credit"] == "AFP" and values["byline"] == "Sergey Bobok"
+    assert values["title"] == "Kharkiv" and values["headline"] == "Dusk over Kharkiv"
+    assert values["camera_make"] == "Nikon"
+
+
+def test_imagemagick_raw_profiles_are_read(tmp_path: Path, archive: Archive) -> None:
+    photo = tmp_path / "imagemagick.png"
+    photo.write_bytes(IMAGEMAGICK_PNG)
+    data = photo.read_bytes()
+    with Image.open(io.BytesIO(data)) as im:
+        extracted = extract_metadata(im, data)
+    _expect_imagemagick_values(extracted.merged.values)
+    # Title and headline exist only in the raw xmp profile, the caption in IIM and XMP.
+    assert extracted.merged.origin["title"] == "xmp"
+    assert extracted.merged.sources["caption"]["iim"] == "Kharkiv skyline at dusk"
+    assert extracted.warnings == []
+    record = ingested(archive, photo)
+    assert record.headline == "Dusk over Kharkiv" and record.credit == "AFP"
+    if EXIFTOOL:  # exiftool reads the same from the file
+        theirs = exiftool_reads(photo, "-IPTC:Credit", "-XMP-dc:Title")
+        assert theirs["IPTC:Credit"] == "AFP" and theirs["XMP-dc:Title"] == "Kharkiv"
+
+
+def _real_imagemagick() -> str | None:
+    convert = shutil.which("convert")
+    if convert is None:
+        return None
+    out = subprocess.run([convert, "-version"], capture_output=True, text=True, check=False)
+    return convert if "ImageMagick" in out.stdout else None
+
+
+@needs_exiftool
+def test_imagemagick_conversion_keeps_what_we_read(tmp_path: Path) -> None:
+    convert = _real_imagemagick()
+    if convert is None:
+        pytest.skip("ImageMagick is not installed (Debian: imagemagick)")
+    source = exiftool(
+        carrier(tmp_path / "source.jpg"),
+        "-EXIF:Make=Nikon",
+        "-IPTC:CodedCharacterSet=UTF8",
+        "-IPTC:Caption-Abstract=Kharkiv skyline at dusk",
+        "-IPTC:Credit=AFP",
+        "-IPTC:By-line=Sergey Bobok",
+        "-XMP-dc:Title=Kharkiv",
+        "-XMP-photoshop:Headline=Dusk over Kharkiv",
+    )
+    photo = tmp_path / "converted.png"
+    subprocess.run([convert, str(source), str(photo)], check=True, capture_output=True)
+    assert b"Raw profile type xmp" in photo.read_bytes()
+    _expect_imagemagick_values(read(photo))
+
+
+@needs_exiv2
+def test_exiv2_raw_exif_and_iptc_profiles_are_read(tmp_path: Path) -> None:
+    # exiv2 keeps EXIF ("Exif\0\0" first) and IIM (in an 8BIM block) as zTXt raw profiles.
+    photo = exiv2(
+        carrier(tmp_path / "exiv2.png", "PNG"),
+        "set Exif.Image.Make Canon",
+        "set Exif.Image.Model Canon EOS R5",
+        "set Exif.Photo.DateTimeOriginal 2022:09:11 10:11:12",
+        "set Exif.GPSInfo.GPSLatitude 49/1 59/1 737/100",
+        "set Exif.GPSInfo.GPSLatitudeRef N",
+        "set Exif.GPSInfo.GPSLongitude 36/1 15/1 0/1",
+        "set Exif.GPSInfo.GPSLongitudeRef E",
+        "set Iptc.Application2.Caption Shelling damaged the station",
+        "set Iptc.Application2.Credit Reuters",
+    )
+    data = photo.read_bytes()
+    assert b"Raw profile type exif" in data and b"Raw profile type iptc" in data
+    values = read(photo)
+    assert values["camera_make"] == "Canon" and values["camera_model"] == "Canon EOS R5"
+    assert values["date_created"] == "2022-09-11T10:11:12"
+    assert values["caption"] == "Shelling damaged the station" and values["credit"] == "Reuters"
+    if EXIFTOOL:
+        theirs = exiftool_reads(
+            photo, "-Composite:GPSLatitude", "-Composite:GPSLongitude", "-IPTC:Credit"
+        )
+        assert theirs["IPTC:Credit"] == "Reuters"
+        assert values["gps_lat"] == pytest.approx(theirs["Composite:GPSLatitude"], abs=1e-6)
+        assert values["gps_lon"] == pytest.approx(theirs["Composite:GPSLongitude"], abs=1e-6)
+
+
+@needs_exiftool
+def test_exiftools_png_iptc_profile_is_read(tmp_path: Path) -> None:
+    # exiftool writes IIM into a PNG as zTXt "Raw profile type iptc" headed "IPTC profile".
+    photo = exiftool(
+        carrier(tmp_path / "exiftool.png", "PNG"),
+        "-IPTC:Caption-Abstract=Flooded street in Odesa",
+        "-IPTC:Keywords=flood",
+        "-IPTC:Keywords+=Odesa",
+        "-IPTC:DateCreated=2023:06:07",
+    )
+    assert b"Raw profile type iptc" in photo.read_bytes()
+    values = read(photo)
+    assert values["caption"] == "Flooded street in Odesa"
+    assert values["keywords"] == ["flood", "Odesa"] and values["date_created"] == "2023-06-07"
+
+
+def test_photo_mechanics_binary_iptc_profile_is_read() -> None:
+    # Photo Mechanic wrote the IIM as binary, not hex, into zTXt "Raw profile type iptc"
+    # (exiftool shows it as an undecoded PNG:IPTC_Profile); its XMP says the same.
+    photo = CORPUS / "php-image-metadata-parser/tests/Fixtures/metapm.png"
+    if not photo.is_file():
+        pytest.skip(f"corpus not found at {CORPUS}")
+    data = photo.read_bytes()
+    with Image.open(io.BytesIO(data)) as im:
+        merged = extract_metadata(im, data).merged
+    assert merged.sources["caption"]["iim"] == "Caption"
+    assert merged.sources["headline"]["iim"] == "Headline"
+    assert merged.sources["keywords"]["iim"] == ["Keywords"]
+    assert merged.sources["date_created"]["iim"] == "2014-12-09T15:11:04+00:00"
+    assert merged.values["caption"] == "Caption"
+    assert merged.values["date_created"] == "2014-12-09T15:11:04+00:00"
+
+
+def _png_with(*chunks: tuple[bytes, bytes]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(buf, "PNG")
+    data = buf.getvalue()
+    extra = b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        for kind, body in chunks
+    )
+    return data[:-12] + extra + data[-12:]  # after the image data, where Pillow looks later
+
+
+def test_hostile_raw_profiles_are_refused_with_a_warning() -> None:
+    from photoarchive.metadata.png_profiles import MAX_PROFILE, read_png_profiles
+
+    # A header claiming a gigabyte, hex that is not hex, and a zTXt bomb (64 MB of zeros
+    # compressed to 64 KB): each refused without inflating past the limit.
+    claims = b"Raw profile type exif\x00\nexif\n 1073741824\n4578696600\n"
+    not_hex = b"Raw profile type iptc\x00\niptc\n      4\nzzzzzzzz\n"
+    deflate = zlib.compressobj(9)
+    bomb = b"".join(deflate.compress(b"0" * (1 << 20)) for _ in range(64)) + deflate.flush()
+    ztxt = b"Raw profile type xmp\x00\x00" + bomb
+    data = _png_with((b"tEXt", claims), (b"tEXt", not_hex), (b"zTXt", ztxt))
+    found = read_png_profiles(data)
+    assert (found.exif, found.iim, found.xmp) == (None, None, None)
+    assert len(found.warnings) == 3
+    assert any(f"over {MAX_PROFILE:,} bytes" in w for w in found.warnings)
+    # ...and a file that carries them is still read (its other metadata) and ingested.
+    with Image.open(io.BytesIO(data)) as im:
+        assert extract_metadata(im, data).warnings == found.warnings
+
+
+def test_a_raw_profile_header_of_spaces_is_read_in_linear_time() -> None:
+    import time
+
+    from photoarchive.metadata.png_profiles import decode_raw_profile
+
+    started = time.perf_counter()
+    assert decode_raw_profile(b"\n" + b" " * 4_000_000) is None
+    assert decode_raw_profile(b" " * 4_000_000 + b"\n") is None
+    assert time.perf_counter() - started < 1.0
+    assert decode_raw_profile(b"\nIPTC profile\n      3 \n1c0200\n") == b"\x1c\x02\x00"

@@ -30,15 +30,21 @@ def extract_metadata(
     `data` is the file's bytes or a seekable binary file open on it (read in pieces from
     its start by each reader, so a large file is never held whole).
     """
+    from photoarchive.metadata.png_profiles import PngProfiles, read_png_profiles
+
     block = im.info.get("exif")
+    # A PNG may keep EXIF, IIM and XMP as "Raw profile type ..." text (ImageMagick, exiv2).
+    profiles = read_png_profiles(data) if im.format == "PNG" else PngProfiles()
+    if not isinstance(block, bytes):
+        block = profiles.exif
     if not isinstance(data, bytes):
         data.seek(0)
     exif = read_exif(data, block if isinstance(block, bytes) else None)
-    iim = read_iim(im)
+    iim = read_iim(im, profiles.iim, profiles.resources)
     if not isinstance(data, bytes):
         data.seek(0)
-    packet = find_packet(im, data)
+    packet = find_packet(im, data) or profiles.xmp
     xmp = parse_xmp(packet) if packet is not None else XmpPacket()
     merged = merge(desk or {}, exif, iim, xmp)
     add_extension(merged, packet, desk or {})
-    return Extracted(merged=merged, warnings=iim.warnings + xmp.warnings)
+    return Extracted(merged=merged, warnings=iim.warnings + xmp.warnings + profiles.warnings)

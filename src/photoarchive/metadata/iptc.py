@@ -101,19 +101,28 @@ def trim(text: str) -> str:
     return text[head:tail] if head < tail else ""
 
 
-def read_iim(im: Image.Image) -> IimBlock:
-    """Return the IIM block of a JPEG or TIFF opened with Pillow (empty when there is none)."""
+def read_iim(
+    im: Image.Image, other: bytes | None = None, resources: dict[int, bytes] | None = None
+) -> IimBlock:
+    """Return the IIM block of a JPEG or TIFF opened with Pillow (empty when there is none).
+
+    `other` is an IIM block found elsewhere (a PNG's raw iptc profile), read when the image
+    has none of its own; `resources` are the Photoshop resources around it (its digest).
+    """
     block = IimBlock()
-    raw_block, resources = _raw_block(im)
+    raw_block, own_resources = _raw_block(im)
+    elsewhere = raw_block is None and bool(other)
+    if elsewhere:
+        raw_block, own_resources = other, resources or {}
     if raw_block is None or not isinstance(im, ImageFile.ImageFile):
         return block
     block.present = True
-    stored = _stored_digest(resources)
+    stored = _stored_digest(own_resources)
     if stored is not None:
         current = hashlib.md5(raw_block).digest()
         block.digest = "match" if stored == current else "stale"
     try:
-        info = IptcImagePlugin.getiptcinfo(im) or {}
+        info = parse_datasets(raw_block) if elsewhere else IptcImagePlugin.getiptcinfo(im) or {}
     except Exception as exc:  # Pillow raises on lying dataset lengths and similar damage
         block.warnings.append(f"IPTC-IIM block unreadable ({type(exc).__name__})")
         return block
@@ -141,6 +150,36 @@ def read_iim(im: Image.Image) -> IimBlock:
     if date:
         block.values["date_created"] = date
     return block
+
+
+def parse_datasets(data: bytes) -> dict[tuple[int, int], bytes | list[bytes]]:
+    """Parse bare IIM datasets as Pillow's getiptcinfo returns them: {(record, dataset):
+    value}, a list for a repeated dataset. ValueError on a length that runs past the end."""
+    out: dict[tuple[int, int], bytes | list[bytes]] = {}
+    pos = 0
+    while pos + 5 <= len(data) and data[pos] == 0x1C:
+        record, dataset = data[pos + 1], data[pos + 2]
+        size = int.from_bytes(data[pos + 3 : pos + 5], "big")
+        pos += 5
+        if size & 0x8000:  # extended dataset: the length is in the next 1 to 4 bytes
+            count = size & 0x7FFF
+            if not 1 <= count <= 4 or pos + count > len(data):
+                raise ValueError("IIM extended dataset length unreadable")
+            size = int.from_bytes(data[pos : pos + count], "big")
+            pos += count
+        if pos + size > len(data):
+            raise ValueError("IIM dataset runs past the end of the block")
+        value = data[pos : pos + size]
+        pos += size
+        key = (record, dataset)
+        previous = out.get(key)
+        if previous is None:
+            out[key] = value
+        elif isinstance(previous, list):
+            previous.append(value)
+        else:
+            out[key] = [previous, value]
+    return out
 
 
 def _raw_block(im: Image.Image) -> tuple[bytes | None, dict[int, bytes]]:
