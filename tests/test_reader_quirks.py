@@ -506,3 +506,114 @@ def test_a_raw_profile_header_of_spaces_is_read_in_linear_time() -> None:
     assert decode_raw_profile(b" " * 4_000_000 + b"\n") is None
     assert time.perf_counter() - started < 1.0
     assert decode_raw_profile(b"\nIPTC profile\n      3 \n1c0200\n") == b"\x1c\x02\x00"
+
+
+# -- f. A PNG with a large, valid ICC profile ----------------------------------------------
+
+
+def large_icc_profile(grid: int = 65) -> bytes:
+    """A valid ICC v2 RGB display profile of about 1.6 MB: matrix and curves, plus an A2B0
+    lut16 whose 65x65x65 grid makes it large, as print and proofing profiles are."""
+    import numpy as np
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ \x00\x00\x00\x00" + s15(x) + s15(y) + s15(z)
+
+    name = b"Large test RGB profile\x00"
+    desc = b"desc\x00\x00\x00\x00" + struct.pack(">I", len(name)) + name + b"\x00" * 79
+    primaries = np.array(
+        [[0.4361, 0.3851, 0.1431], [0.2225, 0.7169, 0.0606], [0.0139, 0.0971, 0.7141]]
+    )
+    steps = np.linspace(0.0, 1.0, grid)
+    rgb = np.stack(np.meshgrid(steps, steps, steps, indexing="ij"), axis=-1).reshape(-1, 3)
+    table = np.clip(np.rint(rgb @ primaries.T * 32768), 0, 65535).astype(">u2")
+    curve = np.rint(65535 * np.linspace(0.0, 1.0, 256) ** 2.2).astype(">u2").tobytes()
+    lut = b"mft2\x00\x00\x00\x00" + bytes([3, 3, grid, 0])
+    lut += b"".join(s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    lut += (
+        struct.pack(">HH", 256, 2) + curve * 3 + table.tobytes() + struct.pack(">HH", 0, 65535) * 3
+    )
+    gamma = b"curv\x00\x00\x00\x00" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\x00\x00"
+    tags = [
+        (b"desc", desc),
+        (b"cprt", b"text\x00\x00\x00\x00No copyright, test data\x00"),
+        (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", xyz(*primaries[:, 0])),
+        (b"gXYZ", xyz(*primaries[:, 1])),
+        (b"bXYZ", xyz(*primaries[:, 2])),
+        (b"rTRC", gamma),
+        (b"gTRC", gamma),
+        (b"bTRC", gamma),
+        (b"A2B0", lut),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    directory, body = struct.pack(">I", len(tags)), b""
+    for signature, data in tags:
+        body += b"\x00" * (-(offset + len(body)) % 4)
+        directory += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    body += b"\x00" * (-(offset + len(body)) % 4)
+    size = offset + len(body)
+    header = (
+        struct.pack(">I", size)
+        + b"lcms\x02\x40\x00\x00mntrRGB XYZ "
+        + struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
+        + b"acspAPPL"
+        + b"\x00" * 24
+        + s15(0.9642)
+        + s15(1.0)
+        + s15(0.8249)
+        + b"\x00" * 48
+    )
+    assert len(header) == 128
+    return header + directory + body
+
+
+@needs_exiftool
+def test_a_png_with_a_large_valid_icc_profile_is_ingested(tmp_path: Path, archive: Archive) -> None:
+    from PIL import ImageCms
+
+    profile = large_icc_profile()
+    assert 1_500_000 < len(profile) < 1_800_000
+    (tmp_path / "large.icc").write_bytes(profile)
+    photo = exiftool(
+        carrier(tmp_path / "icc.png", "PNG"),
+        f"-ICC_Profile<={tmp_path / 'large.icc'}",
+        "-XMP-dc:Description=Proof print scan",
+    )
+    # exiftool wrote it into the iCCP chunk and finds nothing wrong; LittleCMS uses it.
+    theirs = exiftool_reads(photo, "-validate", "-ICC_Profile:ProfileDescription")
+    assert theirs["ExifTool:Validate"] == "0 0 0"  # errors, warnings, minor warnings
+    assert theirs["ICC_Profile:ProfileDescription"] == "Large test RGB profile"
+    lcms = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    to_srgb = ImageCms.buildTransform(lcms, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+    assert ImageCms.applyTransform(Image.new("RGB", (1, 1), (200, 100, 50)), to_srgb) is not None
+    record = ingested(archive, photo)
+    assert record.caption == "Proof print scan"
+    assert archive.store.original_path(record.sha256, "png").read_bytes() == photo.read_bytes()
+
+
+def test_an_icc_profile_that_inflates_to_400_mb_is_still_refused(
+    tmp_path: Path, archive: Archive
+) -> None:
+    deflate = zlib.compressobj(9)
+    zeros = b"\x00" * (1 << 20)
+    bomb = b"".join(deflate.compress(zeros) for _ in range(400)) + deflate.flush()
+    assert len(bomb) < 1_000_000
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
+    data = buf.getvalue()
+    body = b"bomb\x00\x00" + bomb
+    chunk = (
+        struct.pack(">I", len(body))
+        + b"iCCP"
+        + body
+        + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+    )
+    (tmp_path / "bomb.png").write_bytes(data[:33] + chunk + data[33:])
+    outcome = archive.ingest([tmp_path / "bomb.png"]).outcomes[0]
+    assert outcome.status == "rejected"
+    assert "ICC profile chunks inflate to more than 4 MB" in (outcome.reason or "")
