@@ -379,7 +379,18 @@ def test_an_older_archive_is_linked_again_by_the_rules(run: Any, cli: Any, tmp_p
     run("edit", afp_id, "--caption", "Pool frame of the summit", "--by", "desk")
     catalog = Path(cli.archive_dir) / "catalog.sqlite"
     full = as_schema_3(catalog, merge=(afp_id, epa_id))
-    # A read-only command upgrades it (it can write here) and finds both copies.
+    # ...and its index has the fields of then (no person:, lang:, c2pa: ...).
+    from whoosh import fields as wf
+    from whoosh import index as wi
+
+    old_index = Path(cli.archive_dir) / "index"
+    archive_id = (old_index / "archive-id").read_text()
+    shutil.rmtree(old_index)
+    old_index.mkdir()
+    (old_index / "archive-id").write_text(archive_id)
+    wi.create_in(str(old_index), wf.Schema(sha256=wf.ID(stored=True), text=wf.TEXT()), "photos")
+    # A read-only command upgrades it (it can write here): the pictures are linked again,
+    # the index rebuilt, and both copies found.
     hits = search(run, "pool frame")
     assert {h["id"] for h in hits} == {afp_id, epa_id}
     with open_archive(cli.archive_dir, readonly=True) as archive:

@@ -93,9 +93,13 @@ class Archive:
         self._policy: RightsPolicy | None = None
         self._policy_state: tuple[int, int, int] | None = None
         self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly)
-        if self.catalog.schema_version() < len(MIGRATIONS) or self.catalog.relink_pending():
-            self._upgrade(on_wait)
         self.index = SearchIndex(root / INDEX_DIR, archive_id=self.catalog.archive_id())
+        if (
+            self.catalog.schema_version() < len(MIGRATIONS)
+            or self.catalog.relink_pending()
+            or self.catalog.pending("rebuild_index")
+        ):
+            self._upgrade(on_wait)
 
     def _upgrade(self, on_wait: Callable[[str], None] | None) -> None:
         """Bring a catalog from an older photoarchive up to date: its schema (migrated when
@@ -108,6 +112,11 @@ class Archive:
             with self.writing("upgrade of the catalog"):
                 if self.catalog.relink_pending():
                     self._relink()
+                if self.catalog.pending("rebuild_index"):
+                    # The index of an older version lacks the new fields: it is made again.
+                    with contextlib.suppress(IndexUnavailableError):
+                        self._rebuild_index(None)
+                    self.catalog.done("rebuild_index")
             return
         self.catalog.close()
         try:
@@ -124,6 +133,8 @@ class Archive:
                 "(photoarchive reindex) where the archive is writable"
             ) from None
         self.catalog = Catalog(self.root / CATALOG_FILE, readonly=True)
+        self.index.close()
+        self.index = SearchIndex(self.root / INDEX_DIR, archive_id=self.catalog.archive_id())
 
     def _relink(self) -> int:
         """Link every photo to its picture again by the identity rules (see Catalog.relink)."""

@@ -134,7 +134,9 @@ MIGRATIONS: tuple[str, ...] = (
     # Photos catalogued before have them empty until `reindex --reread` reads their files.
     "\n".join(f"ALTER TABLE photos ADD COLUMN {c} {_column_type(c)};" for c in _EXTENSION_COLUMNS)
     + "\nCREATE INDEX photos_source_type ON photos (digital_source_type)"
-    " WHERE digital_source_type IS NOT NULL;",
+    " WHERE digital_source_type IS NOT NULL;"
+    # The index has new fields: it is rebuilt when the archive is first opened to write.
+    "\nINSERT INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
 )
 
 
@@ -215,9 +217,9 @@ class Catalog:
                 self.conn.execute("PRAGMA synchronous = FULL")
                 self._migrate()
                 if create and self.count() == 0:
-                    # A new catalog has no pictures to link again.
+                    # A new catalog has no pictures to link again, nor an old index.
                     with self.transaction() as conn:
-                        conn.execute("DELETE FROM meta WHERE key = 'relink'")
+                        conn.execute("DELETE FROM meta WHERE key IN ('relink', 'rebuild_index')")
         except sqlite3.OperationalError as exc:
             if readonly:
                 raise PhotoArchiveError(f"catalog {path} cannot be opened: {exc}") from None
@@ -587,6 +589,19 @@ class Catalog:
             )
             conn.execute("UPDATE photos SET needs_index = 1 WHERE picture_id = ?", (picture_id,))
             return True
+
+    def pending(self, task: str) -> bool:
+        """True when an upgrade left `task` ("relink", "rebuild_index") to be done."""
+        try:
+            row = self.conn.execute("SELECT 1 FROM meta WHERE key = ?", (task,)).fetchone()
+        except sqlite3.OperationalError:  # an older catalog opened read-only
+            return True
+        return row is not None
+
+    def done(self, task: str) -> None:
+        """Record that an upgrade task is done."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ?", (task,))
 
     def relink_pending(self) -> bool:
         """True when pictures must be linked again by the identity rules (after an upgrade)."""
