@@ -617,3 +617,24 @@ def test_an_icc_profile_that_inflates_to_400_mb_is_still_refused(
     outcome = archive.ingest([tmp_path / "bomb.png"]).outcomes[0]
     assert outcome.status == "rejected"
     assert "ICC profile chunks inflate to more than 4 MB" in (outcome.reason or "")
+
+
+def test_a_large_icc_profile_travels_in_exports_and_web_copies(
+    tmp_path: Path, archive: Archive
+) -> None:
+    from photoarchive.editing import edit_photo
+    from photoarchive.export import ExportOptions, export_photos
+
+    (tmp_path / "large.icc").write_bytes(large_icc_profile())
+    photo = exiftool(
+        carrier(tmp_path / "icc.png", "PNG"),
+        f"-ICC_Profile<={tmp_path / 'large.icc'}",
+        "-XMP-dc:Description=Proof print scan",
+    )
+    record = ingested(archive, photo)
+    edit_photo(archive, record.id, {"caption": "Proof print scan, Kharkiv"}, "desk")
+    for options in (ExportOptions(pattern="{id}"), ExportOptions(pattern="web", max_size=64)):
+        [done] = export_photos(archive, [archive.get(record.id)], tmp_path / "out", options).done
+        theirs = exiftool_reads(done.path, "-XMP-dc:Description", "-ICC_Profile:ProfileDescription")
+        assert theirs["XMP-dc:Description"] == "Proof print scan, Kharkiv"
+        assert theirs["ICC_Profile:ProfileDescription"] == "Large test RGB profile"

@@ -172,6 +172,15 @@ def _plan(
 
 
 def _export_one(archive: Archive, step: _Step, opts: ExportOptions) -> Exported:
+    from photoarchive.ingest import image_limits
+
+    # Pillow reads the file under the archive's limits, as ingest does (a large ICC profile
+    # passes, a decompression bomb does not).
+    with image_limits(archive.settings):
+        return _export_step(archive, step, opts)
+
+
+def _export_step(archive: Archive, step: _Step, opts: ExportOptions) -> Exported:
     record = step.record
     changes = desk_changes(archive, record)
     # overwrite=False still reaches the write: a file that someone else creates under the

@@ -383,7 +383,7 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         if _already_catalogued(job.root, sha):
             return FileOutcome(path=job.path, status="duplicate", id=sha[:12])
         _register_heif()
-        with _image_limits(job.settings):
+        with image_limits(job.settings):
             return _prepare_opened(job, path, source, sha)
 
 
@@ -676,7 +676,7 @@ PNG_TEXT_TOTAL_MB = 8
 
 
 @contextlib.contextmanager
-def _image_limits(settings: ArchiveSettings) -> Iterator[None]:
+def image_limits(settings: ArchiveSettings) -> Iterator[None]:
     """Apply the archive's limits to Pillow while one file is read, then restore Pillow's.
 
     Pillow's decompression-bomb limit is the archive's max_pixels (its own default, 89 MP

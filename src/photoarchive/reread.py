@@ -25,7 +25,7 @@ def reread_originals(
     them). Holds the writer lock; the photos changed are flagged for the index."""
     from PIL import Image
 
-    from photoarchive.ingest import _read_provenance, _register_heif, displayed_size
+    from photoarchive.ingest import _read_provenance, _register_heif, displayed_size, image_limits
     from photoarchive.metadata import extract_metadata
 
     _register_heif()
@@ -36,9 +36,15 @@ def reread_originals(
             rec = photo.record
             path = archive.store.original_path(rec.sha256, photo.ext)
             try:
-                with path.open("rb") as fh, Image.open(fh) as im:
+                with image_limits(archive.settings), path.open("rb") as fh, Image.open(fh) as im:
                     extracted = extract_metadata(im, fh)
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            except (
+                OSError,
+                SyntaxError,
+                ValueError,
+                Image.DecompressionBombError,
+                Image.DecompressionBombWarning,
+            ):
                 continue
             fresh = PhotoRecord(
                 id=rec.id,
