@@ -42,6 +42,19 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
+@pytest.fixture
+def run(cli):  # type: ignore[no-untyped-def]
+    """`cli` on a new archive, checking each command's exit status (`code=`, 0 by default)."""
+    cli("init")
+
+    def call(*args: str, code: int = 0) -> Result:
+        result = cli(*args)
+        assert result.exit_code == code, (args, result.stdout, result.stderr)
+        return result
+
+    return call
+
+
 def load_script(name: str) -> ModuleType:
     """Import one of scripts/*.py as a module."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")

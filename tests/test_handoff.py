@@ -61,18 +61,6 @@ def read(path: Path, *tags: str) -> dict[str, Any]:
     return json.loads(out)[0]  # type: ignore[no-any-return]
 
 
-@pytest.fixture
-def run(cli: Any) -> Any:
-    cli("init")
-
-    def call(*args: str, code: int = 0) -> Any:
-        result = cli(*args)
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result
-
-    return call
-
-
 def ingest(run: Any, *paths: Path, extra: tuple[str, ...] = ()) -> list[str]:
     out = json.loads(run("ingest", *map(str, paths), *extra, "--json").stdout)
     return [o["id"] for o in out]

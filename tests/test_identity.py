@@ -56,18 +56,6 @@ def tagged(path: Path, pixels: bytes, **tags: str) -> Path:
     return path
 
 
-@pytest.fixture
-def run(cli: Any) -> Any:
-    cli("init")
-
-    def call(*args: str, code: int = 0) -> Any:
-        result = cli(*args)
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result
-
-    return call
-
-
 def ingest(run: Any, *paths: Path) -> list[str]:
     out = json.loads(run("ingest", *map(str, paths), "--json").stdout)
     return [o["id"] for o in out]

@@ -60,18 +60,6 @@ def extended(path: Path) -> Path:
     )
 
 
-@pytest.fixture
-def run(cli: Any) -> Any:
-    cli("init")
-
-    def call(*args: str, code: int = 0) -> Any:
-        result = cli(*args)
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result
-
-    return call
-
-
 def ids_of(run: Any, *args: str) -> list[str]:
     return [h["id"] for h in json.loads(run("search", *args, "--json").stdout)]
 
