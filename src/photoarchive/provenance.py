@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 # c2pa-python ships no py.typed; its API is used through the few calls below.
-import c2pa  # type: ignore[import-untyped]
 
 # The IPTC NewsCodes Digital Source Type vocabulary (http://cv.iptc.org/newscodes/digitalsourcetype/,
 # release 2024-10-23: 20 concepts, three of them retired but still met in older files), short
@@ -209,6 +208,10 @@ def read_c2pa(
     mime is a hint (see MIME); the library checks it against the bytes. trust_anchors is PEM text
     of CA certificates to trust (for example the C2PA trust list, saved locally): without it no
     signer is trusted, so an intact manifest reports "untrusted". No network access is made."""
+    # Imported here: searches and verdicts use this module's vocabulary, and the library
+    # (a native extension) costs 20 ms to load.
+    import c2pa  # type: ignore[import-untyped]
+
     if isinstance(source, bytearray | memoryview):  # tolerated: any bytes-like buffer
         source = bytes(source)
     settings = dict(_OFFLINE_SETTINGS)
@@ -236,6 +239,8 @@ def _open(source: bytes | Path) -> BinaryIO:
 
 def _failure(source: bytes | Path, exc: Exception) -> C2paReport:
     """Map what the library raised to a state: no manifest, a damaged one, or an unreadable file."""
+    import c2pa
+
     message = _short(str(exc) or type(exc).__name__)
     if isinstance(exc, c2pa.C2paError.ManifestNotFound):
         return C2paReport(state="absent")
