@@ -349,9 +349,18 @@ def _with_exiv2(data: bytes, fmt: str, changes: dict[str, Any]) -> Embedded:
     from photoarchive.metadata.xmp import find_packet
 
     notes: list[str] = []
-    with Image.open(io.BytesIO(data)) as im:
-        old = find_packet(im, data)
-        old_iim = _tiff_iim(im) if fmt == "TIFF" else None
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            old = find_packet(im, data)
+            old_iim = _tiff_iim(im) if fmt == "TIFF" else None
+    except (
+        OSError,  # UnidentifiedImageError is one
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
+        raise PhotoArchiveError(f"its {fmt} structure cannot be read ({exc})") from None
     packet = _edited_packet(old, changes, notes)
     with _exiv2_errors():
         image = exiv2.ImageFactory.open(data)

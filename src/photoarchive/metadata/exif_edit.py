@@ -50,7 +50,7 @@ def set_strings(tiff: bytes, values: dict[int, str | None]) -> bytes:
 
 def _ifd0(tiff: bytes) -> tuple[str, list[tuple[int, int]]]:
     """Return the byte order and (tag, entry offset) of each IFD0 entry."""
-    if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
+    if tiff[:4] not in (b"II*\x00", b"MM\x00*") or len(tiff) < 8:
         raise ValueError("not a TIFF-structured EXIF block")
     order = "<" if tiff[:2] == b"II" else ">"
     (offset,) = struct.unpack(f"{order}I", tiff[4:8])
