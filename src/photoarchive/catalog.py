@@ -1,4 +1,5 @@
-"""The catalog of record: SQLite in WAL mode, ordered migrations, all of the project's SQL."""
+"""The catalog of record: SQLite in WAL mode, ordered migrations, the project's SQL (that of
+picture identity in picture_links.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ from photoarchive.errors import (
     PhotoNotFoundError,
     StorageError,
 )
-from photoarchive.identity import Sighting
+from photoarchive.picture_links import (
+    apply_kills,
+    file_refs,
+    kill_picture,
+    link_version,
+    supplier_of_photo,
+)
 from photoarchive.record import PhotoRecord
 from photoarchive.states import PhotoState
 
@@ -304,7 +311,7 @@ class Catalog:
     ) -> bool:
         if conn.execute("SELECT 1 FROM photos WHERE sha256 = ?", (photo.record.sha256,)).fetchone():
             return False
-        picture_id, version, warning = _link_version(conn, photo)
+        picture_id, version, warning = link_version(conn, photo)
         warnings = [*photo.warnings, *([warning] if warning else [])]
         rec = photo.record.to_dict()
         for name in _JSON_COLUMNS:
@@ -331,7 +338,7 @@ class Catalog:
             photo.dhash,
             photo.notice,
             photo.notice_reason,
-            _supplier(photo),
+            supplier_of_photo(photo),
         ]
         cur = conn.execute(
             f"INSERT OR IGNORE INTO photos ({', '.join(columns)}) "
@@ -348,8 +355,8 @@ class Catalog:
                 for family, value in by_family.items()
             ],
         )
-        refs = _file_refs(conn, photo)
-        _apply_kills(conn, photo, picture_id, refs)
+        refs = file_refs(conn, photo)
+        apply_kills(conn, photo, picture_id, refs)
         return True
 
     def add_many(self, photos: list[tuple[StoredPhoto, dict[str, dict[str, Any]]]]) -> set[str]:
@@ -574,7 +581,7 @@ class Catalog:
                 )
             picture_id = row["picture_id"]
             if killed:
-                return _kill(conn, picture_id, at, reason, None, by=by)
+                return kill_picture(conn, picture_id, at, reason, None, by=by)
             changed = conn.execute(
                 "UPDATE pictures SET killed_at = NULL, kill_reason = NULL, killed_by = NULL "
                 "WHERE picture_id = ? AND killed_at IS NOT NULL",
@@ -647,7 +654,7 @@ class Catalog:
                 for sha in chunk:
                     photo = _stored(rows[sha])
                     photo = self._read_again(conn, photo, agency_of, notice_of)
-                    picture_id, version, _ = _link_version(conn, photo)
+                    picture_id, version, _ = link_version(conn, photo)
                     conn.execute(
                         "UPDATE photos SET picture_id = ?, version = ?, agency = ?, supplier = ?, "
                         "notice = ?, notice_reason = ? WHERE sha256 = ?",
@@ -661,7 +668,7 @@ class Catalog:
                             sha,
                         ),
                     )
-                    _apply_kills(conn, photo, picture_id, _file_refs(conn, photo))
+                    apply_kills(conn, photo, picture_id, file_refs(conn, photo))
             for event in desk:
                 exists = conn.execute(
                     "SELECT 1 FROM pictures WHERE picture_id = ?", (event["picture_id"],)
@@ -669,7 +676,7 @@ class Catalog:
                 if exists is None:
                     continue
                 if event["action"] == "kill":
-                    _kill(
+                    kill_picture(
                         conn, event["picture_id"], event["at"], event["reason"], None, event["by"]
                     )
                 else:
@@ -835,242 +842,6 @@ def _column(name: str) -> str:
     if name not in _RECORD_COLUMNS or name in ("id", "sha256"):
         raise ValueError(f"not an editable field: {name}")
     return name
-
-
-def _link_version(conn: sqlite3.Connection, photo: StoredPhoto) -> tuple[str, int, str | None]:
-    """Return the picture a new photo belongs to, its version number, and a warning for
-    the desk (or None), by the rules of identity.py; record the picture."""
-    from photoarchive.identity import place
-
-    rec = photo.record
-    new = _sighting_of(photo)
-    candidates: dict[str, _Seen] = {}
-    if new.reference:
-        for row in conn.execute(
-            f"SELECT {_SIGHTING_COLUMNS} FROM refs r JOIN photos ph ON ph.sha256 = r.sha256 "
-            "WHERE r.ref = ? AND ph.picture_id IS NOT NULL",
-            (new.reference,),
-        ):
-            seen = _sighting_row(row)
-            if seen.reference == new.reference:
-                candidates[seen.sha256] = seen
-    if photo.pixel_digest:
-        for row in conn.execute(
-            f"SELECT {_SIGHTING_COLUMNS} FROM photos ph "
-            "WHERE pixel_digest = ? AND picture_id IS NOT NULL",
-            (photo.pixel_digest,),
-        ):
-            candidates[row["sha256"]] = _sighting_row(row)
-    # Newest first: where several earlier photos qualify, the latest transmission wins.
-    ordered = sorted(candidates.values(), key=lambda c: c.order, reverse=True)
-    placement = place(new.sighting, [c.sighting for c in ordered])
-    if placement.picture_id is None:
-        conn.execute(
-            "INSERT INTO pictures (picture_id, current_sha256) VALUES (?, ?)",
-            (rec.sha256, rec.sha256),
-        )
-        return rec.sha256, 1, placement.warning
-    picture_id = placement.picture_id
-    version = 1 + int(
-        conn.execute(
-            "SELECT max(version) FROM photos WHERE picture_id = ?", (picture_id,)
-        ).fetchone()[0]
-    )
-    current_notice = conn.execute(
-        "SELECT ph.notice FROM pictures p JOIN photos ph ON ph.sha256 = p.current_sha256 "
-        "WHERE p.picture_id = ?",
-        (picture_id,),
-    ).fetchone()
-    # The latest transmission is current, except that a plain copy arriving after a refile
-    # or correction (files of one batch, a feed resending the original) does not undo it.
-    if photo.notice is not None or current_notice is None or current_notice[0] is None:
-        conn.execute(
-            "UPDATE pictures SET current_sha256 = ? WHERE picture_id = ?",
-            (rec.sha256, picture_id),
-        )
-    # Every version is indexed again: which one is current may have changed.
-    conn.execute("UPDATE photos SET needs_index = 1 WHERE picture_id = ?", (picture_id,))
-    return picture_id, version, placement.warning
-
-
-_SIGHTING_COLUMNS = (
-    "ph.sha256, ph.picture_id, ph.agency, ph.supplier, ph.transmission_reference, "
-    "ph.pixel_digest, "
-    "ph.dhash, ph.notice, ph.rowid AS n"
-)
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """A sighting and the order its photo was catalogued in."""
-
-    sighting: Sighting
-    order: int
-
-    @property
-    def sha256(self) -> str:
-        return self.sighting.sha256
-
-    @property
-    def reference(self) -> str | None:
-        return self.sighting.reference
-
-
-def _sighting_row(row: sqlite3.Row) -> _Seen:
-    from photoarchive.identity import supplier_key
-    from photoarchive.notices import reference_key
-
-    return _Seen(
-        Sighting(
-            sha256=row["sha256"],
-            picture_id=row["picture_id"],
-            supplier=(
-                row["supplier"] if row["supplier"] is not None else supplier_key(row["agency"])
-            ),
-            reference=reference_key(row["transmission_reference"]),
-            pixel_digest=row["pixel_digest"],
-            dhash=row["dhash"],
-            notice=row["notice"],
-        ),
-        int(row["n"]),
-    )
-
-
-def _sighting_of(photo: StoredPhoto) -> _Seen:
-    from photoarchive.notices import reference_key
-
-    rec = photo.record
-    return _Seen(
-        Sighting(
-            sha256=rec.sha256,
-            picture_id=None,
-            supplier=_supplier(photo),
-            reference=reference_key(rec.transmission_reference),
-            pixel_digest=photo.pixel_digest,
-            dhash=photo.dhash,
-            notice=photo.notice,
-        ),
-        0,
-    )
-
-
-def _supplier(photo: StoredPhoto) -> str:
-    from photoarchive.identity import supplier_key
-
-    return photo.supplier if photo.supplier is not None else supplier_key(photo.record.agency)
-
-
-def _file_refs(conn: sqlite3.Connection, photo: StoredPhoto) -> list[str]:
-    """Record the names a notice may use for the photo; return them."""
-    from photoarchive.notices import photo_refs
-
-    refs = photo_refs(photo.record)
-    conn.executemany(
-        "INSERT OR IGNORE INTO refs (ref, sha256) VALUES (?, ?)",
-        [(ref, photo.record.sha256) for ref in refs],
-    )
-    return refs
-
-
-def _apply_kills(
-    conn: sqlite3.Connection, photo: StoredPhoto, picture_id: str, refs: list[str]
-) -> None:
-    """Carry out a kill notice, or the standing kills that name a newly arrived photo."""
-    from photoarchive.identity import kill_targets
-    from photoarchive.notices import picture_ids_in
-
-    rec = photo.record
-    supplier = _supplier(photo)
-    if photo.notice == "kill":
-        reason = photo.notice_reason or "killed by the sender"
-        named = [
-            ref
-            for ref in picture_ids_in(
-                [photo.notice_reason, rec.caption, rec.headline, rec.special_instructions]
-            )
-            if ref != reference_key_of(rec)
-        ]
-        by_id = _sightings_named(conn, named, rec.sha256)
-        by_reference = [
-            s
-            for s in _sightings_named(conn, [r for r in [reference_key_of(rec)] if r], rec.sha256)
-            if s.reference == reference_key_of(rec)
-        ]
-        notice = _sighting_of(photo).sighting
-        targets = kill_targets(
-            notice, [s.sighting for s in by_id], [s.sighting for s in by_reference]
-        )
-        for target in targets:
-            _kill(conn, target, rec.ingested_at, reason, rec.sha256)
-        # The pictures it names may arrive later: they are killed on arrival.
-        standing = named or [r for r in [reference_key_of(rec)] if r]
-        conn.executemany(
-            "INSERT INTO standing_kills (ref, supplier, notice_sha256, at, reason) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(ref, supplier, rec.sha256, rec.ingested_at, reason) for ref in standing],
-        )
-        return
-    if not refs:
-        return
-    marks = ", ".join("?" * len(refs))
-    for row in conn.execute(
-        f"SELECT notice_sha256, at, reason, supplier FROM standing_kills WHERE ref IN ({marks}) "
-        "ORDER BY number",
-        refs,
-    ).fetchall():
-        if row["supplier"] and row["supplier"] != supplier:
-            continue
-        undone = conn.execute(
-            "SELECT 1 FROM picture_events WHERE picture_id = ? AND action = 'unkill' AND at >= ?",
-            (picture_id, row["at"]),
-        ).fetchone()
-        if undone is None:
-            _kill(conn, picture_id, row["at"], row["reason"], row["notice_sha256"])
-            return
-
-
-def reference_key_of(rec: PhotoRecord) -> str | None:
-    """Return the record's transmission reference as the identity rules compare it."""
-    from photoarchive.notices import reference_key
-
-    return reference_key(rec.transmission_reference)
-
-
-def _sightings_named(conn: sqlite3.Connection, refs: list[str], own: str) -> list[_Seen]:
-    if not refs:
-        return []
-    marks = ", ".join("?" * len(refs))
-    rows = conn.execute(
-        f"SELECT DISTINCT {_SIGHTING_COLUMNS} FROM refs r JOIN photos ph ON ph.sha256 = r.sha256 "
-        f"WHERE r.ref IN ({marks}) AND ph.sha256 != ? AND ph.picture_id IS NOT NULL",
-        [*refs, own],
-    )
-    return [_sighting_row(row) for row in rows]
-
-
-def _kill(
-    conn: sqlite3.Connection,
-    picture_id: str,
-    at: str,
-    reason: str,
-    notice_sha256: str | None,
-    by: str | None = None,
-) -> bool:
-    """Kill a picture (a picture killed already stays killed as it was); record the event."""
-    changed = conn.execute(
-        "UPDATE pictures SET killed_at = ?, kill_reason = ?, killed_by = ? "
-        "WHERE picture_id = ? AND killed_at IS NULL",
-        (at, reason, by or (notice_sha256 or "")[:12], picture_id),
-    ).rowcount
-    if not changed:
-        return False
-    conn.execute(
-        "INSERT INTO picture_events (picture_id, at, by, action, reason, notice_sha256) "
-        "VALUES (?, ?, ?, 'kill', ?, ?)",
-        (picture_id, at, by or f"notice {(notice_sha256 or '')[:12]}", reason, notice_sha256),
-    )
-    conn.execute("UPDATE photos SET needs_index = 1 WHERE picture_id = ?", (picture_id,))
-    return True
 
 
 def _require_catalog(path: Path) -> None:
