@@ -362,3 +362,16 @@ def test_any_query_searches_or_is_refused_with_a_query_error(
         assert str(exc)
         return
     assert len(found.results) <= 7 and found.total >= len(found.results)
+
+
+@pytest.mark.parametrize("query", ["cbb", "kbb*", '"cbb cbc"', "cbb NOT kbb*", "credit:afp cbb"])
+def test_agency_counts_are_the_matches_per_agency(big: Archive, query: str) -> None:
+    from collections import Counter
+
+    page = big.search(query, limit=5, count_agencies=True)
+    every = big.search(query, limit=10_000)
+    assert page.total == every.total
+    assert page.agency_counts == dict(Counter(r.record.agency for r in every.results))
+    only_afp = big.search(query, limit=5, count_agencies=True, filters=SearchFilters(agency="AFP"))
+    assert set(only_afp.agency_counts) <= {"AFP"}
+    assert only_afp.agency_counts.get("AFP", 0) == page.agency_counts.get("AFP", 0)

@@ -547,7 +547,6 @@ class SearchIndex:
         passes; a query beyond the MAX_... limits is refused with QueryError.
         """
         from whoosh import query as q
-        from whoosh import sorting
 
         from photoarchive.index_postings import time_budget
 
@@ -558,9 +557,6 @@ class SearchIndex:
             if name in TEXT_FIELDS_FOR_CAPTION
         )
         wanted = filters or SearchFilters()
-        groupedby = None
-        if count_agencies:
-            groupedby = {"agency": sorting.FieldFacet("agency_key", maptype=sorting.Count)}
         with self._searcher() as searcher, time_budget(deadline):
             parsed = _bounded_expansions(parsed, searcher.reader())
             # Filters are given to Whoosh as plain sets of document numbers: its own bit sets
@@ -578,9 +574,7 @@ class SearchIndex:
                 # Whoosh takes an empty filter for no filter at all
                 return IndexResults(hits=[], total=0, terms=terms)
             if limit is None:
-                results = _collect(
-                    searcher, parsed, None, True, groupedby, allowed, hidden_docs or None
-                )
+                results = _collect(searcher, parsed, None, True, allowed, hidden_docs or None)
                 total = len(results)
                 page_hits = list(results)
             else:
@@ -598,16 +592,56 @@ class SearchIndex:
                 # never stop); no search ranks more documents than the index holds.
                 first = (page - 1) * limit
                 ranked = max(1, min(first + limit, searcher.doc_count_all()))
-                results = _collect(
-                    searcher, parsed, ranked, optimize, groupedby, allowed, hidden_docs or None
-                )
+                results = _collect(searcher, parsed, ranked, optimize, allowed, hidden_docs or None)
                 total = len(results)  # with `optimize`, a second, cheap pass counts them
                 page_hits = results[first : first + limit] if first < total else []
             hits = [Hit(sha256=h["sha256"], score=float(h.score or 0.0)) for h in page_hits]
             counts: dict[str, int] = {}
             if count_agencies:
-                counts = {str(k): int(v) for k, v in results.groups("agency").items() if k}
+                # Apart from the ranking: a facet in Whoosh's collector keeps a Python object
+                # per match, which cost more than the search itself on broad queries.
+                counts = self._agency_counts(searcher, parsed, allowed, hidden_docs)
         return IndexResults(hits=hits, total=total, agency_counts=counts, terms=terms)
+
+    def _agency_counts(
+        self, searcher: Any, parsed: Any, allowed: set[int] | None, hidden: set[int]
+    ) -> dict[str, int]:
+        """Count the matches per agency: the matching document numbers (postings only, no
+        scoring) against a per-index array of each document's agency."""
+        import numpy as np
+
+        codes, names = self._agency_column(searcher)
+        docs = np.fromiter(searcher.docs_for_query(parsed), dtype=np.int64)
+        if allowed is not None:
+            docs = docs[np.isin(docs, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))]
+        if hidden:
+            docs = docs[~np.isin(docs, np.fromiter(hidden, dtype=np.int64, count=len(hidden)))]
+        counted = np.bincount(codes[docs], minlength=len(names))
+        return {names[i]: int(n) for i, n in enumerate(counted) if n and names[i]}
+
+    def _agency_column(self, searcher: Any) -> tuple[Any, list[str]]:
+        """Return (agency code of each document, the agencies by code), made once per index
+        version this thread reads."""
+        import numpy as np
+
+        reader = searcher.reader()
+        cached = getattr(self._local, "agencies", None)
+        # Held by the reader itself, not its id: a new reader may be given a freed one's id.
+        if cached is not None and cached[0] is reader:
+            return cached[1], cached[2]
+        names: list[str] = [""]
+        index: dict[str, int] = {"": 0}
+        column = reader.column_reader("agency_key", translate=True)
+        codes = np.zeros(reader.doc_count_all(), dtype=np.int64)
+        for docnum, value in enumerate(column):
+            text = value.decode("utf-8") if isinstance(value, bytes) else str(value or "")
+            code = index.get(text)
+            if code is None:
+                code = index[text] = len(names)
+                names.append(text)
+            codes[docnum] = code
+        self._local.agencies = (reader, codes, names)
+        return codes, names
 
     @contextmanager
     def _searcher(self) -> Iterator[Any]:
@@ -851,7 +885,6 @@ def _collect(
     parsed: Any,
     limit: int | None,
     optimize: bool,
-    groupedby: dict[str, Any] | None,
     allowed: set[int] | None,
     hidden: set[int] | None,
 ) -> Any:
@@ -859,9 +892,7 @@ def _collect(
     documents are collected."""
     from photoarchive.index_postings import TimedCollector
 
-    collector = TimedCollector(
-        searcher.collector(limit=limit, groupedby=groupedby, optimize=optimize), allowed, hidden
-    )
+    collector = TimedCollector(searcher.collector(limit=limit, optimize=optimize), allowed, hidden)
     searcher.search_with_collector(parsed, collector)
     return collector.results()
 
