@@ -8,6 +8,7 @@ so one block never mixes character sets.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import struct
@@ -15,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from photoarchive.metadata.countries import ALPHA3
-from photoarchive.metadata.iptc import TEXT_DATASETS, decode_iim_text
+from photoarchive.metadata.iptc import (
+    TEXT_DATASETS,
+    decode_iim_text,
+    iter_datasets,
+    resource_blocks,
+)
+from photoarchive.metadata.iptc_writer import CONTROLS, MAX_OCTETS, resource_block
 
 UTF8 = b"\x1b%G"
 _UTF8_MARKERS = (b"\x1b%G", b"\x1b%/G", b"\x1b%/I")
@@ -23,25 +30,6 @@ _NUMBERS = {name: number for number, name in TEXT_DATASETS.items()} | {"keywords
 # Record 2 datasets holding text (re-encoded when the character set becomes UTF-8).
 _TEXT = {*TEXT_DATASETS, 25, 7, 10, 12, 15, 20, 22, 26, 27, 40, 65, 115, 118, 122, 135}
 _REPEATED = {"keywords", "byline"}
-# Most octets IIM 4.2 lets each dataset hold; longer values stay whole in the XMP.
-OCTETS = {
-    "caption": 2000,
-    "headline": 256,
-    "title": 64,
-    "credit": 32,
-    "byline": 32,
-    "byline_title": 32,
-    "source": 32,
-    "copyright": 128,
-    "special_instructions": 256,
-    "keywords": 64,
-    "city": 32,
-    "sublocation": 32,
-    "province_state": 32,
-    "country": 64,
-    "country_code": 3,
-}
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _ISO_DATE = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d))?(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?)?$"
 )
@@ -69,22 +57,9 @@ class Dataset:
 def parse_datasets(block: bytes) -> list[Dataset]:
     """Return the datasets of an IIM block, in order (a damaged tail is left out)."""
     out: list[Dataset] = []
-    pos = 0
-    while pos + 5 <= len(block) and block[pos] == 0x1C:
-        record, number, length = (
-            block[pos + 1],
-            block[pos + 2],
-            struct.unpack(">H", block[pos + 3 : pos + 5])[0],
-        )
-        pos += 5
-        if length & 0x8000:
-            count = length & 0x7FFF
-            length = int.from_bytes(block[pos : pos + count], "big")
-            pos += count
-        if pos + length > len(block):
-            break
-        out.append(Dataset(record, number, block[pos : pos + length]))
-        pos += length
+    with contextlib.suppress(ValueError):
+        for record, number, data in iter_datasets(block):
+            out.append(Dataset(record, number, data))
     return out
 
 
@@ -156,11 +131,11 @@ def _values(name: str, value: Any, notes: list[str]) -> list[bytes]:
         items = [part.strip() for part in str(value).split(";")]
     else:
         items = [str(value)]
-    limit = OCTETS.get(name, 256)
+    limit = MAX_OCTETS.get(name, 256)
     out = []
     cut = 0
     for item in items:
-        raw = _CONTROLS.sub("\ufffd", item).strip().encode("utf-8")
+        raw = CONTROLS.sub("\ufffd", item).strip().encode("utf-8")
         if not raw:
             continue
         if len(raw) > limit:
@@ -208,54 +183,26 @@ def replace_in_resources(resources: bytes | None, iim: bytes) -> bytes:
     resources, new ones hold the IIM and its digest."""
     digest = hashlib.md5(iim).digest()
     if not resources:
-        return _resource(0x0404, b"", iim) + _resource(0x0425, b"", digest)
+        return resource_block(0x0404, iim) + resource_block(0x0425, digest)
     out = bytearray()
-    pos = 0
+    read = 0
     placed = False
-    while pos + 12 <= len(resources) and resources[pos : pos + 4] == b"8BIM":
-        start = pos
-        rid = struct.unpack(">H", resources[pos + 4 : pos + 6])[0]
-        name_len = resources[pos + 6]
-        name = resources[pos + 7 : pos + 7 + name_len]
-        pos += 7 + name_len + ((name_len + 1) % 2)
-        if pos + 4 > len(resources):
-            break
-        size = struct.unpack(">I", resources[pos : pos + 4])[0]
-        pos += 4 + size + (size % 2)
-        if rid == 0x0404:
+    for resource in resource_blocks(resources):
+        read += len(resource.stored)
+        if resource.rid == 0x0404:
             if not placed:
-                out += _resource(0x0404, name, iim)
+                out += resource_block(0x0404, iim, resource.name)
                 placed = True
-        elif rid == 0x0425 and size == 16:
-            out += _resource(0x0425, name, digest)
+        elif resource.rid == 0x0425 and len(resource.data) == 16:
+            out += resource_block(0x0425, digest, resource.name)
         else:
-            out += resources[start:pos]
-    out += resources[pos:]
+            out += resource.stored
+    out += resources[read:]
     if not placed:
-        out += _resource(0x0404, b"", iim)
+        out += resource_block(0x0404, iim)
     return bytes(out)
 
 
 def iim_in_resources(resources: bytes) -> bytes | None:
     """Return the IIM block (resource 0x0404) of Photoshop image resources, or None."""
-    pos = 0
-    while pos + 12 <= len(resources) and resources[pos : pos + 4] == b"8BIM":
-        rid = struct.unpack(">H", resources[pos + 4 : pos + 6])[0]
-        name_len = resources[pos + 6]
-        pos += 7 + name_len + ((name_len + 1) % 2)
-        if pos + 4 > len(resources):
-            return None
-        size = struct.unpack(">I", resources[pos : pos + 4])[0]
-        pos += 4
-        if rid == 0x0404:
-            return resources[pos : pos + size]
-        pos += size + (size % 2)
-    return None
-
-
-def _resource(rid: int, name: bytes, payload: bytes) -> bytes:
-    pascal = bytes([len(name)]) + name
-    if len(pascal) % 2:
-        pascal += b"\x00"
-    body = b"8BIM" + struct.pack(">H", rid) + pascal + struct.pack(">I", len(payload))
-    return body + payload + (b"\x00" if len(payload) % 2 else b"")
+    return next((r.data for r in resource_blocks(resources) if r.rid == 0x0404), None)

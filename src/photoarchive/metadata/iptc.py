@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,10 +153,9 @@ def read_iim(
     return block
 
 
-def parse_datasets(data: bytes) -> dict[tuple[int, int], bytes | list[bytes]]:
-    """Parse bare IIM datasets as Pillow's getiptcinfo returns them: {(record, dataset):
-    value}, a list for a repeated dataset. ValueError on a length that runs past the end."""
-    out: dict[tuple[int, int], bytes | list[bytes]] = {}
+def iter_datasets(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Yield (record, dataset, value) of bare IIM datasets in order. ValueError on a length
+    that runs past the end (after yielding those before it)."""
     pos = 0
     while pos + 5 <= len(data) and data[pos] == 0x1C:
         record, dataset = data[pos + 1], data[pos + 2]
@@ -169,8 +169,15 @@ def parse_datasets(data: bytes) -> dict[tuple[int, int], bytes | list[bytes]]:
             pos += count
         if pos + size > len(data):
             raise ValueError("IIM dataset runs past the end of the block")
-        value = data[pos : pos + size]
+        yield record, dataset, data[pos : pos + size]
         pos += size
+
+
+def parse_datasets(data: bytes) -> dict[tuple[int, int], bytes | list[bytes]]:
+    """Parse bare IIM datasets as Pillow's getiptcinfo returns them: {(record, dataset):
+    value}, a list for a repeated dataset. ValueError on a length that runs past the end."""
+    out: dict[tuple[int, int], bytes | list[bytes]] = {}
+    for record, dataset, value in iter_datasets(data):
         key = (record, dataset)
         previous = out.get(key)
         if previous is None:
@@ -190,25 +197,41 @@ def _raw_block(im: Image.Image) -> tuple[bytes | None, dict[int, bytes]]:
     if isinstance(im, TiffImagePlugin.TiffImageFile):
         data = im.tag_v2._tagdata.get(TiffImagePlugin.IPTC_NAA_CHUNK)
         ps = im.tag_v2._tagdata.get(34377)
-        return (data if data else None), _photoshop_resources(ps) if ps else {}
+        return (data if data else None), read_photoshop_resources(ps) if ps else {}
     return None, {}
 
 
-def _photoshop_resources(data: bytes) -> dict[int, bytes]:
-    """Parse Photoshop image resource blocks (8BIM) into {id: payload}."""
-    out: dict[int, bytes] = {}
+@dataclass(frozen=True)
+class Resource:
+    """One Photoshop image resource (8BIM): its id, name, data, and its bytes as stored."""
+
+    rid: int
+    name: bytes
+    data: bytes
+    stored: bytes
+
+
+def resource_blocks(data: bytes) -> Iterator[Resource]:
+    """Yield the Photoshop image resources (8BIM) in `data`, in order, up to any damage."""
     pos = 0
     while pos + 12 <= len(data) and data[pos : pos + 4] == b"8BIM":
+        start = pos
         rid = struct.unpack(">H", data[pos + 4 : pos + 6])[0]
         name_len = data[pos + 6]
+        name = data[pos + 7 : pos + 7 + name_len]
         pos += 7 + name_len + ((name_len + 1) % 2)
         if pos + 4 > len(data):
-            break
+            return
         size = struct.unpack(">I", data[pos : pos + 4])[0]
         pos += 4
-        out[rid] = data[pos : pos + size]
+        payload = data[pos : pos + size]
         pos += size + (size % 2)
-    return out
+        yield Resource(rid, name, payload, data[start:pos])
+
+
+def read_photoshop_resources(data: bytes) -> dict[int, bytes]:
+    """Parse Photoshop image resource blocks (8BIM) into {id: payload}."""
+    return {r.rid: r.data for r in resource_blocks(data)}
 
 
 def _stored_digest(resources: dict[int, bytes]) -> bytes | None:

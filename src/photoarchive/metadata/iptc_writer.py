@@ -33,7 +33,7 @@ MAX_IIM_IN_JPEG = 0xFFFF - 2 - 14 - (12 + 1) - (12 + 16)
 _TRIM_FIRST = ("keywords", "byline")
 # Control characters other than tab and line breaks: an ESC inside IIM text reads as the
 # start of a character set designation, and the XMP copy holds U+FFFD for all of them.
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 def encode_iim(values: Mapping[str, str | list[str]], charset: str | None = "utf-8") -> bytes:
@@ -104,7 +104,7 @@ def _datasets(name: str, value: str | list[str], codec: str) -> list[bytes]:
 
 
 def _encoded(text: str, codec: str, limit: int) -> bytes:
-    raw = _CONTROLS.sub("\ufffd", text).encode(codec, errors="replace")
+    raw = CONTROLS.sub("\ufffd", text).encode(codec, errors="replace")
     if len(raw) <= limit:
         return raw
     # Cut on a character boundary: a broken UTF-8 sequence at the end would make readers
@@ -124,15 +124,20 @@ def photoshop_resources(iim: bytes, digest: bytes | None = None) -> bytes:
     `digest=None` stores the MD5 of `iim` (IIM and XMP in sync); pass b"" to store none,
     or other 16 bytes to mark the IIM as edited after the XMP was written.
     """
-    blocks = _resource(0x0404, iim)
+    blocks = resource_block(0x0404, iim)
     stored = hashlib.md5(iim).digest() if digest is None else digest
     if stored:
-        blocks += _resource(0x0425, stored)
+        blocks += resource_block(0x0425, stored)
     return blocks
 
 
-def _resource(rid: int, payload: bytes) -> bytes:
-    body = b"8BIM" + struct.pack(">H", rid) + b"\x00\x00" + struct.pack(">I", len(payload))
+def resource_block(rid: int, payload: bytes, name: bytes = b"") -> bytes:
+    """Return one Photoshop image resource (8BIM): id, Pascal-string name (padded to even
+    length), length and the payload (padded to even length)."""
+    pascal = bytes([len(name)]) + name
+    if len(pascal) % 2:
+        pascal += b"\x00"
+    body = b"8BIM" + struct.pack(">H", rid) + pascal + struct.pack(">I", len(payload))
     return body + payload + (b"\x00" if len(payload) % 2 else b"")
 
 

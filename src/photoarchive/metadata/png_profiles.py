@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from photoarchive.metadata.iptc import _photoshop_resources
+from photoarchive.metadata.iptc import read_photoshop_resources
 
 # A decoded profile may be at most this large (as large as an XMP packet may be).
 MAX_PROFILE = 4 * 1024 * 1024
@@ -95,7 +95,7 @@ def _take(found: PngProfiles, name: str, kind: bytes, raw: bytes, length: int) -
     elif name == "xmp":
         found.xmp = found.xmp or block
     elif block.startswith(b"8BIM"):
-        resources = _photoshop_resources(block)
+        resources = read_photoshop_resources(block)
         found.resources = found.resources or resources
         iim = resources.get(0x0404)
         if iim and found.iim is None:
