@@ -27,6 +27,7 @@ from typing import Any
 
 from photoarchive.errors import PhotoArchiveError
 from photoarchive.metadata import exif_edit, iim_edit
+from photoarchive.metadata.xmp import itxt_text
 from photoarchive.metadata.xmp_edit import UnreadablePacket, edit_packet, split_packet
 
 #: Formats whose own metadata is changed; others (HEIC, which exiv2 only reads) get an
@@ -79,7 +80,9 @@ def sidecar_packet(existing: bytes | None, changes: dict[str, Any]) -> bytes:
 
 
 @dataclass
-class _Segment:
+class Segment:
+    """One JPEG segment before the image data: its marker and payload."""
+
     marker: int
     payload: bytes
 
@@ -88,38 +91,34 @@ class _Segment:
 
 
 def _jpeg(data: bytes, changes: dict[str, Any]) -> Embedded:
-    segments, rest = _jpeg_segments(data)
-    before = [len(s.payload) for s in segments]
+    segments, rest = jpeg_segments(data)
     originals = list(segments)
     notes: list[str] = []
     _jpeg_xmp(segments, changes, notes)
     iim_changes = {k: v for k, v in changes.items() if k in iim_edit.FIELDS}
     if iim_changes:
         _jpeg_iim(segments, iim_changes, notes)
-    exif_changes = {exif_edit.TAGS[k]: _text(v) for k, v in changes.items() if k in exif_edit.TAGS}
+    exif_changes = _exif_strings(changes)
     if exif_changes:
         _jpeg_exif(segments, exif_changes, notes)
-    _keep_mpf_offsets(originals, before, segments)
+    _keep_mpf_offsets(originals, segments)
     return Embedded(b"\xff\xd8" + b"".join(s.encode() for s in segments) + rest, notes)
 
 
-def _keep_mpf_offsets(
-    originals: list[_Segment], sizes: list[int], segments: list[_Segment]
-) -> None:
+def _keep_mpf_offsets(originals: list[Segment], segments: list[Segment]) -> None:
     """Move the offsets of a Multi-Picture file's other images (a preview, a gain map) by
     what the segments after its MPF header grew or shrank: they count from that header."""
     mpf = next((s for s in segments if s.marker == 0xE2 and s.payload.startswith(b"MPF\x00")), None)
     if mpf is None or mpf not in originals:
         return
-    start = originals.index(mpf) + 1
-    old_after = sum(size + 4 for size in sizes[start:])
+    old_after = sum(len(s.payload) + 4 for s in originals[originals.index(mpf) + 1 :])
     new_after = sum(len(s.payload) + 4 for s in segments[segments.index(mpf) + 1 :])
     delta = new_after - old_after
     if delta:
-        segments[segments.index(mpf)] = _Segment(0xE2, _moved_mp_entries(mpf.payload, delta))
+        segments[segments.index(mpf)] = Segment(0xE2, _moved_mp_entries(mpf.payload, delta))
 
 
-def _jpeg_segments(data: bytes) -> tuple[list[_Segment], bytes]:
+def jpeg_segments(data: bytes) -> tuple[list[Segment], bytes]:
     """Return the segments before the image data, and the rest of the file from there."""
     if not data.startswith(b"\xff\xd8"):
         raise PhotoArchiveError("not a JPEG file")
@@ -129,12 +128,12 @@ def _jpeg_segments(data: bytes) -> tuple[list[_Segment], bytes]:
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
         if length < 2 or pos + 2 + length > len(data):
             break
-        segments.append(_Segment(data[pos + 1], data[pos + 4 : pos + 2 + length]))
+        segments.append(Segment(data[pos + 1], data[pos + 4 : pos + 2 + length]))
         pos += 2 + length
     return segments, data[pos:]
 
 
-def _jpeg_xmp(segments: list[_Segment], changes: dict[str, Any], notes: list[str]) -> None:
+def _jpeg_xmp(segments: list[Segment], changes: dict[str, Any], notes: list[str]) -> None:
     standard = next(
         (s for s in segments if s.marker == 0xE1 and s.payload.startswith(_XMP_SIGNATURE)), None
     )
@@ -150,7 +149,7 @@ def _jpeg_xmp(segments: list[_Segment], changes: dict[str, Any], notes: list[str
         fitted, extension = split_packet(packet, _SEGMENT - len(_XMP_SIGNATURE))
     except UnreadablePacket as exc:
         raise PhotoArchiveError(f"its XMP cannot be written: {exc}") from None
-    new = [_Segment(0xE1, _XMP_SIGNATURE + fitted)]
+    new = [Segment(0xE1, _XMP_SIGNATURE + fitted)]
     if extension is not None:
         new += _extended_segments(extension)
         # The old extension belonged to the old packet.
@@ -173,11 +172,11 @@ def _jpeg_xmp(segments: list[_Segment], changes: dict[str, Any], notes: list[str
         segments[at:at] = new
 
 
-def _extended_segments(extension: bytes) -> list[_Segment]:
+def _extended_segments(extension: bytes) -> list[Segment]:
     """The extended XMP in pieces, each with the GUID, the full length and its offset."""
     guid = hashlib.md5(extension).hexdigest().upper().encode("ascii")
     return [
-        _Segment(
+        Segment(
             0xE1,
             _EXTENDED
             + guid
@@ -196,7 +195,7 @@ def _edited_packet(old: bytes | None, changes: dict[str, Any], notes: list[str])
         return edit_packet(None, changes)
 
 
-def _jpeg_iim(segments: list[_Segment], changes: dict[str, Any], notes: list[str]) -> None:
+def _jpeg_iim(segments: list[Segment], changes: dict[str, Any], notes: list[str]) -> None:
     # Photoshop's resources may run over several APP13 segments, read as one.
     found = [s for s in segments if s.marker == 0xED and s.payload.startswith(_PHOTOSHOP)]
     resources = b"".join(s.payload[len(_PHOTOSHOP) :] for s in found) or None
@@ -210,14 +209,14 @@ def _jpeg_iim(segments: list[_Segment], changes: dict[str, Any], notes: list[str
         )
     body = iim_edit.replace_in_resources(resources, iim)
     room = _SEGMENT - len(_PHOTOSHOP)
-    new = [_Segment(0xED, _PHOTOSHOP + body[at : at + room]) for at in range(0, len(body), room)]
+    new = [Segment(0xED, _PHOTOSHOP + body[at : at + room]) for at in range(0, len(body), room)]
     at = segments.index(found[0]) if found else _after_app0_app1(segments)
     for old_segment in found:
         segments.remove(old_segment)
     segments[at:at] = new
 
 
-def _jpeg_exif(segments: list[_Segment], values: dict[int, str | None], notes: list[str]) -> None:
+def _jpeg_exif(segments: list[Segment], values: dict[int, str | None], notes: list[str]) -> None:
     found = next((s for s in segments if s.marker == 0xE1 and s.payload.startswith(_EXIF)), None)
     if found is None:
         return
@@ -235,7 +234,7 @@ def _jpeg_exif(segments: list[_Segment], values: dict[int, str | None], notes: l
     except ValueError as exc:
         notes.append(f"its EXIF was left as it was ({exc})")
         return
-    segments[segments.index(found)] = _Segment(0xE1, _EXIF + edited)
+    segments[segments.index(found)] = Segment(0xE1, _EXIF + edited)
 
 
 def _moved_mp_entries(payload: bytes, delta: int) -> bytes:
@@ -261,7 +260,7 @@ def _moved_mp_entries(payload: bytes, delta: int) -> bytes:
     return payload[:4] + bytes(tiff)
 
 
-def _after_app0_app1(segments: list[_Segment]) -> int:
+def _after_app0_app1(segments: list[Segment]) -> int:
     at = 0
     while at < len(segments) and segments[at].marker in (0xE0, 0xE1):
         at += 1
@@ -275,7 +274,7 @@ def _png(data: bytes, changes: dict[str, Any]) -> Embedded:
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         raise PhotoArchiveError("not a PNG file")
     notes: list[str] = []
-    chunks = list(_png_chunks(data))
+    chunks = list(png_chunks(data))
     xmp_at = next(
         (
             i
@@ -284,7 +283,7 @@ def _png(data: bytes, changes: dict[str, Any]) -> Embedded:
         ),
         None,
     )
-    old = _itxt_text(chunks[xmp_at][1]) if xmp_at is not None else None
+    old = itxt_text(chunks[xmp_at][1][len(_PNG_XMP) :]) if xmp_at is not None else None
     packet = _edited_packet(old, changes, notes)
     new_xmp = (b"iTXt", _PNG_XMP + b"\x00\x00\x00\x00" + packet)
     if xmp_at is not None:
@@ -292,7 +291,7 @@ def _png(data: bytes, changes: dict[str, Any]) -> Embedded:
     else:
         idat = next((i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT"), len(chunks) - 1)
         chunks.insert(idat, new_xmp)
-    exif_changes = {exif_edit.TAGS[k]: _text(v) for k, v in changes.items() if k in exif_edit.TAGS}
+    exif_changes = _exif_strings(changes)
     for i, (kind, body) in enumerate(chunks):
         if kind == b"eXIf" and exif_changes:
             wanted = {t: v for t, v in exif_changes.items() if t in exif_edit.present_tags(body)}
@@ -301,15 +300,16 @@ def _png(data: bytes, changes: dict[str, Any]) -> Embedded:
                     chunks[i] = (kind, exif_edit.set_strings(body, wanted))
                 except ValueError as exc:
                     notes.append(f"its EXIF was left as it was ({exc})")
-    out = bytearray(data[:8])
-    for kind, body in chunks:
-        out += (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-    return Embedded(bytes(out), notes)
+    return Embedded(data[:8] + b"".join(png_chunk(kind, body) for kind, body in chunks), notes)
 
 
-def _png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    """Return one PNG chunk as stored: length, type, data and CRC."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Yield (type, data) of each chunk of a PNG file, after its signature."""
     pos = 8
     while pos + 12 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
@@ -317,26 +317,6 @@ def _png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
             raise PhotoArchiveError("its PNG chunks run past the end of the file")
         yield kind, data[pos + 8 : pos + 8 + length]
         pos += 12 + length
-
-
-def _itxt_text(body: bytes) -> bytes | None:
-    rest = body[len(_PNG_XMP) :]
-    if len(rest) < 2:
-        return None
-    compressed = rest[0] == 1
-    rest = rest[2:]
-    # Then a language tag and a translated keyword, each ended by NUL.
-    for _ in range(2):
-        end = rest.find(b"\x00")
-        if end < 0:
-            return None
-        rest = rest[end + 1 :]
-    if compressed:
-        try:
-            return zlib.decompressobj().decompress(rest, 16 * 1024 * 1024)
-        except zlib.error:
-            return None
-    return rest
 
 
 # -- TIFF and WebP, with exiv2 --------------------------------------------------------------
@@ -375,14 +355,10 @@ def _with_exiv2(data: bytes, fmt: str, changes: dict[str, Any]) -> Embedded:
             notes.extend(said)
             _set_iptc(image.iptcData(), iim)
         exif = image.exifData()
-        for name, value in changes.items():
-            tag = exif_edit.TAGS.get(name)
-            if tag is None:
-                continue
+        for tag, text in _exif_strings(changes).items():
             key = exiv2.ExifKey(tag, "Image")
-            found = exif.findKey(key)
-            if found != exif.end():
-                exif[key.key()] = _text(value) or ""
+            if exif.findKey(key) != exif.end():
+                exif[key.key()] = text or ""
         image.writeMetadata()
         with image.io().mmap() as view:
             return Embedded(bytes(view), notes)
@@ -422,6 +398,11 @@ def _exiv2_errors() -> Iterator[None]:
         raise PhotoArchiveError(f"exiv2 cannot write its metadata: {exc}") from None
     finally:
         logger.setLevel(before)
+
+
+def _exif_strings(changes: dict[str, Any]) -> dict[int, str | None]:
+    """Return the changes EXIF's IFD0 strings take, by tag."""
+    return {exif_edit.TAGS[k]: _text(v) for k, v in changes.items() if k in exif_edit.TAGS}
 
 
 def _text(value: Any) -> str | None:

@@ -242,7 +242,7 @@ def _png_itxt_xmp(data: bytes | BinaryIO) -> bytes | None:
             if key == _XMP_KEY:
                 # At most a byte over the packet limit is read (or inflated): enough for
                 # parse_xmp to say the packet is too large, however large the chunk is.
-                return _itxt_text(fh.read(min(length - len(key), MAX_PACKET + 256)))
+                return itxt_text(fh.read(min(length - len(key), MAX_PACKET + 256)))
         if kind == b"IEND":
             return None
         pos += 12 + length
@@ -290,7 +290,8 @@ def _jpeg_variant_xmp(data: bytes | BinaryIO) -> bytes | None:
     return None
 
 
-def _itxt_text(rest: bytes) -> bytes | None:
+def itxt_text(rest: bytes) -> bytes | None:
+    """Return the text of an iTXt chunk, given what follows its keyword (inflated, bounded)."""
     if len(rest) < 2:
         return None
     compressed = rest[0] == 1
