@@ -9,15 +9,20 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree as SafeET
 
 from photoarchive.metadata.merge import Merged
-from photoarchive.metadata.xmp import MAX_PACKET, RDF, _packet_text
+from photoarchive.metadata.xmp import (
+    CORE,
+    DC,
+    EXIF,
+    MAX_PACKET,
+    RDF,
+    RIGHTS,
+    XML_LANG,
+    _packet_text,
+    xmp_coordinate,
+)
 
-DC = "http://purl.org/dc/elements/1.1/"
-CORE = "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/"
 EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 PLUS = "http://ns.useplus.org/ldf/xmp/1.0/"
-RIGHTS = "http://ns.adobe.com/xap/1.0/rights/"
-EXIF = "http://ns.adobe.com/exif/1.0/"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 #: Location fields of an IPTC Extension location structure, under record-style names.
 LOCATION_PARTS = {
@@ -213,29 +218,15 @@ def _locations(prop: Element) -> list[dict[str, Any]]:
                 value = _default_text(child) if child is not None else None
             if value and value.strip():
                 place[key] = value.strip()
-        for key in ("gps_lat", "gps_lon"):
+        # The same coordinate forms as the camera's position in XMP (DDD,MM.mmk or decimal).
+        for key, hemispheres, limit in (("gps_lat", "NS", 90.0), ("gps_lon", "EW", 180.0)):
             if key in place:
-                place[key] = _coordinate(place[key])
+                place[key] = xmp_coordinate(place[key], hemispheres, limit)
                 if place[key] is None:
                     del place[key]
         if place:
             found.append(place)
     return found
-
-
-def _coordinate(text: str) -> float | None:
-    """Read an XMP GPS coordinate: "49,59.123N" (degrees, decimal minutes) or a number."""
-    match = re.fullmatch(
-        r"\s*(\d{1,3}),(\d{1,2}(?:\.\d+)?)(?:,(\d{1,2}(?:\.\d+)?))?\s*([NSEW])\s*", text
-    )
-    if match:
-        degrees, minutes, seconds, hemisphere = match.groups()
-        value = float(degrees) + float(minutes) / 60 + (float(seconds) / 3600 if seconds else 0)
-        return round(-value if hemisphere in "SW" else value, 7)
-    try:
-        return round(float(text), 7)
-    except ValueError:
-        return None
 
 
 def _release(value: str | None) -> str | None:
