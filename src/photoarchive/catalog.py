@@ -612,11 +612,7 @@ class Catalog:
 
     def relink_pending(self) -> bool:
         """True when pictures must be linked again by the identity rules (after an upgrade)."""
-        try:
-            row = self.conn.execute("SELECT value FROM meta WHERE key = 'relink'").fetchone()
-        except sqlite3.OperationalError:  # an older catalog opened read-only
-            return True
-        return row is not None
+        return self.pending("relink")
 
     def relink(
         self,
@@ -653,7 +649,7 @@ class Catalog:
                 }
                 for sha in chunk:
                     photo = _stored(rows[sha])
-                    photo = self._read_again(conn, photo, agency_of, notice_of)
+                    photo = self._read_again(photo, agency_of, notice_of)
                     picture_id, version, _ = link_version(conn, photo)
                     conn.execute(
                         "UPDATE photos SET picture_id = ?, version = ?, agency = ?, supplier = ?, "
@@ -694,20 +690,15 @@ class Catalog:
             after = {r[0]: r[1] for r in conn.execute("SELECT sha256, picture_id FROM photos")}
         return sum(1 for sha, pid in after.items() if before.get(sha) != pid)
 
-    @staticmethod
     def _read_again(
-        conn: sqlite3.Connection,
+        self,
         photo: StoredPhoto,
         agency_of: Callable[[str | None], tuple[str | None, str]],
         notice_of: Callable[[PhotoRecord, dict[str, dict[str, Any]]], tuple[str, str] | None],
     ) -> StoredPhoto:
         from dataclasses import replace
 
-        sources: dict[str, dict[str, Any]] = {}
-        for row in conn.execute(
-            "SELECT field, family, value FROM sources WHERE sha256 = ?", (photo.record.sha256,)
-        ):
-            sources.setdefault(row["field"], {})[row["family"]] = json.loads(row["value"])
+        sources = self.sources(photo.record.sha256)  # the relink's transaction sees them
         agency, supplier = agency_of(photo.record.credit)
         record = replace(photo.record, agency=agency)
         notice = notice_of(record, sources)
