@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from photoarchive.errors import ExportRefusedError, PhotoArchiveError, TargetExistsError
 from photoarchive.fingerprints import pixel_digest
-from photoarchive.metadata.embed import IN_FILE_FORMATS, embed_changes, sidecar_packet
+from photoarchive.metadata.embed import IN_FILE_FORMATS, Embedded, embed_changes, sidecar_packet
 from photoarchive.record import DESK_FIELDS
 from photoarchive.store import atomic_copy, atomic_write
 
@@ -197,12 +197,7 @@ def _export_step(archive: Archive, step: _Step, opts: ExportOptions) -> Exported
     if not changes:
         atomic_copy(step.original, step.target, overwrite=opts.overwrite)
         return Exported(record.id, step.target, "original")
-    data = step.original.read_bytes()
-    try:
-        embedded = embed_changes(data, step.fmt, changes)
-    except PhotoArchiveError as exc:
-        raise PhotoArchiveError(f"{record.id} ({record.original_filename}): {exc}") from None
-    _same_pixels(data, embedded.data, step.fmt, record)
+    embedded = _with_changes(step.original.read_bytes(), step.fmt, changes, record)
     atomic_write(step.target, embedded.data, overwrite=opts.overwrite)
     return Exported(
         record.id, step.target, "embedded", changed=tuple(changes), warnings=tuple(embedded.notes)
@@ -212,15 +207,27 @@ def _export_step(archive: Archive, step: _Step, opts: ExportOptions) -> Exported
 def export_file(archive: Archive, record: PhotoRecord) -> bytes:
     """Return one photo as `export` would write it (the desk's changes in its metadata),
     for a download; formats that take no metadata in the file come as they are."""
+    from photoarchive.ingest import image_limits
+
     _refuse_withheld(archive, [record], ())
     stored = archive.catalog.get(record.sha256)
     data = archive.store.original_path(record.sha256, stored.ext).read_bytes()
     changes = desk_changes(archive, record)
     if not changes or record.format not in IN_FILE_FORMATS:
         return data
-    embedded = embed_changes(data, record.format, changes)
-    _same_pixels(data, embedded.data, record.format, record)
-    return embedded.data
+    with image_limits(archive.settings):
+        return _with_changes(data, record.format, changes, record).data
+
+
+def _with_changes(data: bytes, fmt: str, changes: dict[str, Any], record: PhotoRecord) -> Embedded:
+    """Return the original `data` with the desk's changes written in, its image data checked
+    to be unchanged; errors name the photo."""
+    try:
+        embedded = embed_changes(data, fmt, changes)
+    except PhotoArchiveError as exc:
+        raise PhotoArchiveError(f"{record.id} ({record.original_filename}): {exc}") from None
+    _same_pixels(data, embedded.data, fmt, record)
+    return embedded
 
 
 def _write_sidecar(step: _Step, data: bytes, values: dict[str, Any], opts: ExportOptions) -> Path:
