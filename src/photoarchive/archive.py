@@ -231,13 +231,16 @@ class Archive:
         use: str | None,
         at: datetime | None,
         allow_superseded: bool = False,
+        standing: dict[str, PhotoState] | None = None,
     ) -> dict[str, Verdict]:
+        """Judge records; `standing` is where they stand if the caller has it already."""
         from photoarchive.rights import check_rights
 
         moment = at or _now()
         shas = [r.sha256 for r in records]
         sources = self.catalog.sources_many(shas)
-        standing = self.catalog.standing(shas)
+        if standing is None:
+            standing = self.catalog.standing(shas)
         return {
             r.sha256: check_rights(
                 r,
@@ -364,7 +367,8 @@ class Archive:
             )
             hits, total, counts = found.hits, found.total, found.agency_counts
             photos = self.catalog.get_many(h.sha256 for h in hits)
-            judged = self._judge([p.record for p in photos.values()], use, moment)
+            standing = self.catalog.standing(photos)
+            judged = self._judge([p.record for p in photos.values()], use, moment, False, standing)
             # The index only narrows the candidates: each result's verdict is judged again
             # from the catalog, and a result the index let through wrongly (a stale entry)
             # means the index cannot be trusted for this search.
@@ -375,11 +379,9 @@ class Archive:
             # time zone than the policy's, or are out of date.
             found = self.index.search(query, limit=None, filters=filters, deadline=deadline)
             photos = self.catalog.get_many(h.sha256 for h in found.hits)
-            judged = {
-                sha: v
-                for sha, v in self._judge([p.record for p in photos.values()], use, moment).items()
-                if v.status in wanted
-            }
+            standing = self.catalog.standing(photos)
+            every = self._judge([p.record for p in photos.values()], use, moment, False, standing)
+            judged = {sha: v for sha, v in every.items() if v.status in wanted}
             kept = [h for h in found.hits if h.sha256 in judged]
             total = len(kept)
             counts = {}
@@ -396,7 +398,6 @@ class Archive:
         }
         marked = self.index.highlight(found.terms, captions)
         revisions = self.catalog.revisions(h.sha256 for h in hits)
-        standing = self.catalog.standing(h.sha256 for h in hits)
         results = [
             SearchResult(
                 record=photos[h.sha256].record,
