@@ -11,8 +11,24 @@ measured in the same run.
    on SQLite FTS5 over the same documents as a peer figure.
 3. reindex time at the largest size, and `photoarchive --help` start-up time.
 4. `duplicates` at each size, and at 10,000 the same grouping with every pair compared.
+5. With --scale, instead of the above: search at 1,000,000 photos (scripts/bench_scale.py).
+   A corpus of news-style captions (38 words on average, Zipf vocabulary of 30,000 words,
+   planted query words, eight credits, dates over two years) entered through the library
+   and cached in --cache (keyed by generator version and size; built once, niced): tantivy
+   at --scale-size (1,000,000) and at --scale-small (300,000), Whoosh at --scale-small, the
+   code before this work (commit d8259f0, a git worktree in the cache) with its own Whoosh
+   index at --scale-small, SQLite FTS5 (porter) at both sizes as the peer. Measured, every
+   engine in turn per query class: reindex time and peak memory; each query class in
+   process (warm), through the CLI and on the desk page; the desk under load (--load-clients
+   for --load-seconds); the every-photo query before and after; CLI start-up before and
+   after. Markdown tables on stdout, progress on stderr. The first run builds the cache
+   (hours at full size); later runs take about an hour.
 
     python scripts/bench.py [--large 20 --medium 20] [--entries 10000,100000] [--repeat 30]
+    python scripts/bench.py --scale [--cache ~/.cache/photoarchive-bench]
+        [--scale-size 1000000 --scale-small 300000] [--repeat 30 --cli-repeat 7]
+        [--desk-workers 4 --desk-repeat 20 --load-clients 8 --load-seconds 20]
+        [--no-tantivy-small] [--no-baseline] [--skip-reindex]
 """
 
 from __future__ import annotations
@@ -343,7 +359,30 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="ingest rounds (medians)")
     parser.add_argument("--skip-ingest", action="store_true")
+    scale = parser.add_argument_group("search at scale (--scale; the sections above are skipped)")
+    scale.add_argument("--scale", action="store_true", help="search at 1,000,000 photos")
+    scale.add_argument("--cache", default="~/.cache/photoarchive-bench", help="corpus cache")
+    scale.add_argument("--scale-size", type=int, default=1_000_000, help="tantivy, FTS5")
+    scale.add_argument(
+        "--scale-small", type=int, default=300_000, help="Whoosh, before, tantivy, FTS5"
+    )
+    scale.add_argument(
+        "--no-tantivy-small", dest="tantivy_small", action="store_false",
+        help="no tantivy archive at --scale-small",
+    )  # fmt: skip
+    scale.add_argument("--no-baseline", action="store_true", help="no code-before figures")
+    scale.add_argument("--skip-reindex", action="store_true")
+    scale.add_argument("--desk-workers", type=int, default=4)
+    scale.add_argument("--desk-repeat", type=int, default=20)
+    scale.add_argument("--load-clients", type=int, default=8)
+    scale.add_argument("--load-seconds", type=float, default=20.0)
     args = parser.parse_args()
+    if args.scale:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_scale
+
+        bench_scale.run(args)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.skip_ingest:
