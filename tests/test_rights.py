@@ -342,9 +342,9 @@ def test_verdict_filters_judge_each_set_of_facts_once_and_agree_with_every_photo
 ) -> None:
     """Searches filtered by verdict judge the distinct rights facts in the index, not each
     hit; they keep exactly the photos that judging every hit keeps."""
-    from photoarchive.index import SearchFilters
     from photoarchive.policy import USES
     from photoarchive.rights import VERDICTS
+    from photoarchive.search import SearchFilters
     from tests.test_wire import wire_photo
 
     # Staff pictures may be used every way, so each restriction alone decides their verdict.
@@ -438,7 +438,7 @@ def test_verdict_filters_judge_every_hit_after_the_policy_time_zone_changed(
     seeded: Archive,
 ) -> None:
     """Facts in the index were read in the old zone; until a reindex each hit is judged."""
-    from photoarchive.index import SearchFilters
+    from photoarchive.search import SearchFilters
 
     arc = reopen(seeded, lambda t: t.replace('"Europe/London"', '"Asia/Tokyo"', 1))
     with arc:

@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw
 
 from photoarchive import Archive
 from photoarchive.fingerprints import pixel_digest
-from photoarchive.index import SearchFilters
 from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim, photoshop_resources
+from photoarchive.search import SearchFilters
 
 EXIFTOOL = shutil.which("exiftool")
 

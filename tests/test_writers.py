@@ -257,13 +257,13 @@ def test_cleared_for_never_returns_a_photo_whose_verdict_fails_even_with_a_stale
 
 def test_verify_finds_damaged_postings_behind_good_stored_fields(filled: Path) -> None:
     """An entry whose stored digest matches but whose words are gone from the postings."""
-    from photoarchive.index import Entry
+    from photoarchive.search import Entry
 
     with open_archive(filled) as arc:
         victim = next(arc.catalog.iter_photos()).record
         (entry,) = arc._entries([victim])
         # Index the photo under words it does not have, keeping the digest of the truth.
-        from photoarchive.index import document
+        from photoarchive.search.whoosh_engine import whoosh_document as document
 
         good = document(entry)
         wrong = Entry(victim.__class__(**{**victim.to_dict(), "caption": "nothing alike"}))
@@ -327,7 +327,6 @@ def test_an_edit_whose_index_update_fails_is_saved_and_finished_by_the_next_writ
     filled: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from photoarchive.editing import edit_photo
-    from photoarchive.index import SearchIndex
 
     with open_archive(filled) as arc:
         photo = next(arc.catalog.iter_photos()).record
@@ -336,7 +335,7 @@ def test_an_edit_whose_index_update_fails_is_saved_and_finished_by_the_next_writ
             raise IndexUnavailableError("the search index is locked by another process")
 
         with monkeypatch.context() as patch:
-            patch.setattr(SearchIndex, "add", busy)
+            patch.setattr(type(arc.index), "add", busy)
             result = edit_photo(arc, photo.id, {"caption": "Tanks by the river"}, "desk")
         assert result.index_pending and "locked" in result.index_pending
         assert result.record.caption == "Tanks by the river"

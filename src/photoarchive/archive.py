@@ -20,10 +20,10 @@ from photoarchive.errors import (
     PhotoArchiveError,
     StorageError,
 )
-from photoarchive.index import Entry, SearchFilters, SearchIndex
 from photoarchive.locking import WriterLock
 from photoarchive.policy import POLICY_FILE, STARTER_POLICY, RightsPolicy, load_policy
 from photoarchive.record import PhotoRecord
+from photoarchive.search import Entry, SearchEngine, SearchFilters, highlight, open_engine
 from photoarchive.states import PhotoState, state_fields, superseded_by, withheld
 from photoarchive.store import FileStore, atomic_write
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 CATALOG_FILE = "catalog.sqlite"
 BULK_INDEX = 20_000
-INDEX_DIR = "index"
 
 
 @dataclass(frozen=True)
@@ -93,13 +92,18 @@ class Archive:
         self._policy: RightsPolicy | None = None
         self._policy_state: tuple[int, int, int] | None = None
         self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly)
-        self.index = SearchIndex(root / INDEX_DIR, archive_id=self.catalog.archive_id())
+        self.index: SearchEngine = self._engine()
         if (
             self.catalog.schema_version() < len(MIGRATIONS)
             or self.catalog.relink_pending()
             or self.catalog.pending("rebuild_index")
         ):
             self._upgrade(on_wait)
+
+    def _engine(self, name: str | None = None) -> SearchEngine:
+        """Return the search engine `name` (default: the archive's) for this archive."""
+        engine = name or self.settings.search_engine
+        return open_engine(engine, self.root, self.catalog.archive_id())
 
     def _upgrade(self, on_wait: Callable[[str], None] | None) -> None:
         """Bring a catalog from an older photoarchive up to date: its schema (migrated when
@@ -134,7 +138,7 @@ class Archive:
             ) from None
         self.catalog = Catalog(self.root / CATALOG_FILE, readonly=True)
         self.index.close()
-        self.index = SearchIndex(self.root / INDEX_DIR, archive_id=self.catalog.archive_id())
+        self.index = self._engine()
 
     def _relink(self) -> int:
         """Link every photo to its picture again by the identity rules (see Catalog.relink)."""
@@ -333,6 +337,7 @@ class Archive:
         verdicts: Iterable[str] | None = None,
         count_agencies: bool = False,
         seconds: float | None = None,
+        sort: str = "relevance",
     ) -> SearchPage:
         """Return one page of records matching a query, best first, with rights verdicts.
 
@@ -341,10 +346,11 @@ class Archive:
         kept; with `verdicts`, only photos whose verdict (for the policy's default use, or
         `cleared_for`) is one of them. Totals and agency counts follow what is kept; a page
         past the last is empty. The index search stops with QueryTimeoutError after
-        `seconds` (default: the archive's query_seconds setting).
+        `seconds` (default: the archive's query_seconds setting). `sort` is "relevance"
+        (best first), "date" (newest taken first) or "ingested" (newest arrivals first).
         """
-        from photoarchive.index_postings import Deadline
         from photoarchive.rights import PASSING
+        from photoarchive.search.deadline import Deadline
 
         deadline = Deadline.after(self.settings.query_seconds if seconds is None else seconds)
         moment = at or _now()
@@ -364,6 +370,7 @@ class Archive:
                 filters=narrowed,
                 count_agencies=count_agencies,
                 deadline=deadline,
+                sort=sort,
             )
             hits, total, counts = found.hits, found.total, found.agency_counts
             photos = self.catalog.get_many(h.sha256 for h in hits)
@@ -377,7 +384,9 @@ class Archive:
             assert wanted is not None
             # Judge every hit from the catalog: the facts in the index were read in another
             # time zone than the policy's, or are out of date.
-            found = self.index.search(query, limit=None, filters=filters, deadline=deadline)
+            found = self.index.search(
+                query, limit=None, filters=filters, deadline=deadline, sort=sort
+            )
             photos = self.catalog.get_many(h.sha256 for h in found.hits)
             standing = self.catalog.standing(photos)
             every = self._judge([p.record for p in photos.values()], use, moment, False, standing)
@@ -396,7 +405,7 @@ class Archive:
             for h in hits
             if h.sha256 in photos and photos[h.sha256].record.caption
         }
-        marked = self.index.highlight(found.terms, captions)
+        marked = highlight(found.terms, captions)
         revisions = self.catalog.revisions(h.sha256 for h in hits)
         results = [
             SearchResult(
@@ -467,15 +476,33 @@ class Archive:
             "by_format": table("format"),
         }
 
-    def reindex(self, on_progress: Callable[[int], None] | None = None) -> int:
+    def reindex(
+        self, on_progress: Callable[[int], None] | None = None, engine: str | None = None
+    ) -> int:
         """Rebuild the search index from the catalog; return how many photos it holds.
 
+        With `engine` ("whoosh" or "tantivy") other than the archive's, the new engine's
+        index is built, archive.toml is set to it, and the old engine's index is removed.
         The writer lock is held throughout, so nothing written meanwhile is lost: other
         writers wait (and say so), readers go on with the old index until the new one is
         swapped in whole.
         """
         with self.writing("reindex"):
-            return self._rebuild_index(on_progress)
+            if engine is None or engine == self.index.name:
+                return self._rebuild_index(on_progress)
+            from photoarchive.config import set_search_engine
+            from photoarchive.search import check_engine
+
+            new = self._engine(check_engine(engine))
+            count = new.rebuild(self.index_entries(on_progress=on_progress))
+            set_search_engine(self.root / SETTINGS_FILE, engine)
+            self.settings = load_settings(self.root / SETTINGS_FILE)
+            old, self.index = self.index, new
+            old.close()
+            for folder in (old.folder, *old.leftovers()):
+                shutil.rmtree(folder, ignore_errors=True)
+            self.catalog.mark_indexed(self.catalog.all_hashes())
+            return count
 
     def _rebuild_index(self, on_progress: Callable[[int], None] | None) -> int:
         count = self.index.rebuild(self.index_entries(on_progress=on_progress))
@@ -543,21 +570,34 @@ def open_archive(
     return Archive(path, readonly=readonly, on_wait=on_wait)
 
 
-def init_archive(root: str | os.PathLike[str]) -> tuple[Archive, bool]:
-    """Create an archive (or open the existing one); return it and whether it was created."""
+#: The environment variable naming the search engine of archives made by `init`.
+ENGINE_VARIABLE = "PHOTOARCHIVE_SEARCH_ENGINE"
+
+
+def init_archive(
+    root: str | os.PathLike[str], search_engine: str | None = None
+) -> tuple[Archive, bool]:
+    """Create an archive (or open the existing one); return it and whether it was created.
+
+    A new archive searches with `search_engine` ("whoosh" or "tantivy"); by default with
+    $PHOTOARCHIVE_SEARCH_ENGINE, else Whoosh.
+    """
     path = Path(root)
     if is_archive(path):
         # An archive made before the rights policy existed gets the starter policy.
         if not (path / POLICY_FILE).exists():
             atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
         return Archive(path), False
+    from photoarchive.search import check_engine
+
+    engine = check_engine(search_engine or os.environ.get(ENGINE_VARIABLE) or "whoosh")
     try:
         path.mkdir(parents=True, exist_ok=True)
         for sub in ("originals", "renditions"):
             (path / sub).mkdir(exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create archive at {path}: {exc.strerror}") from None
-    archive_settings_tmp = starter_settings_text().encode("utf-8")
+    settings = starter_settings_text()
     # The catalog and index first, archive.toml last: a folder with archive.toml is complete.
     # This is the one place a catalog is created.
     catalog = Catalog(path / CATALOG_FILE, create=True)
@@ -565,6 +605,7 @@ def init_archive(root: str | os.PathLike[str]) -> tuple[Archive, bool]:
     catalog.close()
     if not (path / POLICY_FILE).exists():
         atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
-    SearchIndex(path / INDEX_DIR, archive_id=archive_id).create()
-    atomic_write(path / SETTINGS_FILE, archive_settings_tmp)
+    open_engine(engine, path, archive_id).create()
+    settings = settings.replace('search_engine = "whoosh"', f'search_engine = "{engine}"')
+    atomic_write(path / SETTINGS_FILE, settings.encode("utf-8"))
     return Archive(path), True

@@ -144,6 +144,9 @@ MIGRATIONS: tuple[str, ...] = (
     " WHERE digital_source_type IS NOT NULL;"
     # The index has new fields: it is rebuilt when the archive is first opened to write.
     "\nINSERT INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
+    # The index holds terms made by photoarchive's own analysis, the same for every search
+    # engine: the old one is rebuilt when the archive is first opened to write.
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
 )
 
 

@@ -91,6 +91,16 @@ class ArchiveSettings:
     max_keyword_chars: int = 64
     lock_wait_seconds: int = 600
     query_seconds: int = 10
+    #: "whoosh" (the default) or "tantivy"; `photoarchive reindex --engine` switches.
+    search_engine: str = "whoosh"
+
+
+#: The search engines an archive may use (search.ENGINES), the default first.
+SEARCH_ENGINES = ("whoosh", "tantivy")
+_ENGINE_HELP = (
+    '# search engine: "whoosh" (the default, pure Python) or "tantivy" (for large archives:\n'
+    "# pip install 'photoarchive[tantivy]'); change it with 'photoarchive reindex --engine'"
+)
 
 
 def starter_settings_text() -> str:
@@ -99,7 +109,35 @@ def starter_settings_text() -> str:
     for s in SETTINGS:
         lines.append(f"# {s.help} ({s.minimum}..{s.maximum})")
         lines.append(f"{s.name} = {s.default}")
+    lines += [_ENGINE_HELP, 'search_engine = "whoosh"']
     return "\n".join(lines) + "\n"
+
+
+def set_search_engine(path: Path, engine: str) -> None:
+    """Write `search_engine = ENGINE` into archive.toml at `path`, keeping the rest of the
+    file (comments included) as it is."""
+    from photoarchive.store import atomic_write
+
+    text = path.read_bytes().decode("utf-8-sig")
+    line = f'search_engine = "{engine}"'
+    lines = text.splitlines()
+    current = None
+    header_at = None
+    for number, old in enumerate(lines):
+        header = re.match(r"^\[\s*([^\]]+?)\s*\]", old.strip())
+        if header:
+            current = header.group(1).strip().strip("\"'")
+            if current == SETTINGS_SECTION:
+                header_at = number
+        elif current == SETTINGS_SECTION and re.match(r"^search_engine\s*=", old.strip()):
+            lines[number] = line
+            break
+    else:
+        if header_at is None:
+            lines += [f"[{SETTINGS_SECTION}]", line]
+        else:
+            lines.insert(header_at + 1, line)
+    atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def load_settings(path: Path) -> ArchiveSettings:
@@ -126,7 +164,7 @@ def load_settings(path: Path) -> ArchiveSettings:
         if name == SETTINGS_SECTION:
             continue
         where = f"{path}, line {_line_of(text, name)}"
-        if name in known:
+        if name in known or name == "search_engine":
             # A setting written above the [archive] header would be silently ignored.
             raise ConfigError(f"{where}: {name} must be under [{SETTINGS_SECTION}]")
         if isinstance(value, dict):
@@ -141,15 +179,23 @@ def load_settings(path: Path) -> ArchiveSettings:
         raise ConfigError(
             f"{path}, line {_line_of(text, SETTINGS_SECTION)}: [{SETTINGS_SECTION}] must be a table"
         )
-    values: dict[str, int] = {}
+    values: dict[str, Any] = {}
     for key, value in section.items():
         where = f"{path}, line {_line_of(text, key, SETTINGS_SECTION)}"
+        if key == "search_engine":
+            if value not in SEARCH_ENGINES:
+                raise ConfigError(
+                    f"{where}: search_engine must be {' or '.join(repr(e) for e in SEARCH_ENGINES)}"
+                )
+            values[key] = value
+            continue
         setting = known.get(key)
         if setting is None and isinstance(value, dict):
             table = f"{SETTINGS_SECTION}.{key}"
             raise ConfigError(f"{path}, line {_line_of(text, table)}: unknown section [{table}]")
         if setting is None:
-            raise ConfigError(f"{where}: unknown setting '{key}'{_did_you_mean(key, list(known))}")
+            names = [*known, "search_engine"]
+            raise ConfigError(f"{where}: unknown setting '{key}'{_did_you_mean(key, names)}")
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{where}: {key} must be a whole number")
         if not setting.minimum <= value <= setting.maximum:

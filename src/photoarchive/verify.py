@@ -17,7 +17,7 @@ from photoarchive.store import TEMP_PREFIX
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
     from photoarchive.catalog import StoredPhoto
-    from photoarchive.index import Entry
+    from photoarchive.search import Entry
 
 # Photos whose index postings are looked up word by word, besides every pending one.
 POSTINGS_SAMPLE = 200
@@ -154,7 +154,7 @@ def _index_differences(
 ) -> tuple[list[str], list[str], list[str]]:
     """Return (not indexed, indexed but not catalogued, stale) full hashes: the index's
     stored digest of each document against the one the catalog's values make now."""
-    from photoarchive.index import document, document_digest
+    from photoarchive.search.documents import document, document_digest
 
     indexed = archive.index.digests()
     wanted = None if shas is None else set(shas)

@@ -8,8 +8,8 @@ import sys
 import click
 
 from photoarchive.cli.output import cell, excerpt, open_from_context, print_json, printable, say
-from photoarchive.index import SearchFilters
 from photoarchive.policy import USES
+from photoarchive.search import SearchFilters
 
 
 @click.command()

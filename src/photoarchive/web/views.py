@@ -23,8 +23,8 @@ from markupsafe import Markup, escape
 
 from photoarchive.archive import Archive, SearchPage
 from photoarchive.errors import QueryError
-from photoarchive.index import SearchFilters
 from photoarchive.rights import VERDICTS
+from photoarchive.search import SearchFilters
 from photoarchive.states import state_fields, superseded_by
 from photoarchive.web.app import current_archive
 

@@ -1,0 +1,178 @@
+"""What the index holds of a photo: an engine-neutral document of analysed terms."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from photoarchive.record import PhotoRecord
+from photoarchive.search.analysis import analyse
+
+#: Fields holding analysed terms (joined by spaces for the engines), in index order.
+TERM_FIELDS = (
+    "text",
+    "headline",
+    "keywords",
+    "byline",
+    "credit",
+    "agency",
+    "source",
+    "city",
+    "country",
+    "format",
+    "person",
+    "organisation",
+    "event",
+    "lang",
+    "source_type",
+    "c2pa",
+)
+#: Fields holding one exact value: the agency as one key (for counts and the agency
+#: filter), the version's state ("live", "superseded", "killed", "notice") and what the
+#: photo's verdict depends on (rights.RightsFacts.status_key()).
+KEY_FIELDS = ("agency_key", "state", "rights")
+DATE_FIELDS = ("date_created", "ingested_at")
+
+
+class Entry(NamedTuple):
+    """What the index holds of one photo: its record, its state and its rights facts."""
+
+    record: PhotoRecord
+    #: "live", "superseded", "killed" or "notice"
+    state: str = "live"
+    #: rights.RightsFacts.status_key() of the photo
+    rights: str | None = None
+
+
+def document(entry: Entry) -> dict[str, Any]:
+    """Return the index document of a catalog entry: `sha256`; each of TERM_FIELDS as a
+    list of terms; KEY_FIELDS as strings; DATE_FIELDS as naive datetimes; `digest`.
+    Empty fields are left out."""
+    record, state = entry.record, entry.state
+    place = " ".join(
+        v
+        for v in (
+            record.sublocation,
+            record.city,
+            record.province_state,
+            record.country,
+            record.country_code,
+        )
+        if v
+    )
+    keywords = "\n".join(record.keywords)
+    shown = [
+        str(p.get(k))
+        for p in record.location_shown
+        for k in ("name", "sublocation", "city", "province_state", "country")
+        if p.get(k)
+    ]
+    text = "\n".join(
+        v
+        for v in (
+            record.caption,
+            record.headline,
+            record.title,
+            keywords,
+            place,
+            record.byline,
+            record.credit,
+            # Every language of the caption and title is searched by its words.
+            *record.caption_languages.values(),
+            *record.title_languages.values(),
+            record.alt_text,
+            record.event,
+            *record.persons_shown,
+            *record.organisations_shown,
+            *shown,
+        )
+        if v
+    )
+    texts: dict[str, str | None] = {
+        "text": text,
+        "headline": record.headline,
+        "keywords": keywords,
+        "byline": record.byline,
+        "credit": record.credit,
+        "agency": record.agency,
+        "source": record.source,
+        "city": record.city,
+        "country": " ".join(v for v in (record.country, record.country_code) if v),
+        "format": record.format,
+        "person": "\n".join(record.persons_shown),
+        "organisation": "\n".join(record.organisations_shown),
+        "event": record.event,
+        "lang": " ".join(record.languages),
+        "source_type": source_type_terms(record.digital_source_type),
+        "c2pa": c2pa_terms(record.c2pa),
+    }
+    doc: dict[str, Any] = {"sha256": record.sha256}
+    for name, value in texts.items():
+        terms = analyse(name, value) if value else []
+        if terms:
+            doc[name] = terms
+    for name, key in (("agency_key", record.agency), ("state", state), ("rights", entry.rights)):
+        if key:
+            doc[name] = key
+    for name in DATE_FIELDS:
+        when = parse_datetime(getattr(record, name))
+        if when is not None:
+            doc[name] = when
+    doc["digest"] = document_digest(doc)
+    return doc
+
+
+def source_type_terms(code: str | None) -> str:
+    """Return what `source_type:` finds a picture by: its digital source type's code, and
+    "ai" or "screen" for pictures made by generative AI or captured from a screen."""
+    from photoarchive.provenance import is_ai, is_screen_capture
+
+    if not code:
+        return ""
+    terms = [code.lower()]
+    if is_ai(code):
+        terms.append("ai")
+    if is_screen_capture(code):
+        terms.append("screen")
+    return " ".join(terms)
+
+
+def c2pa_terms(report: dict[str, Any]) -> str:
+    """Return what `c2pa:` finds a picture by: its state, "present" with any manifest, and
+    "ai" when the manifest says generative AI made it."""
+    state = report.get("state")
+    if not state or state == "absent":
+        return "absent"
+    terms = [str(state), "present"]
+    if report.get("ai_generated"):
+        terms.append("ai")
+    return " ".join(terms)
+
+
+def document_digest(doc: dict[str, Any]) -> str:
+    """Return a digest of an index document's content (its `digest` field left out)."""
+    content = {k: v for k, v in doc.items() if k != "digest"}
+    canonical = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """Return a record's ISO date as a naive datetime (its wall-clock time, which editors
+    search by), or None."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=None)
+
+
+def field_terms(doc: dict[str, Any], name: str) -> list[str]:
+    """Return the index terms of a document's field (for checking an index's postings)."""
+    value = doc.get(name)
+    if value is None or name in DATE_FIELDS or name in ("sha256", "digest"):
+        return []
+    return list(value) if isinstance(value, list) else [str(value)]

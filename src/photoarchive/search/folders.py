@@ -1,0 +1,102 @@
+"""An index folder's life, the same for every engine: its marks (which archive, which
+format), building a new one beside it and swapping it in whole."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from photoarchive.errors import IndexOutdatedError, IndexUnavailableError
+
+# The identity of the archive the index was built for (its catalog's archive_id).
+ARCHIVE_ID_FILE = "archive-id"
+# The engine and the version of its documents: an index of another is rebuilt.
+FORMAT_FILE = "format"
+
+
+def write_marks(folder: Path, archive_id: str | None, index_format: str) -> None:
+    """Record in `folder` which archive and format its index is."""
+    from photoarchive.store import atomic_write
+
+    atomic_write(folder / FORMAT_FILE, index_format.encode("ascii"))
+    if archive_id:
+        atomic_write(folder / ARCHIVE_ID_FILE, archive_id.encode("ascii"))
+
+
+def check_marks(folder: Path, archive_id: str | None, index_format: str) -> None:
+    """Raise IndexOutdatedError unless the index in `folder` is of `index_format` and built
+    for the archive `archive_id` (None: any)."""
+    if _read(folder / FORMAT_FILE) != index_format:
+        raise IndexOutdatedError(
+            "the search index was built by another version of photoarchive; rebuild it with "
+            "'photoarchive reindex'"
+        )
+    if archive_id is not None and _read(folder / ARCHIVE_ID_FILE) != archive_id:
+        raise IndexOutdatedError(
+            "the search index was not built for this archive's catalog (it was copied from "
+            "another archive or is older); rebuild it with 'photoarchive reindex'"
+        )
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def leftovers(folder: Path) -> tuple[Path, Path]:
+    """Return the folders a rebuild works in (the new index, the old one): present only
+    while a rebuild runs or after one was killed."""
+    return (folder.with_name(folder.name + ".rebuild"), folder.with_name(folder.name + ".old"))
+
+
+def fresh_build_folder(folder: Path) -> Path:
+    """Return an empty folder beside `folder` to build a new index in."""
+    tmp, _ = leftovers(folder)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def swap_in(folder: Path) -> None:
+    """Put the index built in the rebuild folder in place of `folder`, so searches never
+    see a half-built one: in one step where the system can exchange two folders, else by
+    two renames."""
+    from photoarchive.store import exchange_paths
+
+    tmp, old = leftovers(folder)
+    if folder.exists() and exchange_paths(tmp, folder):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    if old.exists():
+        shutil.rmtree(old)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def folder_identity(folder: Path) -> tuple[int, int] | None:
+    """Return (device, inode) of a folder: a rebuild swaps in another one."""
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def missing(folder: Path) -> IndexUnavailableError:
+    """Return the error for an index that is not there."""
+    return IndexUnavailableError(
+        f"the search index is missing ({folder}); rebuild it with 'photoarchive reindex'"
+    )
+
+
+def damaged(exc: BaseException) -> IndexUnavailableError:
+    """Return the error for an index an engine cannot read."""
+    return IndexUnavailableError(
+        f"the search index is damaged ({type(exc).__name__}: {exc}); rebuild it with "
+        "'photoarchive reindex'"
+    )

@@ -1,0 +1,52 @@
+"""What a search is asked and answers, whichever engine runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+#: The states of photos that are never published: left out of searches unless asked for.
+WITHHELD = ("superseded", "killed", "notice")
+#: How results may be ordered: by score, or newest first by date taken or ingested.
+SORTS = ("relevance", "date", "ingested")
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions on results that do not affect ranking: agency, date taken, versions and
+    rights verdict."""
+
+    agency: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    #: Which versions: the current one of each live picture by default; add "killed"
+    #: for killed pictures, "superseded" for older versions, "notice" for kill notices.
+    states: tuple[str, ...] = ("live",)
+    #: Only photos with one of these RightsFacts.status_key() values, None for any; killed,
+    #: superseded and notice photos are then kept only if `killed_passes` (their verdict is
+    #: always blocked).
+    rights: frozenset[str] | None = None
+    killed_passes: bool = False
+
+    def hidden_states(self) -> list[str]:
+        """Return the withheld states left out of the results."""
+        return [s for s in WITHHELD if s not in self.states]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: which photo and its score."""
+
+    sha256: str
+    score: float
+
+
+@dataclass(frozen=True)
+class IndexResults:
+    """A page of hits, the total number of matches and, if asked, matches per agency."""
+
+    hits: list[Hit]
+    total: int
+    agency_counts: dict[str, int] = field(default_factory=dict)
+    #: The query's words as they stand in the index, for marking them in captions.
+    terms: frozenset[str] = frozenset()

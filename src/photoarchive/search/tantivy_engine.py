@@ -1,0 +1,445 @@
+"""The tantivy engine: a compiled (Rust) index for large archives, `pip install
+photoarchive[tantivy]` and `search_engine = "tantivy"` in archive.toml."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from photoarchive.errors import IndexUnavailableError, PhotoArchiveError
+from photoarchive.search import folders
+from photoarchive.search.deadline import Deadline, check_time, time_budget
+from photoarchive.search.documents import (
+    DATE_FIELDS,
+    KEY_FIELDS,
+    TERM_FIELDS,
+    Entry,
+    document,
+    field_terms,
+)
+from photoarchive.search.query import (
+    MAX_EXPANSIONS,
+    And,
+    AndMaybe,
+    DateRange,
+    Every,
+    Node,
+    Not,
+    Or,
+    Pattern,
+    Phrase,
+    Term,
+    parse_query,
+    too_many_expansions,
+)
+from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
+
+NAME = "tantivy"
+#: The engine and the version of its documents (see search.folders.FORMAT_FILE).
+INDEX_FORMAT = "tantivy-1"
+WRITER_LOCK_SECONDS = 60.0
+# The writer's memory for documents not yet written out, shared by its threads: larger
+# means fewer, larger segments while rebuilding; 1M photos stay well under 1.5 GB.
+_REBUILD_HEAP = 512_000_000
+_UPDATE_HEAP = 64_000_000
+# Agencies counted per search (tantivy's terms aggregation returns the top N).
+_MAX_AGENCIES = 10_000
+
+
+def _tantivy() -> Any:
+    try:
+        import tantivy
+    except ImportError:
+        raise PhotoArchiveError(
+            "this archive's search engine is tantivy, which is not installed: "
+            "pip install 'photoarchive[tantivy]' (or 'photoarchive reindex --engine whoosh')"
+        ) from None
+    return tantivy
+
+
+def _schema() -> Any:
+    tantivy = _tantivy()
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("sha256", stored=True, tokenizer_name="raw", index_option="basic")
+    # Terms come analysed by our own code (search.analysis), joined by spaces.
+    for name in TERM_FIELDS:
+        builder.add_text_field(name, tokenizer_name="whitespace", index_option="position")
+    for name in KEY_FIELDS:
+        # The agency as a fast field: filters and counts run inside the engine.
+        builder.add_text_field(
+            name, tokenizer_name="raw", index_option="basic", fast=name == "agency_key"
+        )
+    for name in DATE_FIELDS:
+        builder.add_date_field(name, indexed=True, fast=True)
+    # A digest of everything else in the document (see documents.document_digest).
+    builder.add_text_field("digest", stored=True, tokenizer_name="raw", index_option="basic")
+    return builder.build()
+
+
+def tantivy_document(entry: Entry) -> dict[str, Any]:
+    """Return the tantivy document of a catalog entry (terms joined by spaces, dates in
+    UTC as tantivy keeps them)."""
+    out: dict[str, Any] = {}
+    for name, value in document(entry).items():
+        if isinstance(value, list):
+            out[name] = " ".join(value)
+        elif isinstance(value, datetime):
+            out[name] = value.replace(tzinfo=UTC)
+        else:
+            out[name] = value
+    return out
+
+
+class TantivyEngine:
+    """A tantivy index in one folder; derived from the catalog and rebuildable.
+
+    One process writes at a time (tantivy's lock; the archive's writer lock already
+    orders photoarchive's writers); searchers see each commit as it lands.
+    """
+
+    name = NAME
+
+    def __init__(self, folder: Path, archive_id: str | None = None) -> None:
+        self.folder = folder
+        self.archive_id = archive_id
+        self._index: Any = None
+        self._schema: Any = None
+        self._identity: tuple[int, int] | None = None
+
+    # -- the folder -----------------------------------------------------------------------
+    def create(self) -> None:
+        """Create an empty index, replacing whatever is in the folder."""
+        tantivy = _tantivy()
+        self.close()
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        tantivy.Index(_schema(), path=str(self.folder))
+        folders.write_marks(self.folder, self.archive_id, INDEX_FORMAT)
+
+    def exists(self) -> bool:
+        """Return True if an index is present in the folder."""
+        return (self.folder / "meta.json").is_file()
+
+    def check(self) -> None:
+        """Raise IndexUnavailableError (saying to run reindex) unless the index is usable."""
+        self._open()
+
+    def leftovers(self) -> tuple[Path, Path]:
+        """Return the folders a rebuild works in (see search.folders.leftovers)."""
+        return folders.leftovers(self.folder)
+
+    def _open(self) -> Any:
+        if self._index is not None and folders.folder_identity(self.folder) != self._identity:
+            self.close()  # a rebuild swapped in another folder
+        if self._index is None:
+            tantivy = _tantivy()
+            if not self.exists():
+                raise folders.missing(self.folder)
+            folders.check_marks(self.folder, self.archive_id, INDEX_FORMAT)
+            try:
+                index = tantivy.Index.open(str(self.folder))
+            except Exception as exc:
+                raise folders.damaged(exc) from None
+            self._index = index
+            self._schema = index.schema
+            self._identity = folders.folder_identity(self.folder)
+        return self._index
+
+    def _searcher(self) -> Any:
+        index = self._open()
+        try:
+            index.reload()  # sees the latest commit (cheap when there is none)
+            return index.searcher()
+        except Exception as exc:
+            self.close()
+            raise folders.damaged(exc) from None
+
+    def close(self) -> None:
+        """Let go of the open index (its files stay mapped until then)."""
+        self._index = None
+        self._schema = None
+
+    # -- writing --------------------------------------------------------------------------
+    def _writer(self, index: Any, heap: int) -> Any:
+        """Return the index's writer, waiting while another process holds tantivy's lock."""
+        waited = 0.0
+        while True:
+            try:
+                return index.writer(heap_size=heap, num_threads=min(4, os.cpu_count() or 1))
+            except ValueError as exc:
+                if "lock" not in str(exc).lower() or waited >= WRITER_LOCK_SECONDS:
+                    if "lock" in str(exc).lower():
+                        raise IndexUnavailableError(
+                            f"the search index is locked by another process for over "
+                            f"{WRITER_LOCK_SECONDS:.0f} s; try again when it has finished"
+                        ) from None
+                    raise folders.damaged(exc) from None
+                time.sleep(0.25)
+                waited += 0.25
+
+    def add(self, entries: Iterable[Entry], delete: Iterable[str] = ()) -> int:
+        """Add or replace documents (and delete those of `delete`, by sha256) in one commit;
+        return how many were written."""
+        tantivy = _tantivy()
+        index = self._open()
+        writer = self._writer(index, _UPDATE_HEAP)
+        count = 0
+        try:
+            for sha in delete:
+                writer.delete_documents_by_term("sha256", sha)
+            for entry in entries:
+                writer.delete_documents_by_term("sha256", entry.record.sha256)
+                writer.add_document(
+                    tantivy.Document.from_dict(tantivy_document(entry), index.schema)
+                )
+                count += 1
+            writer.commit()
+        except BaseException:
+            writer.rollback()
+            raise
+        finally:
+            writer.wait_merging_threads()  # lets go of the lock
+        return count
+
+    def rebuild(self, entries: Iterable[Entry]) -> int:
+        """Replace the whole index with documents for `entries`; return the count."""
+        tantivy = _tantivy()
+        tmp = folders.fresh_build_folder(self.folder)
+        schema = _schema()
+        index = tantivy.Index(schema, path=str(tmp))
+        writer = self._writer(index, _REBUILD_HEAP)
+        count = 0
+        from_dict = tantivy.Document.from_dict
+        for entry in entries:
+            writer.add_document(from_dict(tantivy_document(entry), schema))
+            count += 1
+        writer.commit()
+        writer.wait_merging_threads()
+        del writer, index
+        folders.write_marks(tmp, self.archive_id, INDEX_FORMAT)
+        self.close()
+        folders.swap_in(self.folder)
+        return count
+
+    # -- reading --------------------------------------------------------------------------
+    def rights_keys(self) -> list[str]:
+        """Return every distinct RightsFacts.status_key() value in the index."""
+        searcher = self._searcher()
+        return [term for term, count in searcher.terms_with_prefix("rights", "") if count]
+
+    def all_hashes(self) -> set[str]:
+        """Return the sha256 of every document in the index."""
+        return set(self.digests())
+
+    def digests(self) -> dict[str, str | None]:
+        """Return each document's content digest (see documents.document_digest) by sha256."""
+        tantivy = _tantivy()
+        searcher = self._searcher()
+        if not searcher.num_docs:
+            return {}
+        found = searcher.search(tantivy.Query.all_query(), searcher.num_docs, count=False)
+        out: dict[str, str | None] = {}
+        for _, address in found.hits:
+            doc = searcher.doc(address)
+            out[doc.get_first("sha256")] = doc.get_first("digest")
+        return out
+
+    def missing_postings(self, entries: Iterable[Entry]) -> list[str]:
+        """Return the sha256 of entries whose terms the index cannot find them by: each term
+        of each field of the document the catalog would make, looked up with the photo."""
+        tantivy = _tantivy()
+        searcher = self._searcher()
+        schema = self._schema
+        query = tantivy.Query
+        bad: list[str] = []
+        for entry in entries:
+            doc = document(entry)
+            this = query.term_query(schema, "sha256", entry.record.sha256)
+            terms = [(n, t) for n in doc for t in set(field_terms(doc, n))]
+            if searcher.search(this, 1).count != 1:
+                bad.append(entry.record.sha256)
+                continue
+            for name, text in terms:
+                both = query.boolean_query(
+                    [
+                        (tantivy.Occur.Must, this),
+                        (tantivy.Occur.Must, query.term_query(schema, name, text)),
+                    ]
+                )
+                if searcher.search(both, 1).count != 1:
+                    bad.append(entry.record.sha256)
+                    break
+        return bad
+
+    def search(
+        self,
+        query: str,
+        limit: int | None = 20,
+        page: int = 1,
+        filters: SearchFilters | None = None,
+        count_agencies: bool = False,
+        deadline: Deadline | None = None,
+        sort: str = "relevance",
+    ) -> IndexResults:
+        """Return one page of hits ranked by BM25 (every hit with limit=None) and the total;
+        `sort="date"` or `"ingested"` lists newest first instead. Filters, agency counts,
+        pages and limits as in the Whoosh engine; the search itself runs in tantivy,
+        uninterrupted, and the deadline is checked around it."""
+        tantivy = _tantivy()
+        parsed = parse_query(query)
+        with time_budget(deadline):
+            searcher = self._searcher()
+            compiled = _Compiler(tantivy, self._schema, searcher).compile(parsed.tree)
+            narrowed = _filtered(tantivy, self._schema, compiled, filters or SearchFilters())
+            check_time()
+            size = searcher.num_docs
+            first = 0 if limit is None else (page - 1) * limit
+            wanted = size if limit is None else limit
+            if size == 0 or wanted <= 0 or first >= size:
+                # tantivy cannot be asked for no results; count them alone
+                total = searcher.search(narrowed, 1).count if size else 0
+                return IndexResults(hits=[], total=total, terms=parsed.marked)
+            options: dict[str, Any] = {"count": True, "offset": first}
+            if sort != "relevance":
+                options["order_by_field"] = "ingested_at" if sort == "ingested" else "date_created"
+                options["order"] = tantivy.Order.Desc
+            found = searcher.search(narrowed, wanted, **options)
+            check_time()
+            ordered = sort != "relevance"
+            hits = [
+                Hit(searcher.doc(address).get_first("sha256"), 0.0 if ordered else float(score))
+                for score, address in found.hits
+            ]
+            counts: dict[str, int] = {}
+            if count_agencies:
+                result = searcher.aggregate(
+                    narrowed,
+                    {"agencies": {"terms": {"field": "agency_key", "size": _MAX_AGENCIES}}},
+                )
+                counts = {
+                    str(b["key"]): int(b["doc_count"])
+                    for b in result["agencies"]["buckets"]
+                    if b["key"]
+                }
+        return IndexResults(
+            hits=hits, total=int(found.count), agency_counts=counts, terms=parsed.marked
+        )
+
+
+class _Compiler:
+    """From the query tree to tantivy's queries."""
+
+    def __init__(self, tantivy: Any, schema: Any, searcher: Any) -> None:
+        self.t = tantivy
+        self.schema = schema
+        self.searcher = searcher
+        self.expanded = 0
+        self.shown: list[str] = []
+
+    def compile(self, node: Node) -> Any:
+        query = self.t.Query
+        boost = node.boost
+        if isinstance(node, Term):
+            out = query.term_query(self.schema, node.field, node.text)
+        elif isinstance(node, Phrase):
+            out = query.phrase_query(self.schema, node.field, list(node.terms))
+        elif isinstance(node, Pattern):
+            terms = self._expand(node)
+            if not terms:
+                return query.empty_query()
+            # Every photo found scores the same, as in the Whoosh engine (and Lucene).
+            return query.const_score_query(
+                query.term_set_query(self.schema, node.field, terms), boost
+            )
+        elif isinstance(node, DateRange):
+            out = query.range_query(
+                self.schema,
+                node.field,
+                self.t.FieldType.Date,
+                node.start.replace(tzinfo=UTC) if node.start else None,
+                node.end.replace(tzinfo=UTC) if node.end else None,
+            )
+            return query.const_score_query(out, boost)
+        elif isinstance(node, Every):
+            return query.const_score_query(query.all_query(), boost)
+        elif isinstance(node, Not):
+            out = self._boolean([], [self.compile(node.part)])
+        elif isinstance(node, AndMaybe):
+            out = query.boolean_query(
+                [
+                    (self.t.Occur.Must, self.compile(node.required)),
+                    (self.t.Occur.Should, self.compile(node.optional)),
+                ]
+            )
+        elif isinstance(node, And):
+            musts = [self.compile(p) for p in node.parts if not isinstance(p, Not)]
+            nots = [self.compile(p.part) for p in node.parts if isinstance(p, Not)]
+            out = self._boolean(musts, nots)
+        else:
+            assert isinstance(node, Or)
+            out = query.boolean_query([(self.t.Occur.Should, self.compile(p)) for p in node.parts])
+        return out if boost == 1.0 else query.boost_query(out, boost)
+
+    def _boolean(self, musts: list[Any], nots: list[Any]) -> Any:
+        occur = self.t.Occur
+        if not musts:  # only exclusions: every photo but those
+            musts = [self.t.Query.const_score_query(self.t.Query.all_query(), 0.0)]
+        if len(musts) == 1 and not nots:
+            return musts[0]
+        return self.t.Query.boolean_query(
+            [(occur.Must, m) for m in musts] + [(occur.MustNot, n) for n in nots]
+        )
+
+    def _expand(self, pattern: Pattern) -> list[str]:
+        """Return the index terms a wildcard, prefix or word range stands for; raise
+        QueryError past MAX_EXPANSIONS for the query's patterns together."""
+        self.shown.append(pattern.shown())
+        check_time()
+        candidates = self.searcher.terms_with_prefix(pattern.field, pattern.literal_prefix())
+        found = sorted(term for term, count in candidates if count and pattern.matches(term))
+        self.expanded += len(found)
+        if self.expanded > MAX_EXPANSIONS:
+            raise too_many_expansions(self.shown)
+        return found
+
+
+def _filtered(tantivy: Any, schema: Any, compiled: Any, filters: SearchFilters) -> Any:
+    """Return the query with the filters added: they narrow without scoring."""
+    query, occur = tantivy.Query, tantivy.Occur
+    musts: list[Any] = []
+    nots: list[Any] = []
+    if filters.agency:
+        musts.append(query.term_query(schema, "agency_key", filters.agency))
+    if filters.date_from or filters.date_to:
+        musts.append(
+            query.range_query(
+                schema,
+                "date_created",
+                tantivy.FieldType.Date,
+                filters.date_from.replace(tzinfo=UTC) if filters.date_from else None,
+                filters.date_to.replace(tzinfo=UTC) if filters.date_to else None,
+            )
+        )
+    hidden = filters.hidden_states()
+    if hidden:
+        nots.append(query.term_set_query(schema, "state", hidden))
+    if filters.rights is not None:
+        passing = query.term_set_query(schema, "rights", sorted(filters.rights))
+        withheld = query.term_set_query(schema, "state", list(WITHHELD))
+        if filters.killed_passes:
+            musts.append(query.boolean_query([(occur.Should, passing), (occur.Should, withheld)]))
+        else:
+            musts.append(passing)
+            nots.append(withheld)
+    if not musts and not nots:
+        return compiled
+    clauses = [(occur.Must, compiled)]
+    clauses += [(occur.Must, query.const_score_query(m, 0.0)) for m in musts]
+    clauses += [(occur.MustNot, n) for n in nots]
+    return query.boolean_query(clauses)

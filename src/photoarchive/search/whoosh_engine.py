@@ -1,0 +1,660 @@
+"""The Whoosh engine: the archive's default index, pure Python, in one folder."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from photoarchive.errors import IndexUnavailableError
+from photoarchive.search import folders
+from photoarchive.search.deadline import CHECK_EVERY, Deadline, check_time, time_budget
+from photoarchive.search.documents import DATE_FIELDS, Entry, document, field_terms
+from photoarchive.search.query import (
+    MAX_EXPANSIONS,
+    And,
+    AndMaybe,
+    DateRange,
+    Every,
+    Node,
+    Not,
+    Or,
+    Pattern,
+    Phrase,
+    Term,
+    parse_query,
+    too_many_expansions,
+)
+from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
+
+NAME = "whoosh"
+INDEX_NAME = "photos"
+#: The engine and the version of its documents (see search.folders.FORMAT_FILE).
+INDEX_FORMAT = "whoosh-2"
+WRITER_LOCK_SECONDS = 60.0
+#: A query matching more than this share of the photos is ranked newest first: its words
+#: say little about relevance (BM25 gives a word in every photo almost no weight), and
+#: scoring every match in Python is what made it slow.
+BROAD_SHARE = 0.5
+# Fields searched by their terms (already analysed, joined by spaces), with positions for
+# phrases where phrases make sense.
+_PHRASE_FIELDS = (
+    "text",
+    "headline",
+    "keywords",
+    "byline",
+    "credit",
+    "agency",
+    "source",
+    "city",
+    "country",
+    "person",
+    "organisation",
+    "event",
+)
+_WORD_FIELDS = ("format", "lang", "source_type", "c2pa")
+
+
+@functools.cache
+def _schema() -> Any:
+    from whoosh import fields
+    from whoosh.analysis import SpaceSeparatedTokenizer
+
+    terms = SpaceSeparatedTokenizer()
+    spec: dict[str, Any] = {"sha256": fields.ID(stored=True, unique=True)}
+    for name in _PHRASE_FIELDS:
+        spec[name] = fields.TEXT(analyzer=terms, phrase=True)
+    for name in _WORD_FIELDS:
+        spec[name] = fields.TEXT(analyzer=terms, phrase=False)
+    spec["agency_key"] = fields.ID(sortable=True)
+    spec["state"] = fields.ID()
+    spec["rights"] = fields.ID()
+    for name in DATE_FIELDS:
+        spec[name] = fields.DATETIME(sortable=True)
+    # A digest of everything else in the document: verify compares it with what the
+    # catalog says now, so a stale entry cannot pass as good.
+    spec["digest"] = fields.STORED()
+    return fields.Schema(**spec)
+
+
+def whoosh_document(entry: Entry) -> dict[str, Any]:
+    """Return the Whoosh document of a catalog entry (terms joined by spaces)."""
+    return {k: " ".join(v) if isinstance(v, list) else v for k, v in document(entry).items()}
+
+
+class WhooshEngine:
+    """A Whoosh index in one folder; derived from the catalog and rebuildable."""
+
+    name = NAME
+
+    def __init__(self, folder: Path, archive_id: str | None = None) -> None:
+        self.folder = folder
+        #: The catalog's identity; an index built for another one is refused.
+        self.archive_id = archive_id
+        self._ix: Any = None
+        # The folder the open index lives in: a rebuild swaps in another folder, and
+        # readers must then drop the old one's files.
+        self._identity: tuple[int, int] | None = None
+        # Opening a searcher reads every segment's metadata; long-lived processes (the web
+        # desk) keep one per thread and refresh it when the index changes.
+        self._local = threading.local()
+
+    # -- the folder -----------------------------------------------------------------------
+    def create(self) -> None:
+        """Create an empty index, replacing whatever is in the folder."""
+        from whoosh import index
+
+        self.close()
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        self._ix = index.create_in(str(self.folder), _schema(), indexname=INDEX_NAME)
+        folders.write_marks(self.folder, self.archive_id, INDEX_FORMAT)
+        self._identity = folders.folder_identity(self.folder)
+
+    def exists(self) -> bool:
+        """Return True if an index is present in the folder."""
+        from whoosh import index
+
+        if not self.folder.is_dir():
+            return False
+        try:
+            return bool(index.exists_in(str(self.folder), indexname=INDEX_NAME))
+        except Exception:  # a damaged table of contents: there is an index, a broken one
+            return any(self.folder.glob(f"_{INDEX_NAME}_*.toc"))
+
+    def check(self) -> None:
+        """Raise IndexUnavailableError (saying to run reindex) unless the index is usable:
+        present, undamaged, of this version and built for this archive."""
+        self._open()
+
+    def leftovers(self) -> tuple[Path, Path]:
+        """Return the folders a rebuild works in (see search.folders.leftovers)."""
+        return folders.leftovers(self.folder)
+
+    def _follow_folder(self) -> None:
+        """Forget the open index if its folder was replaced (a rebuild) or removed."""
+        if self._ix is None:
+            return
+        if folders.folder_identity(self.folder) != self._identity:
+            self.close()
+            with suppress(Exception):
+                self._ix.close()
+            self._ix = None
+
+    def _open(self) -> Any:
+        self._follow_folder()
+        if self._ix is None:
+            from whoosh import index
+
+            if not self.exists():
+                raise folders.missing(self.folder)
+            try:
+                ix = index.open_dir(str(self.folder), indexname=INDEX_NAME)
+                ix.schema.names()  # reads the table of contents: a damaged one fails
+            except Exception as exc:
+                raise folders.damaged(exc) from None
+            try:
+                folders.check_marks(self.folder, self.archive_id, INDEX_FORMAT)
+            except IndexUnavailableError:
+                ix.close()
+                raise
+            self._ix = ix
+            self._identity = folders.folder_identity(self.folder)
+        return self._ix
+
+    # -- writing --------------------------------------------------------------------------
+    def add(self, entries: Iterable[Entry], delete: Iterable[str] = ()) -> int:
+        """Add or replace documents (and delete those of `delete`, by sha256) in one commit;
+        return how many were written."""
+        from whoosh.index import LockError
+
+        ix = self._open()
+        try:
+            writer = ix.writer(timeout=WRITER_LOCK_SECONDS, delay=0.25, **_writer_options())
+        except LockError:
+            raise IndexUnavailableError(
+                f"the search index is locked by another process for over "
+                f"{WRITER_LOCK_SECONDS:.0f} s; try again when it has finished"
+            ) from None
+        count = 0
+        try:
+            for sha in delete:
+                writer.delete_by_term("sha256", sha)
+            for entry in entries:
+                writer.update_document(**whoosh_document(entry))
+                count += 1
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        return count
+
+    def rebuild(self, entries: Iterable[Entry]) -> int:
+        """Replace the whole index with documents for `entries`; return the count."""
+        from whoosh import index
+
+        tmp = folders.fresh_build_folder(self.folder)
+        ix = index.create_in(str(tmp), _schema(), indexname=INDEX_NAME)
+        # Postings are written in pure Python: one writer process per core (each with its
+        # own segment) rebuilds about half again as fast on two cores.
+        procs = min(4, os.cpu_count() or 1)
+        options = {"limitmb": _writer_memory_mb(procs), **_writer_options()}
+        if procs > 1:
+            writer = ix.writer(procs=procs, multisegment=True, **options)
+        else:
+            writer = ix.writer(**options)
+        count = 0
+        for entry in entries:
+            writer.add_document(**whoosh_document(entry))
+            count += 1
+        writer.commit()
+        ix.close()
+        folders.write_marks(tmp, self.archive_id, INDEX_FORMAT)
+        self.close()
+        self._ix = None
+        folders.swap_in(self.folder)
+        return count
+
+    # -- reading --------------------------------------------------------------------------
+    def rights_keys(self) -> list[str]:
+        """Return every distinct RightsFacts.status_key() value in the index."""
+        with self._searcher() as searcher:
+            return [text.decode("utf-8") for text in searcher.reader().lexicon("rights")]
+
+    def all_hashes(self) -> set[str]:
+        """Return the sha256 of every document in the index."""
+        return set(self.digests())
+
+    def digests(self) -> dict[str, str | None]:
+        """Return each document's content digest (see documents.document_digest) by sha256."""
+        with self._searcher() as searcher:
+            return {f["sha256"]: f.get("digest") for f in searcher.all_stored_fields()}
+
+    def missing_postings(self, entries: Iterable[Entry]) -> list[str]:
+        """Return the sha256 of entries whose terms the index cannot find them by: each
+        term of each field of the document the catalog would make is looked up in the
+        postings (a check of the index's content, not only of its stored fields)."""
+        bad: list[str] = []
+        with self._searcher() as searcher:
+            reader = searcher.reader()
+            for entry in entries:
+                sha = entry.record.sha256
+                docnum = searcher.document_number(sha256=sha)
+                if docnum is None or not _postings_hold(reader, document(entry), docnum):
+                    bad.append(sha)
+        return bad
+
+    def search(
+        self,
+        query: str,
+        limit: int | None = 20,
+        page: int = 1,
+        filters: SearchFilters | None = None,
+        count_agencies: bool = False,
+        deadline: Deadline | None = None,
+        sort: str = "relevance",
+    ) -> IndexResults:
+        """Return one page of hits (every hit with limit=None) and the total.
+
+        Ranked by BM25 (`sort="relevance"`), except a query matching more than BROAD_SHARE
+        of the photos, which is listed newest first by date taken, as with `sort="date"`
+        (`"ingested"`: newest ingested first). `filters` narrow the results without
+        changing their scores; `count_agencies` adds the number of matches per agency
+        (over all pages). A page past the last is empty (with the true total). With a
+        `deadline`, the search stops with QueryTimeoutError when it passes; a query beyond
+        the query language's limits is refused with QueryError.
+        """
+        from whoosh import query as q
+
+        parsed = parse_query(query)
+        self._open()
+        wanted = filters or SearchFilters()
+        with self._searcher() as searcher, time_budget(deadline):
+            reader = searcher.reader()
+            compiled = _compile(parsed.tree, reader, _Expansions())
+            # Filters are given to Whoosh as plain sets of document numbers: its own bit sets
+            # are tested for emptiness once per matching document, which is slow. Masking the
+            # few hidden versions is much cheaper than allowing the many live ones.
+            allowed = _allowed(searcher, wanted)
+            hidden = (
+                set(searcher.docs_for_query(_mask(wanted))) if wanted.hidden_states() else set()
+            )
+            if wanted.rights is not None:
+                by_rights, hidden_by_rights = _rights_limits(searcher, wanted)
+                if by_rights is not None:
+                    allowed = by_rights if allowed is None else allowed & by_rights
+                hidden |= hidden_by_rights
+            if allowed is not None and not allowed:
+                # Whoosh takes an empty filter for no filter at all
+                return IndexResults(hits=[], total=0, terms=parsed.marked)
+            docs_count = searcher.doc_count_all()
+            broad = limit is not None and compiled.estimate_size(reader) > docs_count * BROAD_SHARE
+            if sort != "relevance" or broad:
+                hits, total, docs = self._by_date(
+                    searcher,
+                    compiled,
+                    "ingested_at" if sort == "ingested" else "date_created",
+                    allowed,
+                    hidden,
+                    limit,
+                    page,
+                )
+                counts = self._agency_counts(searcher, docs) if count_agencies else {}
+                return IndexResults(
+                    hits=hits, total=total, agency_counts=counts, terms=parsed.marked
+                )
+            if limit is None:
+                results = _collect(searcher, compiled, None, True, allowed, hidden or None)
+                total = len(results)
+                page_hits = list(results)
+            else:
+                # Skipping blocks that cannot rank pays for one word in under a tenth of the
+                # photos; for anything else Whoosh must then count the matches in a second
+                # pass, which costs more than it saved (two words, phrases, fields: 30-45%
+                # faster without; a word in every photo 20%).
+                optimize = (
+                    isinstance(compiled, q.Term)
+                    and searcher.doc_frequency(compiled.fieldname, compiled.text) * 10 < docs_count
+                )
+                # Pages are cut here rather than by Whoosh's search_page, which shows the last
+                # page for any page past it (a script paging until it gets nothing would
+                # never stop); no search ranks more documents than the index holds.
+                first = (page - 1) * limit
+                ranked = max(1, min(first + limit, docs_count))
+                results = _collect(searcher, compiled, ranked, optimize, allowed, hidden or None)
+                total = len(results)  # with `optimize`, a second, cheap pass counts them
+                page_hits = results[first : first + limit] if first < total else []
+            hits = [Hit(sha256=h["sha256"], score=float(h.score or 0.0)) for h in page_hits]
+            counts = {}
+            if count_agencies:
+                # Apart from the ranking: a facet in Whoosh's collector keeps a Python object
+                # per match, which cost more than the search itself on broad queries.
+                counts = self._agency_counts(
+                    searcher, _matching(searcher, compiled, allowed, hidden)
+                )
+        return IndexResults(hits=hits, total=total, agency_counts=counts, terms=parsed.marked)
+
+    def _by_date(
+        self,
+        searcher: Any,
+        compiled: Any,
+        column: str,
+        allowed: set[int] | None,
+        hidden: set[int],
+        limit: int | None,
+        page: int,
+    ) -> tuple[list[Hit], int, Any]:
+        """Return a page of the matches newest first by a date column (no scoring: the
+        matching documents are read from the postings), the total and every match."""
+        import numpy as np
+
+        docs = _matching(searcher, compiled, allowed, hidden)
+        check_time()
+        dates = self._column(searcher, column)[docs]
+        # Newest first; photos without the date last, each group in index order.
+        order = np.lexsort((docs, -dates))
+        first = 0 if limit is None else (page - 1) * limit
+        chosen = order[first:] if limit is None else order[first : first + limit]
+        reader = searcher.reader()
+        hits = [Hit(reader.stored_fields(int(docs[i]))["sha256"], 0.0) for i in chosen]
+        return hits, len(docs), docs
+
+    def _column(self, searcher: Any, name: str) -> Any:
+        """Return a date column as an array of int64 by document number (0 for none),
+        made once per index version this thread reads."""
+        import numpy as np
+
+        reader = searcher.reader()
+        cache: dict[str, Any] = self._reader_cache(reader)
+        if name not in cache:
+            values = np.zeros(reader.doc_count_all(), dtype=np.int64)
+            # Segment by segment: one without any photo that has the date has no column.
+            for leaf, offset in reader.leaf_readers():
+                if leaf.has_column(name):
+                    count = leaf.doc_count_all()
+                    column = leaf.column_reader(name, translate=False)
+                    values[offset : offset + count] = np.fromiter(
+                        (v or 0 for v in column), dtype=np.int64, count=count
+                    )
+            cache[name] = values
+        return cache[name]
+
+    def _reader_cache(self, reader: Any) -> dict[str, Any]:
+        cached = getattr(self._local, "columns", None)
+        # Held by the reader itself, not its id: a new reader may be given a freed one's id.
+        if cached is None or cached[0] is not reader:
+            cached = (reader, {})
+            self._local.columns = cached
+        return cached[1]
+
+    def _agency_counts(self, searcher: Any, docs: Any) -> dict[str, int]:
+        """Count the matches per agency: their document numbers against a per-index array
+        of each document's agency."""
+        import numpy as np
+
+        codes, names = self._agency_column(searcher)
+        counted = np.bincount(codes[docs], minlength=len(names))
+        return {names[i]: int(n) for i, n in enumerate(counted) if n and names[i]}
+
+    def _agency_column(self, searcher: Any) -> tuple[Any, list[str]]:
+        """Return (agency code of each document, the agencies by code), made once per index
+        version this thread reads."""
+        import numpy as np
+
+        reader = searcher.reader()
+        cache = self._reader_cache(reader)
+        if "agency" in cache:
+            return cache["agency"]  # type: ignore[no-any-return]
+        names: list[str] = [""]
+        index: dict[str, int] = {"": 0}
+        column = reader.column_reader("agency_key", translate=True)
+        codes = np.zeros(reader.doc_count_all(), dtype=np.int64)
+        for docnum, value in enumerate(column):
+            text = value.decode("utf-8") if isinstance(value, bytes) else str(value or "")
+            code = index.get(text)
+            if code is None:
+                code = index[text] = len(names)
+                names.append(text)
+            codes[docnum] = code
+        cache["agency"] = (codes, names)
+        return codes, names
+
+    @contextmanager
+    def _searcher(self) -> Iterator[Any]:
+        """Yield this thread's searcher, reopened only when the index has changed."""
+        ix = self._open()
+        searcher = getattr(self._local, "searcher", None)
+        try:
+            if searcher is None:
+                searcher = _new_searcher(ix)
+            elif not searcher.up_to_date():
+                # A fresh searcher rather than refresh(): Whoosh's refresh fails on a reader
+                # opened while the index was empty.
+                searcher.close()
+                searcher = _new_searcher(ix)
+        except Exception as exc:  # files removed or damaged under a running process
+            self._local.searcher = None
+            self._ix = None
+            raise folders.damaged(exc) from None
+        self._local.searcher = searcher
+        yield searcher
+
+    def close(self) -> None:
+        """Close this thread's searcher, if one is open."""
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is not None:
+            searcher.close()
+            self._local.searcher = None
+
+
+# -- from the query tree to Whoosh's queries ----------------------------------------------------
+class _Expansions:
+    """The index terms a query's wildcards, prefixes and word ranges stand for, counted
+    against MAX_EXPANSIONS together."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.shown: list[str] = []
+
+    def expand(self, pattern: Pattern, reader: Any) -> list[bytes]:
+        """Return the index terms `pattern` stands for; raise QueryError past the limit.
+
+        The lexicon is read under the search's time budget, and at most one term past the
+        limit is read: a wildcard such as `*a*` stands for most of the index.
+        """
+        self.shown.append(pattern.shown())
+        name = pattern.field
+        if name not in reader.schema:
+            return []
+        prefix = pattern.literal_prefix()
+        candidates = (
+            reader.expand_prefix(name, prefix.encode("utf-8")) if prefix else reader.lexicon(name)
+        )
+        found: list[bytes] = []
+        for n, btext in enumerate(candidates):
+            if n % CHECK_EVERY == 0:
+                check_time()
+            if not btext.startswith(prefix.encode("utf-8")):
+                break
+            if not pattern.matches(btext.decode("utf-8")):
+                continue
+            self.total += 1
+            if self.total > MAX_EXPANSIONS:
+                raise too_many_expansions(self.shown)
+            found.append(btext)
+        return found
+
+
+def _compile(node: Node, reader: Any, expansions: _Expansions) -> Any:
+    """Return the Whoosh query for a query tree."""
+    from whoosh import query as q
+
+    from photoarchive.search.whoosh_postings import PostingsRange, PostingsTerms
+
+    if isinstance(node, Term):
+        return q.Term(node.field, node.text, boost=node.boost)
+    if isinstance(node, Phrase):
+        return q.Phrase(node.field, list(node.terms), boost=node.boost)
+    if isinstance(node, Pattern):
+        original = q.Wildcard(node.field, node.shown(), boost=node.boost)
+        return PostingsTerms(original, expansions.expand(node, reader))
+    if isinstance(node, DateRange):
+        return PostingsRange.of(q.DateRange(node.field, node.start, node.end, boost=node.boost))
+    if isinstance(node, Every):
+        return q.Every(boost=node.boost)
+    if isinstance(node, Not):
+        return q.Not(_compile(node.part, reader, expansions), boost=node.boost)
+    if isinstance(node, AndMaybe):
+        return q.AndMaybe(
+            _compile(node.required, reader, expansions),
+            _compile(node.optional, reader, expansions),
+            boost=node.boost,
+        )
+    parts = [_compile(p, reader, expansions) for p in node.parts]
+    if isinstance(node, And):
+        return q.And(parts, boost=node.boost)
+    assert isinstance(node, Or)
+    return q.Or(parts, boost=node.boost)
+
+
+def _allowed(searcher: Any, filters: SearchFilters) -> set[int] | None:
+    """Return the documents the agency and date filters allow, None for all."""
+    from whoosh import query as q
+
+    from photoarchive.search.whoosh_postings import PostingsRange
+
+    parts: list[Any] = []
+    if filters.agency:
+        parts.append(q.Term("agency_key", filters.agency))
+    if filters.date_from or filters.date_to:
+        parts.append(
+            PostingsRange.of(q.DateRange("date_created", filters.date_from, filters.date_to))
+        )
+    if not parts:
+        return None
+    return set(searcher.docs_for_query(parts[0] if len(parts) == 1 else q.And(parts)))
+
+
+def _mask(filters: SearchFilters) -> Any:
+    """Return a Whoosh query for the versions left out (few)."""
+    from whoosh import query as q
+
+    return q.Or([q.Term("state", s) for s in filters.hidden_states()])
+
+
+def _matching(searcher: Any, compiled: Any, allowed: set[int] | None, hidden: set[int]) -> Any:
+    """Return the matching document numbers, filtered, as a sorted numpy array (postings
+    only, no scoring)."""
+    import numpy as np
+
+    docs = np.fromiter(searcher.docs_for_query(compiled), dtype=np.int64)
+    if allowed is not None:
+        docs = docs[np.isin(docs, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))]
+    if hidden:
+        docs = docs[~np.isin(docs, np.fromiter(hidden, dtype=np.int64, count=len(hidden)))]
+    return np.unique(docs)
+
+
+def _new_searcher(ix: Any) -> Any:
+    from photoarchive.search.whoosh_postings import TimedSearcher
+
+    return TimedSearcher(ix.reader(), fromindex=ix)
+
+
+def _collect(
+    searcher: Any,
+    compiled: Any,
+    limit: int | None,
+    optimize: bool,
+    allowed: set[int] | None,
+    hidden: set[int] | None,
+) -> Any:
+    """Run a search as Whoosh's Searcher.search does, with the time budget checked as the
+    documents are collected."""
+    from photoarchive.search.whoosh_postings import TimedCollector
+
+    collector = TimedCollector(searcher.collector(limit=limit, optimize=optimize), allowed, hidden)
+    searcher.search_with_collector(compiled, collector)
+    return collector.results()
+
+
+def _postings_hold(reader: Any, doc: dict[str, Any], docnum: int) -> bool:
+    from whoosh.matching import ReadTooFar
+    from whoosh.reading import TermNotFound
+
+    for name in doc:
+        for text in set(field_terms(doc, name)):
+            try:
+                matcher = reader.postings(name, text.encode("utf-8"))
+            except TermNotFound:
+                return False
+            if not matcher.is_active():
+                return False
+            if matcher.id() < docnum:
+                try:
+                    matcher.skip_to(docnum)
+                except ReadTooFar:  # the postings end before the document
+                    return False
+            if not matcher.is_active() or matcher.id() != docnum:
+                return False
+    return True
+
+
+def _rights_limits(searcher: Any, filters: SearchFilters) -> tuple[set[int] | None, set[int]]:
+    """Return the documents a rights filter allows (None for all) and those it hides.
+
+    Whichever side holds fewer documents is read: allowing the few cleared photos, or
+    hiding the few that are not.
+    """
+    from whoosh.query import Term as WhooshTerm
+
+    from photoarchive.search.whoosh_postings import docs_with_terms
+
+    wanted = filters.rights or frozenset()
+    reader = searcher.reader()
+    keys = [text.decode("utf-8") for text in reader.lexicon("rights")]
+    passing = [k for k in keys if k in wanted]
+    failing = [k for k in keys if k not in wanted]
+    # Killed, superseded and notice photos are blocked whatever their rights facts.
+    killed: set[int] = set()
+    for state in WITHHELD:
+        killed |= set(searcher.docs_for_query(WhooshTerm("state", state)))
+
+    def size(group: list[str]) -> int:
+        return sum(reader.doc_frequency("rights", k) for k in group)
+
+    if size(passing) <= size(failing):
+        allowed = docs_with_terms(reader, (("rights", k) for k in passing))
+        return (allowed | killed if filters.killed_passes else allowed - killed), set()
+    hidden = docs_with_terms(reader, (("rights", k) for k in failing))
+    return None, (hidden - killed if filters.killed_passes else hidden | killed)
+
+
+def _writer_memory_mb(procs: int) -> int:
+    """Return the postings memory limit for each writer process, in Whoosh's megabytes.
+
+    Postings beyond the limit are sorted through temporary files, which made a rebuild of
+    100,000 photos take almost twice as long; Whoosh's estimate is about half of what the
+    postings really take, so an eighth of the machine's memory, shared between the writer
+    processes, stays within a quarter of it.
+    """
+    try:
+        total_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    except (ValueError, OSError, AttributeError):
+        return 256
+    return max(128, min(1024, total_mb // 8 // max(1, procs)))
+
+
+def _writer_options() -> dict[str, Any]:
+    """Return the options every index writer is given."""
+    from photoarchive.search.whoosh_codec import WriterCodec
+
+    # Segments are left as separate files: Whoosh opens a compound segment by copying each
+    # part into memory, which at 100,000 photos cost every search process 0.1-0.2 s.
+    return {"codec": WriterCodec(), "compound": False}
