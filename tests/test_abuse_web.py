@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from photoarchive.ingest import IngestOptions
-from tests.test_query_limits import SLOW_PHRASE, SLOW_QUERY, fill
+from tests.test_query_limits import SLOW_PHRASE, fill
 
 BUDGET = 1.0  # the desk's --query-seconds in these tests
 MARGIN = 2.0  # for a busy 2-core machine: a hostile request is answered within BUDGET + this
@@ -61,7 +61,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     root = work / "archive"
     picture = work / "Kharkiv front line.jpg"
     picture.write_bytes(big_jpeg())
-    with fill(root, DESK_PHOTOS) as arc:
+    # On Whoosh, where the slow queries are slow (tantivy answers them at once).
+    with fill(root, DESK_PHOTOS, engine="whoosh") as arc:
         report = arc.ingest([picture], IngestOptions(caption="Download test", credit="AFP"))
         original_id = report.outcomes[0].id or ""
     port = free_port()
@@ -132,9 +133,8 @@ HOSTILE = [
     ("8 KB phrase (API)", "/api/search?q=" + quote('"' + "flag " * 1640 + '"'), 400, "too long"),
     ("wildcard storm", "/?q=k%2A", 400, "be more specific"),
     ("wildcard storm (API)", "/api/search?q=%2Ak%2A", 400, "be more specific"),
-    ("slow query", "/?q=" + quote(SLOW_QUERY), 503, "took too long"),
-    ("slow query (API)", "/api/search?q=" + quote(SLOW_QUERY), 503, "took longer than 1 s"),
-    ("slow phrase (API)", "/api/search?q=" + quote(SLOW_PHRASE), 503, "narrow it"),
+    ("slow phrase", "/?q=" + quote(SLOW_PHRASE), 503, "took too long"),
+    ("slow phrase (API)", "/api/search?q=" + quote(SLOW_PHRASE), 503, "took longer than 1 s"),
 ]
 
 

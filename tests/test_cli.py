@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from photoarchive.cli import main
 from tests.conftest import FIXTURES
+from tests.engines import index_dir
 from tests.hostile import write_bad_files
 
 
@@ -164,7 +165,7 @@ def test_verify_finds_bit_rot_and_reindex_repairs_the_index(seeded_cli: Any) -> 
     data = bytearray(original.read_bytes())
     data[-10] ^= 0xFF
     original.write_bytes(bytes(data))
-    shutil.rmtree(root / "index")
+    shutil.rmtree(index_dir(root))
     result = seeded_cli("verify", "--json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)

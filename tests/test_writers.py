@@ -27,6 +27,7 @@ from photoarchive.errors import (
     IndexUnavailableError,
 )
 from photoarchive.metadata.xmp_writer import build_xmp
+from tests.engines import index_dir
 
 CREDITS = ("REUTERS/Gleb Garanich", "AFP", "Channel 4", "Twitter")
 
@@ -176,7 +177,7 @@ def test_prune_still_deletes_a_few_leftovers(filled: Path) -> None:
 def test_writers_refuse_a_missing_index_instead_of_making_a_partial_one(
     filled: Path, tmp_path: Path, command: str
 ) -> None:
-    shutil.rmtree(filled / "index")
+    shutil.rmtree(index_dir(filled))
     new = make_photos(tmp_path / "new", range(200, 202))
     with open_archive(filled) as arc:
         some_id = next(arc.catalog.iter_photos()).record.id
@@ -186,7 +187,7 @@ def test_writers_refuse_a_missing_index_instead_of_making_a_partial_one(
         "watch": ("watch", str(new), "--once", "--settle", "0.1", "--poll", "0.1"),
     }[command]
     result = run(filled, *args)
-    assert not (filled / "index").exists()  # never re-created holding only new photos
+    assert not index_dir(filled).exists()  # never re-created holding only new photos
     if command == "edit":
         # The edit itself is saved; search catching up waits for the rebuild.
         assert result.returncode == 0 and "search does not show it yet" in result.stderr
@@ -206,8 +207,8 @@ def test_writers_refuse_a_missing_index_instead_of_making_a_partial_one(
 def test_an_index_copied_from_another_archive_is_refused(filled: Path, tmp_path: Path) -> None:
     other, _ = init_archive(tmp_path / "other")
     other.close()
-    shutil.rmtree(filled / "index")
-    shutil.copytree(tmp_path / "other" / "index", filled / "index")
+    shutil.rmtree(index_dir(filled))
+    shutil.copytree(index_dir(tmp_path / "other"), index_dir(filled))
     one_error(run(filled, "search", "izium"), "another archive", "reindex")
     one_error(run(filled, "ingest", str(make_photos(tmp_path / "n", range(300, 301)))), "reindex")
 
@@ -491,7 +492,7 @@ def test_the_desk_follows_a_rebuilt_index_and_a_changed_policy(
     assert run(filled, "ingest", str(tmp_path / "after")).returncode == 0
     response = client.get("/api/search?q=izium&limit=100")
     assert response.status_code == 200 and response.get_json()["total"] == 15
-    index_files = {str(p) for p in (filled / "index").iterdir()}
+    index_files = {str(p) for p in index_dir(filled).iterdir()}
     for fd in Path("/proc/self/fd").iterdir():
         try:
             target = os.readlink(fd)

@@ -357,8 +357,9 @@ class WhooshEngine:
         docs = _matching(searcher, compiled, allowed, hidden)
         check_time()
         dates = self._column(searcher, column)[docs]
-        # Newest first; photos without the date last, each group in index order.
-        order = np.lexsort((docs, -dates))
+        # Newest first (~ turns the unsigned dates around); photos without the date last;
+        # each group in index order.
+        order = np.lexsort((docs, ~dates))
         first = 0 if limit is None else (page - 1) * limit
         chosen = order[first:] if limit is None else order[first : first + limit]
         reader = searcher.reader()
@@ -366,22 +367,24 @@ class WhooshEngine:
         return hits, len(docs), docs
 
     def _column(self, searcher: Any, name: str) -> Any:
-        """Return a date column as an array of int64 by document number (0 for none),
+        """Return a date column as an array of uint64 by document number (0 for none),
         made once per index version this thread reads."""
         import numpy as np
 
         reader = searcher.reader()
         cache: dict[str, Any] = self._reader_cache(reader)
         if name not in cache:
-            values = np.zeros(reader.doc_count_all(), dtype=np.int64)
+            values = np.zeros(reader.doc_count_all(), dtype=np.uint64)
             # Segment by segment: one without any photo that has the date has no column.
             for leaf, offset in reader.leaf_readers():
                 if leaf.has_column(name):
                     count = leaf.doc_count_all()
                     column = leaf.column_reader(name, translate=False)
                     values[offset : offset + count] = np.fromiter(
-                        (v or 0 for v in column), dtype=np.int64, count=count
+                        (v or 0 for v in column), dtype=np.uint64, count=count
                     )
+            # Whoosh gives a photo without the date the largest value: made 0, it sorts last.
+            values[values == np.iinfo(np.uint64).max] = 0
             cache[name] = values
         return cache[name]
 
@@ -511,11 +514,12 @@ def _compile(node: Node, reader: Any, expansions: _Expansions) -> Any:
     if isinstance(node, Not):
         return q.Not(_compile(node.part, reader, expansions), boost=node.boost)
     if isinstance(node, AndMaybe):
-        return q.AndMaybe(
+        maybe = q.AndMaybe(
             _compile(node.required, reader, expansions),
             _compile(node.optional, reader, expansions),
-            boost=node.boost,
         )
+        maybe.boost = node.boost
+        return maybe
     parts = [_compile(p, reader, expansions) for p in node.parts]
     if isinstance(node, And):
         return q.And(parts, boost=node.boost)
@@ -579,7 +583,14 @@ def _collect(
     documents are collected."""
     from photoarchive.search.whoosh_postings import TimedCollector
 
-    collector = TimedCollector(searcher.collector(limit=limit, optimize=optimize), allowed, hidden)
+    inner = searcher.collector(limit=limit, optimize=optimize)
+    if not optimize:
+        # Whoosh still swaps a union's matcher for its better half once the top N are
+        # known, skipping the documents only the other half matches; without the second
+        # counting pass that `optimize` brings, the total would leave them out
+        # ("tank OR flag": 67 of 96 on a second page of 5).
+        inner.replace = 0
+    collector = TimedCollector(inner, allowed, hidden)
     searcher.search_with_collector(compiled, collector)
     return collector.results()
 
