@@ -67,3 +67,7 @@ class QueryTimeoutError(QueryError):
 
 class ExportRefusedError(PhotoArchiveError):
     """Photos an export may not send: killed, superseded, a kill notice, not cleared."""
+
+
+class ServeError(PhotoArchiveError):
+    """The desk cannot listen on its address, or its worker processes cannot start."""

@@ -19,11 +19,18 @@ from photoarchive.cli.output import open_from_context, say
 )
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=None,
+    help="Worker processes, each with its own archive and search index reader: searches in "
+    "different workers run in parallel.  [default: one per CPU core, 2 to 8]",
+)
+@click.option(
     "--threads",
     type=click.IntRange(1, 64),
     default=4,
     show_default=True,
-    help="Requests served at once.",
+    help="Requests each worker process serves at once.",
 )
 @click.option(
     "--allowed-host",
@@ -39,13 +46,15 @@ from photoarchive.cli.output import open_from_context, say
     type=click.FloatRange(0.1, 3600),
     default=5.0,
     show_default=True,
-    help="Longest a search may run; a longer one is stopped and answered with a 503.",
+    help="Longest a search may run; a longer one is stopped and answered with a 503. A worker "
+    "process stuck as a whole for 10 s longer than this is stopped and replaced.",
 )
 @click.pass_context
 def serve(
     ctx: click.Context,
     host: str,
     port: int,
+    workers: int | None,
     threads: int,
     allowed_hosts: tuple[str, ...],
     query_seconds: float,
@@ -61,25 +70,38 @@ def serve(
     through a DNS name of its own (DNS rebinding). Behind a reverse proxy that passes on
     its public name, give that name with --allowed-host.
 
+    The desk runs in several worker processes (gunicorn), each opening the archive for
+    itself, so that editors' searches run side by side on the machine's cores; each
+    follows new photos and a reindex as they are written. Ctrl-C or SIGTERM stops them all.
+
     Example:
 
     \b
         photoarchive serve --port 8080
-        photoarchive serve --allowed-host photos.example.com
+        photoarchive serve --workers 4 --allowed-host photos.example.com
     """
-    import waitress
+    from functools import partial
 
-    from photoarchive.web import create_app
+    from photoarchive.web import create_app, server
     from photoarchive.web.hosts import desk_names
 
     names = desk_names(host, allowed_hosts)
-    app = create_app(ctx.obj, allowed_hosts=names, query_seconds=query_seconds)
+    # Checked here, once, before any worker starts: a broken archive or rights.toml is one
+    # error line rather than a worker failing to boot.
+    create_app(ctx.obj, allowed_hosts=names, query_seconds=query_seconds)
+    listener = server.listen(host, port)
     if not _is_loopback(host):
         say(f"warning: serving on {host}: anyone who can reach this machine can see the archive")
     if names:
         say(f"Answering to loopback names and {', '.join(names)}")
-    say(f"Serving {ctx.obj} at http://{_url_host(host)}:{port}/ (Ctrl-C to stop)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="photoarchive")
+    count = workers or server.default_workers()
+    processes = f"{count} worker process" + ("es" if count > 1 else "")
+    say(f"Serving {ctx.obj} at http://{_url_host(host)}:{port}/ with {processes} (Ctrl-C to stop)")
+    server.run(
+        partial(create_app, ctx.obj, allowed_hosts=names, query_seconds=query_seconds),
+        listener,
+        server.server_options(count, threads, query_seconds),
+    )
 
 
 def _host_names(values: tuple[str, ...]) -> tuple[str, ...]:
