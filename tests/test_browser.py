@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from photoarchive import init_archive
-from photoarchive.web import create_app
+from tests.test_desk_workers import serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # As root and without a network, Chromium needs these to start quietly.
@@ -33,20 +31,13 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def server(demo_photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from waitress.server import create_server
-
+    """The desk as editors run it: `photoarchive serve` with its worker processes."""
     root = tmp_path_factory.mktemp("browser") / "archive"
     arc, _ = init_archive(root)
     with arc:
         arc.ingest([demo_photos])
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    httpd = create_server(create_app(root), host="127.0.0.1", port=port, threads=2)
-    thread = threading.Thread(target=httpd.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    httpd.close()
+    with serving(root) as desk:
+        yield f"http://127.0.0.1:{desk.port}"
 
 
 def test_search_see_thumbnails_and_open_a_photo(server: str, tmp_path: Path) -> None:

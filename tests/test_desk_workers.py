@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 from photoarchive import open_archive
 from photoarchive.cli import main
+from photoarchive.config import SEARCH_ENGINES
 from tests.conftest import FIXTURES
 from tests.hostile import good_jpeg
 
@@ -62,8 +63,8 @@ def cli(root: Path, *args: str) -> str:
     return result.stdout
 
 
-def make_archive(root: Path) -> Path:
-    cli(root, "init")
+def make_archive(root: Path, engine: str) -> Path:
+    cli(root, "init", "--engine", engine)
     photos = sorted(str(p) for p in FIXTURES.glob("*.jpg"))
     cli(root, "ingest", "-j", "1", "--caption", CAPTION, *photos)
     return root
@@ -198,12 +199,16 @@ def serving(root: Path, *args: str, workers: int = 2, group: bool = False) -> It
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_archive(tmp_path_factory.mktemp("workers") / "archive")
+    return make_archive(tmp_path_factory.mktemp("workers") / "archive", "whoosh")
 
 
-@pytest.fixture(scope="module")
-def desk(archive: Path) -> Iterator[Desk]:
-    with serving(archive, "--threads", "2") as running:
+@pytest.fixture(scope="module", params=SEARCH_ENGINES)
+def desk(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Desk]:
+    """A desk of two workers over an archive of each search engine."""
+    folder = tmp_path_factory.mktemp(f"workers-{request.param}")
+    with serving(make_archive(folder / "archive", request.param), "--threads", "2") as running:
         yield running
 
 
