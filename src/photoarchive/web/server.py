@@ -114,7 +114,8 @@ def run(make_app: Callable[[], Any], listener: socket.socket, options: ServerOpt
     # script of three-byte letters and below the long queries the search answers with
     # a clear 400 of its own ("query too long"); its other choice, no limit, reads a
     # line of megabytes in time that grows with its square (30 MB: 90 s of a worker).
-    # So the cap is raised to waitress's 256 KB, for this process and its workers.
+    # So the cap is raised to 256 KB (as waitress, the desk's server before, had it), for
+    # this process and its workers.
     message.MAX_REQUEST_LINE = max(message.MAX_REQUEST_LINE, REQUEST_LINE_BYTES)
     settings: dict[str, Any] = {
         # gunicorn takes over the bound socket: a port in use was said by listen(), and

@@ -157,8 +157,9 @@ def _send(data: bytes, mimetype: str, download_name: str | None = None) -> Respo
 
 
 def _send_path(path: Path, mimetype: str, etag: str, download_name: str | None = None) -> Response:
-    """Stream a file from the archive: the server sends it in chunks (waitress's file
-    wrapper), never read whole into memory, and answers ranges and If-None-Match."""
+    """Stream a file from the archive: the server sends it in chunks (gunicorn's file
+    wrapper, with sendfile), never read whole into memory, and answers ranges and
+    If-None-Match."""
     try:
         response = send_file(path, mimetype=mimetype, conditional=True, etag=etag)
     except FileNotFoundError:  # removed since it was looked up (verify --prune)
