@@ -229,7 +229,8 @@ def build_archive(root: Path, n: int, engine: str | None) -> dict[str, Any]:
     from photoarchive import init_archive
     from photoarchive.catalog import StoredPhoto
 
-    kwargs = {"search_engine": engine} if engine else {}
+    # The code before this work has one engine; today's is told which (not the environment).
+    kwargs = {"search_engine": engine or "whoosh"} if tantivy_available() else {}
     arc, _ = init_archive(root, **kwargs)
     words = 0
     started = time.perf_counter()
@@ -354,7 +355,10 @@ def fmt_ms(values: list[float], errors: int = 0) -> str:
 
 def cells(section: str, times: dict[str, Row], labels: list[str]) -> list[list[str]]:
     return [
-        [name, *(fmt_ms(row[lb], len(ERRORS.get((section, name, lb), []))) for lb in labels)]
+        [
+            name,
+            *(fmt_ms(row.get(lb, []), len(ERRORS.get((section, name, lb), []))) for lb in labels),
+        ]
         for name, row in times.items()
     ]
 
@@ -491,7 +495,7 @@ class Cache:
             size=size,
             build_s=seconds,
             build_peak_mb=peak / 1024,
-            commit=git_commit(self.baseline_src if kind == "baseline" else REPO),
+            commit=code_commit(built.env),
             built_at=time.strftime("%Y-%m-%d %H:%M"),
         )
         building.rename(built.path)
@@ -500,6 +504,22 @@ class Cache:
         built.meta = meta
         say(f"cache: built {built.label} in {seconds:.0f} s, peak {peak / 1024:.0f} MB")
         return built
+
+
+def code_commit(env: dict[str, str]) -> str:
+    """The commit of the photoarchive that `env` imports (a checkout's HEAD, + if edited)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import photoarchive; print(photoarchive.__file__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    src = Path(out.stdout.strip()).parent
+    dirty = subprocess.run(
+        ["git", "-C", str(src), "status", "--porcelain", "--", "."], capture_output=True, text=True
+    ).stdout.strip()
+    return git_commit(src) + ("+" if dirty else "")
 
 
 def git_commit(repo: Path) -> str:
@@ -768,7 +788,10 @@ def desk(
     try:
         for b in engines:
             say(f"desk: starting {b.label} with {workers} workers")
-            desks[b.label] = start_desk(b.path, workers)
+            try:
+                desks[b.label] = start_desk(b.path, workers)
+            except (RuntimeError, SystemExit, OSError) as exc:
+                failed("desk", "start", b.label, str(exc))
         times: dict[str, Row] = {}
         for name, (*_, path) in QUERIES.items():
             say(f"desk: {name}")
@@ -879,7 +902,8 @@ def run(options: Any) -> None:
         f"words from a Zipf vocabulary of {VOCABULARY:,} words, s={ZIPF_S}, plus planted "
         "query words), "
         f"{len(CREDITS)} credits, dates over {DAYS} days; {os.cpu_count()} cores. Archives "
-        f"cached in {cache.dir}.\n"
+        f"cached in {cache.dir}. Today's code: {code_commit(whoosh.env)}; before: "
+        f"{BASELINE_COMMIT}.\n"
     )
     rows = []
     for b in (*engines, fts_large, fts_small):
@@ -1015,7 +1039,7 @@ def run(options: Any) -> None:
                 ["code", "import photoarchive.cli (-X importtime)", "photoarchive --help",
                  "bare python -c pass"],
                 [
-                    [f"today ({git_commit(REPO)})", f"{now_s['import']:.0f}",
+                    [f"today ({code_commit(whoosh.env)})", f"{now_s['import']:.0f}",
                      f"{now_s['help']:.0f}", f"{now_s['bare']:.0f}"],
                     [f"before ({BASELINE_COMMIT})", f"{then_s['import']:.0f}",
                      f"{then_s['help']:.0f}", f"{then_s['bare']:.0f}"],
