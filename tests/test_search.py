@@ -155,7 +155,7 @@ def test_index_written_by_the_archive_is_plain_whoosh_and_scores_alike(
     from photoarchive.search.whoosh_engine import whoosh_document as document
 
     entries = seeded._entries([photo.record for photo in seeded.catalog.iter_photos()])
-    seeded.reindex()
+    seeded.reindex(engine="whoosh")
     ours = index.open_dir(str(seeded.index.folder), indexname=INDEX_NAME)
     assert all(type(seg.codec()) is W3Codec for seg in ours._segments())
     plain = index.create_in(str(tmp_path), _schema(), indexname=INDEX_NAME)

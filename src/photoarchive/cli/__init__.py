@@ -19,7 +19,32 @@ def _without_asyncio_for_whoosh() -> None:
         sys.modules["cached_property"] = shim
 
 
+def _lazy_urllib_request_for_whoosh() -> None:
+    """Put off importing urllib.request, which Whoosh's compatibility module imports for a
+    download helper search never calls, and which brings http.client, email and ssl with it
+    (about 12 ms of every command's start): a stand-in module imports the real one the first
+    time anything in it is used."""
+    if "urllib.request" in sys.modules:
+        return
+    import urllib
+
+    stand_in = types.ModuleType("urllib.request")
+
+    def __getattr__(name: str) -> object:
+        del sys.modules["urllib.request"]
+        import importlib
+
+        real = importlib.import_module("urllib.request")
+        urllib.request = real  # type: ignore[attr-defined]
+        return getattr(real, name)
+
+    stand_in.__getattr__ = __getattr__  # type: ignore[method-assign]
+    sys.modules["urllib.request"] = stand_in
+    urllib.request = stand_in  # type: ignore[attr-defined]
+
+
 _without_asyncio_for_whoosh()
+_lazy_urllib_request_for_whoosh()
 
 from photoarchive.cli.app import main  # noqa: E402
 
