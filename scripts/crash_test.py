@@ -1085,7 +1085,11 @@ def missing_index(desk: Desk, incoming: Path) -> bool:
 
     before = results()
     photos_before = _catalogued(desk.root)
-    shutil.rmtree(desk.root / "index")
+    from photoarchive import open_archive
+
+    with open_archive(desk.root, readonly=True) as arc:
+        index = arc.index.folder  # the archive's engine's index folder
+    shutil.rmtree(index)
     search = desk.run("search", EVERY)
     ingest = desk.run("ingest", str(incoming), "--jobs", "2")
     added = _catalogued(desk.root) - photos_before

@@ -18,20 +18,19 @@ from photoarchive.cli import main
 from photoarchive.errors import PhotoArchiveError
 from photoarchive.policy import STARTER_POLICY
 from tests.conftest import ROOT
+from tests.engines import index_dir
 from tests.hostile import good_jpeg
 
 Damage = Callable[[Path], None]
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
+def make_pristine(base: Path, engine: str | None) -> tuple[Path, str, Path]:
     """An archive of three captioned photos, its first photo's id and a new photo to ingest."""
-    base = tmp_path_factory.mktemp("pristine")
     folder = base / "in"
     folder.mkdir()
     for n, colour in enumerate([(200, 20, 20), (20, 200, 20), (20, 20, 200)]):
         (folder / f"p{n}.jpg").write_bytes(good_jpeg(colour))
-    archive, _ = init_archive(base / "archive")
+    archive, _ = init_archive(base / "archive", search_engine=engine)
     with archive:
         from photoarchive.ingest import IngestOptions
 
@@ -45,13 +44,34 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]
     return base / "archive", first, extra
 
 
-@pytest.fixture
-def damaged(pristine: tuple[Path, str, Path], tmp_path: Path) -> Callable[[Damage], Path]:
-    """A fresh copy of the pristine archive with a damage applied."""
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
+    """The pristine archive on the tests' search engine."""
+    return make_pristine(tmp_path_factory.mktemp("pristine"), None)
 
-    def make(damage: Damage) -> Path:
+
+@pytest.fixture(scope="module")
+def pristine_on(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The pristine archive on a named search engine (made once per engine)."""
+    made: dict[str, Path] = {}
+
+    def get(engine: str) -> Path:
+        if engine not in made:
+            made[engine] = make_pristine(tmp_path_factory.mktemp(engine), engine)[0]
+        return made[engine]
+
+    return get
+
+
+@pytest.fixture
+def damaged(
+    pristine: tuple[Path, str, Path], pristine_on: Callable[[str], Path], tmp_path: Path
+) -> Callable[..., Path]:
+    """A fresh copy of the pristine archive (on `engine`, if named) with a damage applied."""
+
+    def make(damage: Damage, engine: str | None = None) -> Path:
         copy = tmp_path / "archive"
-        shutil.copytree(pristine[0], copy)
+        shutil.copytree(pristine[0] if engine is None else pristine_on(engine), copy)
         damage(copy)
         return copy
 
@@ -137,7 +157,7 @@ def test_the_desk_does_not_start_on_a_damaged_catalog(damaged: Callable[[Damage]
 
 
 def _index_files(root: Path, suffix: str) -> list[Path]:
-    found = [p for p in (root / "index").iterdir() if p.name.endswith(suffix)]
+    found = [p for p in index_dir(root).iterdir() if p.name.endswith(suffix)]
     assert found, f"no index file ending {suffix}"
     return found
 
@@ -167,20 +187,59 @@ def segment_missing(root: Path) -> None:
         path.unlink()
 
 
+# tantivy's files end in a footer with a checksum; each kind of file damaged in turn.
+def tantivy_postings_of_garbage(root: Path) -> None:
+    for path in _index_files(root, ".idx"):
+        path.write_bytes(garbage(path.stat().st_size))
+
+
+def tantivy_terms_truncated(root: Path) -> None:
+    for path in _index_files(root, ".term"):
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def tantivy_stored_fields_of_garbage(root: Path) -> None:
+    for path in _index_files(root, ".store"):
+        path.write_bytes(garbage(path.stat().st_size))
+
+
+def tantivy_positions_missing(root: Path) -> None:
+    for path in _index_files(root, ".pos"):
+        path.unlink()
+
+
+def tantivy_files_list_of_garbage(root: Path) -> None:
+    for path in _index_files(root, ".managed.json"):
+        path.write_bytes(garbage(200))
+
+
+def tantivy_meta_of_garbage(root: Path) -> None:
+    for path in _index_files(root, "meta.json"):
+        path.write_bytes(garbage(300))
+
+
+INDEX_DAMAGES = [
+    ("whoosh", toc_of_garbage, "tank"),
+    ("whoosh", postings_of_garbage, "tank"),
+    ("whoosh", terms_truncated, "tank"),
+    ("whoosh", stored_fields_of_garbage, "credit:reuters"),
+    ("whoosh", segment_missing, "tank"),
+    ("tantivy", tantivy_postings_of_garbage, "tank"),
+    ("tantivy", tantivy_terms_truncated, "tank"),
+    ("tantivy", tantivy_stored_fields_of_garbage, "credit:reuters"),
+    ("tantivy", tantivy_positions_missing, "tank"),
+    ("tantivy", tantivy_files_list_of_garbage, "tank"),
+    ("tantivy", tantivy_meta_of_garbage, "tank"),
+]
+
+
 @pytest.mark.parametrize(
-    ("damage", "query"),
-    [
-        (toc_of_garbage, "tank"),
-        (postings_of_garbage, "tank"),
-        (terms_truncated, "tank"),
-        (stored_fields_of_garbage, "credit:reuters"),
-        (segment_missing, "tank"),
-    ],
+    ("engine", "damage", "query"), INDEX_DAMAGES, ids=[d[1].__name__ for d in INDEX_DAMAGES]
 )
 def test_a_damaged_index_says_to_reindex_and_reindex_mends_it(
-    damaged: Callable[[Damage], Path], damage: Damage, query: str
+    damaged: Callable[..., Path], engine: str, damage: Damage, query: str
 ) -> None:
-    root = damaged(damage)
+    root = damaged(damage, engine)
     for args in (("search", query), ("search", query, "--json"), ("rights", "check", query)):
         assert_one_error(run(root, *args), "search index", "damaged", "photoarchive reindex")
     assert run(root, "reindex").exit_code == 0
@@ -188,18 +247,30 @@ def test_a_damaged_index_says_to_reindex_and_reindex_mends_it(
     assert mended.exit_code == 0 and "Abandoned tank" in mended.stdout
 
 
-@pytest.mark.parametrize("damage", [toc_of_garbage, terms_truncated])
+@pytest.mark.parametrize(
+    ("engine", "damage"),
+    [
+        ("whoosh", toc_of_garbage),
+        ("whoosh", terms_truncated),
+        ("tantivy", tantivy_terms_truncated),
+        ("tantivy", tantivy_meta_of_garbage),
+    ],
+)
 def test_ingest_into_a_damaged_index_stops_with_one_line(
-    damaged: Callable[[Damage], Path], pristine: tuple[Path, str, Path], damage: Damage
+    damaged: Callable[..., Path], pristine: tuple[Path, str, Path], engine: str, damage: Damage
 ) -> None:
-    root = damaged(damage)
+    root = damaged(damage, engine)
     assert_one_error(run(root, "ingest", str(pristine[2])), "search index", "reindex")
 
 
+@pytest.mark.parametrize(
+    ("engine", "damage"),
+    [("whoosh", postings_of_garbage), ("tantivy", tantivy_postings_of_garbage)],
+)
 def test_show_reads_the_catalog_alone_while_the_index_is_damaged(
-    damaged: Callable[[Damage], Path], pristine: tuple[Path, str, Path]
+    damaged: Callable[..., Path], pristine: tuple[Path, str, Path], engine: str, damage: Damage
 ) -> None:
-    root = damaged(postings_of_garbage)
+    root = damaged(damage, engine)
     result = run(root, "show", pristine[1])
     assert result.exit_code == 0 and "Abandoned tank" in result.stdout
 
@@ -372,7 +443,7 @@ def test_the_desk_does_not_start_on_broken_settings(damaged: Callable[[Damage], 
 def test_settings_starting_with_a_byte_order_mark_are_simply_read(
     damaged: Callable[[Damage], Path],
 ) -> None:
-    root = damaged(write_settings(b"\xef\xbb\xbf[archive]\njpeg_quality = 80\n"))
+    root = damaged(write_settings(b"\xef\xbb\xbf[archive]\njpeg_quality = 80\n"), "whoosh")
     assert run(root, "search", "tank").exit_code == 0
 
 

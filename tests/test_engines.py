@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from photoarchive import Archive, init_archive, open_archive
 from photoarchive.catalog import StoredPhoto
 from photoarchive.cli import main
-from photoarchive.errors import ConfigError, PhotoArchiveError, QueryError
+from photoarchive.errors import ConfigError, IndexUnavailableError, PhotoArchiveError, QueryError
 from photoarchive.record import PhotoRecord
 from photoarchive.search import SearchFilters
 from tests.engines import index_dir
@@ -250,7 +251,7 @@ def test_reindex_switches_the_engine_and_back(tmp_path: Path) -> None:
 
 def test_an_unknown_engine_in_archive_toml_is_named(tmp_path: Path) -> None:
     root = tmp_path / "archive"
-    init_archive(root)[0].close()
+    init_archive(root, search_engine="whoosh")[0].close()
     settings = root / "archive.toml"
     settings.write_text(settings.read_text().replace('"whoosh"', '"lucene"'))
     with pytest.raises(ConfigError, match=r"line \d+: search_engine must be 'whoosh' or"):
@@ -308,3 +309,56 @@ def test_a_tantivy_writer_waits_for_another_process(tmp_path: Path) -> None:
         assert arc.finish_pending_index() == 1  # waited for the other writer, then wrote
         assert holder.wait(10) == 0
         assert arc.search(f"frame {PHOTOS + 1}").total == 1
+
+
+@pytest.mark.parametrize("engine", ["whoosh", "tantivy"])
+def test_an_index_of_another_format_asks_for_reindex(tmp_path: Path, engine: str) -> None:
+    root = tmp_path / "archive"
+    fill(root, engine).close()
+    (index_dir(root) / "format").write_text(f"{engine}-0")
+    with pytest.raises(IndexUnavailableError, match=r"another version.*reindex"):
+        open_archive(root).search("tank")
+    with open_archive(root) as arc:
+        arc.reindex()
+        assert arc.search("tank").total > 0
+
+
+def test_a_lost_engine_setting_names_the_index_the_archive_holds(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    fill(root, "tantivy").close()
+    settings = root / "archive.toml"
+    settings.write_text(settings.read_text().replace('search_engine = "tantivy"', ""))
+    result = CliRunner().invoke(main, ["--archive", str(root), "search", "tank"])
+    assert result.exit_code == 1
+    assert 'the archive holds a tantivy index: set search_engine = "tantivy"' in result.stderr
+
+
+def test_a_tantivy_index_on_a_read_only_file_system_is_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tantivy takes a lock file even to read; where it cannot, a copy is searched."""
+    root = tmp_path / "archive"
+    fill(root, "tantivy").close()
+    index = index_dir(root)
+    for lock in index.glob("*.lock"):
+        lock.unlink()
+    index.chmod(0o555)
+    try:
+        with open_archive(root, readonly=True) as arc:
+            if os.geteuid() == 0:
+                # root may write anywhere: make the first open fail as a read-only mount does
+                import tantivy
+
+                real = tantivy.Index.open
+                calls: list[str] = []
+
+                def refuse_first(path: str) -> object:
+                    calls.append(path)
+                    if len(calls) == 1:
+                        raise ValueError("Failed to acquire Lockfile: Read-only file system")
+                    return real(path)
+
+                monkeypatch.setattr(tantivy.Index, "open", staticmethod(refuse_first))
+            assert arc.search("tank").total > 0
+    finally:
+        index.chmod(0o755)

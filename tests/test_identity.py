@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw
 from photoarchive import open_archive
 from photoarchive.catalog import MIGRATIONS
 from photoarchive.record import PhotoRecord
+from tests.engines import index_dir
 
 EXIFTOOL = shutil.which("exiftool")
 pytestmark = pytest.mark.skipif(
@@ -371,7 +372,7 @@ def test_an_older_archive_is_linked_again_by_the_rules(run: Any, cli: Any, tmp_p
     from whoosh import fields as wf
     from whoosh import index as wi
 
-    old_index = Path(cli.archive_dir) / "index"
+    old_index = index_dir(Path(cli.archive_dir))
     archive_id = (old_index / "archive-id").read_text()
     shutil.rmtree(old_index)
     old_index.mkdir()

@@ -134,6 +134,7 @@ def test_read_only_storage_is_one_clear_error(
 
 
 def test_a_damaged_index_says_so_and_reindex_restores_the_results(archive: Archive) -> None:
+    archive.reindex(engine="whoosh")  # Whoosh's files (tantivy's: test_damaged_inputs.py)
     archive.ingest([FIXTURES])
     before = [r.record.id for r in archive.search("caption OR flag OR tank").results]
     assert before
@@ -202,6 +203,7 @@ def test_prune_needs_repair(cli: Any) -> None:
 def test_an_index_from_another_version_asks_for_reindex(archive: Archive) -> None:
     from whoosh import fields, index
 
+    archive.reindex(engine="whoosh")  # an older photoarchive's Whoosh index
     archive.ingest([FIXTURES / "xmp.png"])
     shutil.rmtree(archive.index.folder)
     archive.index.folder.mkdir()

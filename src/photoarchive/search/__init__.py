@@ -28,8 +28,10 @@ __all__ = [
     "open_engine",
 ]
 
+from photoarchive.search.folders import INDEX_FOLDERS
+
 #: Engine names, the default first; each keeps its index in its own folder.
-ENGINES = {"whoosh": "index", "tantivy": "index-tantivy"}
+ENGINES = INDEX_FOLDERS
 DEFAULT_ENGINE = "whoosh"
 
 

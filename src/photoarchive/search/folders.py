@@ -87,10 +87,26 @@ def folder_identity(folder: Path) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino)
 
 
+#: Each engine's index folder in an archive.
+INDEX_FOLDERS = {"whoosh": "index", "tantivy": "index-tantivy"}
+
+
 def missing(folder: Path) -> IndexUnavailableError:
-    """Return the error for an index that is not there."""
+    """Return the error for an index that is not there (naming another engine's index the
+    archive holds, if any: archive.toml may have lost its search_engine line)."""
+    others = [
+        engine
+        for engine, name in INDEX_FOLDERS.items()
+        if name != folder.name and (folder.parent / name).is_dir()
+    ]
+    hint = (
+        f'; the archive holds a {others[0]} index: set search_engine = "{others[0]}" in '
+        "archive.toml, or"
+        if others
+        else "; "
+    )
     return IndexUnavailableError(
-        f"the search index is missing ({folder}); rebuild it with 'photoarchive reindex'"
+        f"the search index is missing ({folder}){hint} rebuild it with 'photoarchive reindex'"
     )
 
 

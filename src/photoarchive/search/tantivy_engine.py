@@ -3,10 +3,13 @@ photoarchive[tantivy]` and `search_engine = "tantivy"` in archive.toml."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,31 @@ def _tantivy() -> Any:
             "pip install 'photoarchive[tantivy]' (or 'photoarchive reindex --engine whoosh')"
         ) from None
     return tantivy
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Turn what tantivy raises on damaged files (ValueError, or a Rust panic, which is a
+    BaseException) into the error that says to run reindex."""
+    try:
+        yield
+    except (PhotoArchiveError, KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
+        raise
+    except BaseException as exc:
+        raise folders.damaged(exc) from None
+
+
+def _follow_umask(folder: Path) -> None:
+    """Give the files tantivy wrote the modes the umask allows (it writes its list of
+    files readable by its owner alone, which other users of the archive could not read)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mode & 0o777 == 0o600:
+                path.chmod(0o666 & ~mask)
+        except OSError:
+            continue
 
 
 def _schema() -> Any:
@@ -143,22 +171,39 @@ class TantivyEngine:
                 raise folders.missing(self.folder)
             folders.check_marks(self.folder, self.archive_id, INDEX_FORMAT)
             try:
-                index = tantivy.Index.open(str(self.folder))
-            except Exception as exc:
-                raise folders.damaged(exc) from None
+                with _guard():
+                    index = tantivy.Index.open(str(self.folder))
+                    index.reload()
+            except IndexUnavailableError as exc:
+                if "Read-only file system" not in str(exc) and "Permission denied" not in str(exc):
+                    raise
+                index = self._open_copy(tantivy)
             self._index = index
             self._schema = index.schema
             self._identity = folders.folder_identity(self.folder)
         return self._index
 
+    def _open_copy(self, tantivy: Any) -> Any:
+        """Open a copy of the index in the temporary folder: tantivy takes a lock file
+        beside the index even to read, which an archive on a read-only file system (or
+        one this user may only read) cannot give it."""
+        copy = Path(tempfile.mkdtemp(prefix="photoarchive-index-"))
+        atexit.register(shutil.rmtree, copy, True)
+        with _guard():
+            for path in self.folder.iterdir():
+                if path.is_file() and not path.name.endswith(".lock"):
+                    shutil.copy2(path, copy / path.name)
+            return tantivy.Index.open(str(copy))
+
     def _searcher(self) -> Any:
         index = self._open()
         try:
-            index.reload()  # sees the latest commit (cheap when there is none)
-            return index.searcher()
-        except Exception as exc:
+            with _guard():
+                index.reload()  # sees the latest commit (cheap when there is none)
+                return index.searcher()
+        except IndexUnavailableError:
             self.close()
-            raise folders.damaged(exc) from None
+            raise
 
     def close(self) -> None:
         """Let go of the open index (its files stay mapped until then)."""
@@ -191,20 +236,22 @@ class TantivyEngine:
         writer = self._writer(index, _UPDATE_HEAP)
         count = 0
         try:
-            for sha in delete:
-                writer.delete_documents_by_term("sha256", sha)
-            for entry in entries:
-                writer.delete_documents_by_term("sha256", entry.record.sha256)
-                writer.add_document(
-                    tantivy.Document.from_dict(tantivy_document(entry), index.schema)
-                )
-                count += 1
-            writer.commit()
+            with _guard():
+                for sha in delete:
+                    writer.delete_documents_by_term("sha256", sha)
+                for entry in entries:
+                    writer.delete_documents_by_term("sha256", entry.record.sha256)
+                    writer.add_document(
+                        tantivy.Document.from_dict(tantivy_document(entry), index.schema)
+                    )
+                    count += 1
+                writer.commit()
         except BaseException:
             writer.rollback()
             raise
         finally:
             writer.wait_merging_threads()  # lets go of the lock
+        _follow_umask(self.folder)
         return count
 
     def rebuild(self, entries: Iterable[Entry]) -> int:
@@ -222,6 +269,7 @@ class TantivyEngine:
         writer.commit()
         writer.wait_merging_threads()
         del writer, index
+        _follow_umask(tmp)
         folders.write_marks(tmp, self.archive_id, INDEX_FORMAT)
         self.close()
         folders.swap_in(self.folder)
@@ -231,7 +279,8 @@ class TantivyEngine:
     def rights_keys(self) -> list[str]:
         """Return every distinct RightsFacts.status_key() value in the index."""
         searcher = self._searcher()
-        return [term for term, count in searcher.terms_with_prefix("rights", "") if count]
+        with _guard():
+            return [term for term, count in searcher.terms_with_prefix("rights", "") if count]
 
     def all_hashes(self) -> set[str]:
         """Return the sha256 of every document in the index."""
@@ -243,11 +292,12 @@ class TantivyEngine:
         searcher = self._searcher()
         if not searcher.num_docs:
             return {}
-        found = searcher.search(tantivy.Query.all_query(), searcher.num_docs, count=False)
         out: dict[str, str | None] = {}
-        for _, address in found.hits:
-            doc = searcher.doc(address)
-            out[doc.get_first("sha256")] = doc.get_first("digest")
+        with _guard():
+            found = searcher.search(tantivy.Query.all_query(), searcher.num_docs, count=False)
+            for _, address in found.hits:
+                doc = searcher.doc(address)
+                out[doc.get_first("sha256")] = doc.get_first("digest")
         return out
 
     def missing_postings(self, entries: Iterable[Entry]) -> list[str]:
@@ -258,6 +308,18 @@ class TantivyEngine:
         schema = self._schema
         query = tantivy.Query
         bad: list[str] = []
+        with _guard():
+            return self._missing(tantivy, searcher, schema, query, entries, bad)
+
+    def _missing(
+        self,
+        tantivy: Any,
+        searcher: Any,
+        schema: Any,
+        query: Any,
+        entries: Iterable[Entry],
+        bad: list[str],
+    ) -> list[str]:
         for entry in entries:
             doc = document(entry)
             this = query.term_query(schema, "sha256", entry.record.sha256)
@@ -293,7 +355,7 @@ class TantivyEngine:
         uninterrupted, and the deadline is checked around it."""
         tantivy = _tantivy()
         parsed = parse_query(query)
-        with time_budget(deadline):
+        with time_budget(deadline), _guard():
             searcher = self._searcher()
             compiled = _Compiler(tantivy, self._schema, searcher).compile(parsed.tree)
             narrowed = _filtered(tantivy, self._schema, compiled, filters or SearchFilters())
