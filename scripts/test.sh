@@ -25,6 +25,14 @@ ruff check .
 ruff format --check .
 mypy
 pytest -q
+# The behavioural tests again with tantivy as the search engine of every archive they make
+# (tests/test_engines.py compares the two engines directly in the run above).
+PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q \
+    tests/test_search.py tests/test_query_limits.py tests/test_cli.py tests/test_cli_rights.py \
+    tests/test_ingest.py tests/test_rights.py tests/test_wire.py tests/test_identity.py \
+    tests/test_writers.py tests/test_safety.py tests/test_damaged_inputs.py tests/test_watch.py \
+    tests/test_export.py tests/test_handoff.py tests/test_contactsheet.py tests/test_limits.py \
+    tests/test_web.py tests/test_abuse_web.py tests/test_desk_workers.py tests/test_browser.py
 contract=../shared/checks/contract.py
 if [ -f "$contract" ]; then
     python "$contract"
