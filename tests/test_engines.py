@@ -362,3 +362,20 @@ def test_a_tantivy_index_on_a_read_only_file_system_is_searched(
             assert arc.search("tank").total > 0
     finally:
         index.chmod(0o755)
+
+
+def test_a_large_rebuild_makes_the_same_documents_in_worker_processes(
+    both: tuple[Archive, Archive], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photoarchive import indexing
+
+    whoosh = both[0]
+    here = list(indexing.index_documents(whoosh.catalog, whoosh.policy.timezone, workers=1))
+    monkeypatch.setattr(indexing, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(indexing, "BATCH", 7)  # many batches, the last one short
+    done: list[int] = []
+    made = list(
+        indexing.index_documents(whoosh.catalog, whoosh.policy.timezone, done.append, workers=2)
+    )
+    assert made == here and len(made) == PHOTOS
+    assert done[-1] == PHOTOS and done == sorted(done)

@@ -444,20 +444,9 @@ class Archive:
 
     def _entries(self, records: list[PhotoRecord]) -> list[Entry]:
         """Return the index entries of catalog records: with their states and rights facts."""
-        from photoarchive.rights import rights_facts
+        from photoarchive.indexing import entries_for
 
-        shas = [r.sha256 for r in records]
-        states = self.catalog.states(shas)
-        sources = self.catalog.sources_many(shas)
-        zone = self.policy.timezone
-        return [
-            Entry(
-                r,
-                states.get(r.sha256, "live"),
-                rights_facts(r, sources.get(r.sha256, {}), zone).status_key(),
-            )
-            for r in records
-        ]
+        return entries_for(self.catalog, self.policy.timezone, records)
 
     # -- maintenance ----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -494,7 +483,7 @@ class Archive:
             from photoarchive.search import check_engine
 
             new = self._engine(check_engine(engine))
-            count = new.rebuild(self.index_entries(on_progress=on_progress))
+            count = new.rebuild(self.index_documents(on_progress))
             set_search_engine(self.root / SETTINGS_FILE, engine)
             self.settings = load_settings(self.root / SETTINGS_FILE)
             old, self.index = self.index, new
@@ -505,9 +494,18 @@ class Archive:
             return count
 
     def _rebuild_index(self, on_progress: Callable[[int], None] | None) -> int:
-        count = self.index.rebuild(self.index_entries(on_progress=on_progress))
+        count = self.index.rebuild(self.index_documents(on_progress))
         self.catalog.mark_indexed(self.catalog.all_hashes())
         return count
+
+    def index_documents(
+        self, on_progress: Callable[[int], None] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the index document of every photo (by worker processes for a large
+        archive); `on_progress` is told how many are done."""
+        from photoarchive.indexing import index_documents
+
+        return index_documents(self.catalog, self.policy.timezone, on_progress)
 
     def index_entries(
         self,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from photoarchive.errors import ConfigError
 from photoarchive.search.deadline import Deadline
@@ -58,8 +58,9 @@ class SearchEngine(Protocol):
     def add(self, entries: Iterable[Entry], delete: Iterable[str] = ()) -> int:
         """Add or replace documents and delete others (by sha256) in one commit."""
 
-    def rebuild(self, entries: Iterable[Entry]) -> int:
-        """Replace the whole index, swapped in whole when done; return the count."""
+    def rebuild(self, documents: Iterable[dict[str, Any]]) -> int:
+        """Replace the whole index with these documents (search.documents.document's),
+        swapped in whole when done; return the count."""
 
     def rights_keys(self) -> list[str]:
         """Return every distinct RightsFacts.status_key() value in the index."""

@@ -68,14 +68,13 @@ def _stemmer() -> Callable[[list[str]], list[str]]:
 def text_terms(text: str) -> list[str]:
     """Return the terms of running text (captions, headlines, keywords): words lowercased,
     stop words and single letters left out, stemmed (`tanks` and `tank` are one term)."""
-    words = [w for w in (m.lower() for m in WORD.findall(text)) if len(w) > 1]
-    return _stemmer()([w for w in words if w not in STOP_WORDS])
+    return _stemmer()([w for w in WORD.findall(text.lower()) if len(w) > 1 and w not in STOP_WORDS])
 
 
 def name_terms(text: str) -> list[str]:
     """Return the terms of a name field (credit, agency, place, person): words lowercased,
     unstemmed ("AP" never finds "apes"), stop words left out."""
-    return [w for w in (m.lower() for m in NAME.findall(text)) if w not in STOP_WORDS]
+    return [w for w in NAME.findall(text.lower()) if w not in STOP_WORDS]
 
 
 def keyword_terms(text: str) -> list[str]:

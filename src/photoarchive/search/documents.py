@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from photoarchive.record import PhotoRecord
 from photoarchive.search.analysis import analyse
 
-#: Fields holding analysed terms (joined by spaces for the engines), in index order.
+#: Fields holding analysed terms, joined by spaces (engines split them on spaces only).
 TERM_FIELDS = (
     "text",
     "headline",
@@ -47,8 +46,8 @@ class Entry(NamedTuple):
 
 
 def document(entry: Entry) -> dict[str, Any]:
-    """Return the index document of a catalog entry: `sha256`; each of TERM_FIELDS as a
-    list of terms; KEY_FIELDS as strings; DATE_FIELDS as naive datetimes; `digest`.
+    """Return the index document of a catalog entry: `sha256`; each of TERM_FIELDS as its
+    terms joined by spaces; KEY_FIELDS as strings; DATE_FIELDS as naive datetimes; `digest`.
     Empty fields are left out."""
     record, state = entry.record, entry.state
     place = " ".join(
@@ -112,7 +111,7 @@ def document(entry: Entry) -> dict[str, Any]:
     for name, value in texts.items():
         terms = analyse(name, value) if value else []
         if terms:
-            doc[name] = terms
+            doc[name] = " ".join(terms)
     for name, key in (("agency_key", record.agency), ("state", state), ("rights", entry.rights)):
         if key:
             doc[name] = key
@@ -153,9 +152,12 @@ def c2pa_terms(report: dict[str, Any]) -> str:
 
 def document_digest(doc: dict[str, Any]) -> str:
     """Return a digest of an index document's content (its `digest` field left out)."""
-    content = {k: v for k, v in doc.items() if k != "digest"}
-    canonical = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+    parts = []
+    for name in sorted(doc):
+        if name != "digest":
+            parts.append(f"{name}\x1f{doc[name]}")
+    canonical = "\x1e".join(parts)
+    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def parse_datetime(value: str | None) -> datetime | None:
@@ -175,4 +177,4 @@ def field_terms(doc: dict[str, Any], name: str) -> list[str]:
     value = doc.get(name)
     if value is None or name in DATE_FIELDS or name in ("sha256", "digest"):
         return []
-    return list(value) if isinstance(value, list) else [str(value)]
+    return str(value).split() if name in TERM_FIELDS else [str(value)]

@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -109,18 +109,13 @@ def _schema() -> Any:
     return builder.build()
 
 
-def tantivy_document(entry: Entry) -> dict[str, Any]:
-    """Return the tantivy document of a catalog entry (terms joined by spaces, dates in
-    UTC as tantivy keeps them)."""
-    out: dict[str, Any] = {}
-    for name, value in document(entry).items():
-        if isinstance(value, list):
-            out[name] = " ".join(value)
-        elif isinstance(value, datetime):
-            out[name] = value.replace(tzinfo=UTC)
-        else:
-            out[name] = value
-    return out
+def tantivy_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """Return an index document (documents.document's) as tantivy takes it: dates in UTC,
+    as tantivy keeps them."""
+    for name in DATE_FIELDS:
+        if name in doc:
+            doc[name] = doc[name].replace(tzinfo=UTC)
+    return doc
 
 
 class TantivyEngine:
@@ -242,7 +237,7 @@ class TantivyEngine:
                 for entry in entries:
                     writer.delete_documents_by_term("sha256", entry.record.sha256)
                     writer.add_document(
-                        tantivy.Document.from_dict(tantivy_document(entry), index.schema)
+                        tantivy.Document.from_dict(tantivy_document(document(entry)), index.schema)
                     )
                     count += 1
                 writer.commit()
@@ -254,8 +249,9 @@ class TantivyEngine:
         _follow_umask(self.folder)
         return count
 
-    def rebuild(self, entries: Iterable[Entry]) -> int:
-        """Replace the whole index with documents for `entries`; return the count."""
+    def rebuild(self, documents: Iterable[dict[str, Any]]) -> int:
+        """Replace the whole index with `documents` (documents.document's); return the
+        count."""
         tantivy = _tantivy()
         tmp = folders.fresh_build_folder(self.folder)
         schema = _schema()
@@ -263,8 +259,8 @@ class TantivyEngine:
         writer = self._writer(index, _REBUILD_HEAP)
         count = 0
         from_dict = tantivy.Document.from_dict
-        for entry in entries:
-            writer.add_document(from_dict(tantivy_document(entry), schema))
+        for doc in documents:
+            writer.add_document(from_dict(tantivy_document(doc), schema))
             count += 1
         writer.commit()
         writer.wait_merging_threads()

@@ -83,8 +83,8 @@ def _schema() -> Any:
 
 
 def whoosh_document(entry: Entry) -> dict[str, Any]:
-    """Return the Whoosh document of a catalog entry (terms joined by spaces)."""
-    return {k: " ".join(v) if isinstance(v, list) else v for k, v in document(entry).items()}
+    """Return the Whoosh document of a catalog entry (the index document as it is)."""
+    return document(entry)
 
 
 class WhooshEngine:
@@ -195,8 +195,9 @@ class WhooshEngine:
         writer.commit()
         return count
 
-    def rebuild(self, entries: Iterable[Entry]) -> int:
-        """Replace the whole index with documents for `entries`; return the count."""
+    def rebuild(self, documents: Iterable[dict[str, Any]]) -> int:
+        """Replace the whole index with `documents` (documents.document's); return the
+        count."""
         from whoosh import index
 
         tmp = folders.fresh_build_folder(self.folder)
@@ -210,8 +211,8 @@ class WhooshEngine:
         else:
             writer = ix.writer(**options)
         count = 0
-        for entry in entries:
-            writer.add_document(**whoosh_document(entry))
+        for doc in documents:
+            writer.add_document(**doc)
             count += 1
         writer.commit()
         ix.close()
