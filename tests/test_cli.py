@@ -27,7 +27,9 @@ def seeded_cli(cli: Any, demo_photos: Path) -> Any:
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         found.append((*prefix, name))
         if isinstance(command, click.Group):
             found.extend(_commands(command, (*prefix, name)))
@@ -191,3 +193,16 @@ def test_broken_settings_file_is_one_clear_error(cli: Any) -> None:
     result = cli("stats")
     assert result.exit_code == 1
     assert "thumbnail_size must be a whole number" in result.stderr
+
+
+def test_every_command_is_found_in_the_module_the_table_names() -> None:
+    """Commands are imported on demand from the table in cli/app.py: it lists each one."""
+    import importlib
+
+    from photoarchive.cli.app import COMMAND_MODULES
+
+    defined = {}
+    for module_name in set(COMMAND_MODULES.values()):
+        module = importlib.import_module(f"photoarchive.cli.{module_name}")
+        defined.update({command.name: module_name for command in module.COMMANDS})
+    assert defined == COMMAND_MODULES

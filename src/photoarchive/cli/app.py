@@ -31,8 +31,48 @@ _ENVIRONMENT_ERRNOS = {
 }
 
 
+#: Each command and the module (of photoarchive.cli) defining it: a command imports its own
+#: module alone, so `photoarchive search` does not pay for the others' imports and options.
+COMMAND_MODULES = {
+    "init": "maintenance",
+    "stats": "maintenance",
+    "reindex": "maintenance",
+    "verify": "maintenance",
+    "ingest": "ingest",
+    "search": "search",
+    "show": "show",
+    "rights": "rights",
+    "captions": "captions",
+    "serve": "serve",
+    "contact-sheet": "serve",
+    "edit": "wire",
+    "kill": "wire",
+    "unkill": "wire",
+    "similar": "wire",
+    "duplicates": "wire",
+    "export": "wire",
+    "watch": "wire",
+}
+
+
 class ArchiveGroup(click.Group):
-    """A group that turns library errors into one 'Error: ...' line and exit status 1."""
+    """A group that turns library errors into one 'Error: ...' line and exit status 1, and
+    imports a command's module only when the command is run (or help lists it)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        import importlib
+
+        module = importlib.import_module(f"photoarchive.cli.{module_name}")
+        for command in module.COMMANDS:
+            if command.name == cmd_name:
+                return command  # type: ignore[no-any-return]
+        return None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -165,23 +205,3 @@ def main(ctx: click.Context, archive_dir: str) -> None:
         photoarchive search "abandoned tanks river"
     """
     ctx.obj = archive_dir
-
-
-def _register() -> None:
-    from photoarchive.cli import (
-        captions,
-        ingest,
-        maintenance,
-        rights,
-        search,
-        serve,
-        show,
-        wire,
-    )
-
-    for module in (maintenance, ingest, search, show, rights, captions, serve, wire):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from photoarchive.search.analysis import marked_spans
+
+
+def escape(text: str, quote: bool = False) -> str:
+    """Escape &, < and > (html.escape without quotes, which would import html.entities
+    into every command that searches)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def highlight(terms: frozenset[str], captions: dict[str, str]) -> dict[str, str]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from photoarchive.errors import QueryError
 from photoarchive.search.analysis import analyse
@@ -82,8 +82,7 @@ _RANGE_TO = re.compile(r"\s+to\s+|^to\s+|\s+to$|^to$", re.IGNORECASE)
 
 
 # -- the query tree -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):
     """Photos holding an index term in a field."""
 
     field: str
@@ -91,8 +90,7 @@ class Term:
     boost: float = 1.0
 
 
-@dataclass(frozen=True)
-class Phrase:
+class Phrase(NamedTuple):
     """Photos holding the terms side by side, in order."""
 
     field: str
@@ -100,8 +98,7 @@ class Phrase:
     boost: float = 1.0
 
 
-@dataclass(frozen=True)
-class Pattern:
+class Pattern(NamedTuple):
     """Photos holding any index term a wildcard, prefix or word range stands for; every
     photo found scores the same (the boost), as in Lucene."""
 
@@ -155,8 +152,7 @@ class Pattern:
         )
 
 
-@dataclass(frozen=True)
-class DateRange:
+class DateRange(NamedTuple):
     """Photos whose date (date_created or ingested_at, wall-clock time) lies in a range,
     both ends included; None for an open end."""
 
@@ -166,39 +162,34 @@ class DateRange:
     boost: float = 1.0
 
 
-@dataclass(frozen=True)
-class Every:
+class Every(NamedTuple):
     """Every photo (`*:*`)."""
 
     boost: float = 1.0
 
 
-@dataclass(frozen=True)
-class And:
+class And(NamedTuple):
     """Photos matching every part; `Not` parts leave photos out."""
 
     parts: tuple[Node, ...]
     boost: float = 1.0
 
 
-@dataclass(frozen=True)
-class Or:
+class Or(NamedTuple):
     """Photos matching any part, scored by the sum of those that match."""
 
     parts: tuple[Node, ...]
     boost: float = 1.0
 
 
-@dataclass(frozen=True)
-class Not:
+class Not(NamedTuple):
     """Photos not matching the part (inside And: left out)."""
 
     part: Node
     boost: float = 1.0
 
 
-@dataclass(frozen=True)
-class AndMaybe:
+class AndMaybe(NamedTuple):
     """Photos matching `required`, ranked higher where they also match `optional`."""
 
     required: Node
@@ -209,14 +200,13 @@ class AndMaybe:
 Node = Term | Phrase | Pattern | DateRange | Every | And | Or | Not | AndMaybe
 
 
-@dataclass(frozen=True)
-class ParsedQuery:
+class ParsedQuery(NamedTuple):
     """A query read: its tree and the caption terms to mark in results."""
 
     tree: Node
     #: The query's words as they stand in the index, in the caption's fields (not those
     #: under NOT), for marking them in captions.
-    marked: frozenset[str] = field(default_factory=frozenset)
+    marked: frozenset[str] = frozenset()
 
 
 def leaves(node: Node, negated: bool = False) -> Iterator[tuple[Node, bool]]:
@@ -293,8 +283,7 @@ def parse_query(query: str) -> ParsedQuery:
     return ParsedQuery(tree, frozenset(marked))
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     kind: str  # "(", ")", "op", "word", "phrase", "range", "cmp"
     text: str = ""
     field: str | None = None
@@ -621,9 +610,7 @@ def _join(kind: type[And] | type[Or], parts: list[Node | None]) -> Node | None:
 def _boosted(node: Node | None, boost: float) -> Node | None:
     if node is None or boost == 1.0:
         return node
-    from dataclasses import replace
-
-    return replace(node, boost=node.boost * boost)
+    return node._replace(boost=node.boost * boost)
 
 
 def _simplify(node: Node) -> Node:
