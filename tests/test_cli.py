@@ -158,6 +158,7 @@ def test_stats(seeded_cli: Any) -> None:
     assert by_credit == {None: 3, "Channel 4": 2, "AFP": 1, "Reuters": 1, "Twitter": 1}
     assert data["by_format"][0]["value"] == "JPEG"
     assert "8 photos" in seeded_cli("stats").stdout
+    assert data["search_engine"] in ("whoosh", "tantivy")
 
 
 def test_verify_finds_bit_rot_and_reindex_repairs_the_index(seeded_cli: Any) -> None:

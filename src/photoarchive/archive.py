@@ -450,7 +450,8 @@ class Archive:
 
     # -- maintenance ----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """Return counts and bytes in all, by credit, by agency and by format."""
+        """Return counts and bytes in all, by credit, by agency and by format, and the
+        search engine."""
 
         def table(column: str) -> list[dict[str, Any]]:
             return [
@@ -460,6 +461,7 @@ class Archive:
         return {
             "photos": self.catalog.count(),
             "bytes": self.catalog.total_bytes(),
+            "search_engine": self.index.name,
             "by_credit": table("credit"),
             "by_agency": table("agency"),
             "by_format": table("format"),

@@ -51,7 +51,10 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    echo(f"{data['photos']} photos, {human_size(data['bytes'])}")
+    echo(
+        f"{data['photos']} photos, {human_size(data['bytes'])}; "
+        f"search engine: {data['search_engine']}"
+    )
     for title, key in (
         ("By credit", "by_credit"),
         ("By agency", "by_agency"),
