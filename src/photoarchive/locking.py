@@ -16,7 +16,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +44,8 @@ class Holder:
     def describe(self) -> str:
         """Return e.g. "reindex (process 4242, since 10:31:05)"."""
         started = datetime.fromtimestamp(self.since).strftime("%H:%M:%S")
+        import socket
+
         where = "" if self.host == socket.gethostname() else f" on {self.host}"
         return f"{self.what} (process {self.pid}{where}, since {started})"
 
@@ -64,6 +65,8 @@ class Holder:
 
 
 def _me(what: str) -> Holder:
+    import socket  # here: the socket module is a cost to every command's start
+
     return Holder(what, os.getpid(), socket.gethostname(), time.time())
 
 

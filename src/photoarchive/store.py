@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -79,6 +77,8 @@ def _open_temp(path: Path) -> tuple[int, str | None]:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
                 raise _storage_error(path, exc) from None
     try:
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent)
     except OSError as exc:
         raise _storage_error(path, exc) from None
@@ -250,6 +250,8 @@ class FileStore:
             return path
 
         def fill(fh: BinaryIO) -> None:
+            import hashlib
+
             digest = hashlib.sha256()
             total = 0
             while True:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from photoarchive.errors import QueryTimeoutError
 
@@ -15,8 +15,7 @@ from photoarchive.errors import QueryTimeoutError
 CHECK_EVERY = 64
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """The moment (time.monotonic) a search must have finished by, and its budget."""
 
     seconds: float

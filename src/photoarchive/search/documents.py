@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -152,6 +151,8 @@ def c2pa_terms(report: dict[str, Any]) -> str:
 
 def document_digest(doc: dict[str, Any]) -> str:
     """Return a digest of an index document's content (its `digest` field left out)."""
+    import hashlib
+
     parts = []
     for name in sorted(doc):
         if name != "digest":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 #: The states of photos that are never published: left out of searches unless asked for.
 WITHHELD = ("superseded", "killed", "notice")
@@ -33,20 +34,18 @@ class SearchFilters:
         return [s for s in WITHHELD if s not in self.states]
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One search result: which photo and its score."""
 
     sha256: str
     score: float
 
 
-@dataclass(frozen=True)
-class IndexResults:
+class IndexResults(NamedTuple):
     """A page of hits, the total number of matches and, if asked, matches per agency."""
 
     hits: list[Hit]
     total: int
-    agency_counts: dict[str, int] = field(default_factory=dict)
+    agency_counts: dict[str, int] = {}  # noqa: RUF012 - never changed once made
     #: The query's words as they stand in the index, for marking them in captions.
     terms: frozenset[str] = frozenset()
