@@ -120,13 +120,15 @@ def test_a_full_disk_stops_with_one_message_and_leaves_nothing_half_done(
 def test_read_only_storage_is_one_clear_error(
     archive: Archive, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    import tempfile
+
     from photoarchive import store
 
     def refuse(*_a: Any, **_k: Any) -> Any:
         raise OSError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(store, "_unnamed_files_work", False)
-    monkeypatch.setattr(store.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
     shutil.copy(FIXTURES / "xmp.png", tmp_path / "x.png")
     with pytest.raises(StorageError, match="read-only"):
         archive.ingest([tmp_path / "x.png"])
