@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,63 @@ def test_every_command_is_found_in_the_module_the_table_names() -> None:
         module = importlib.import_module(f"photoarchive.cli.{module_name}")
         defined.update({command.name: module_name for command in module.COMMANDS})
     assert defined == COMMAND_MODULES
+
+
+QUICK_CASES = [
+    ["tank", "--json"],
+    ["credit:reuters", "--json", "--limit", "2", "--page", "2"],
+    ["--json", "-n", "3", "flag OR tank"],
+    ["zeppelin", "--json"],
+    ["tank", "--json", "--cleared-for", "editorial", "--include", "notice"],
+    ["tank", "--json", "--limit=1", "--query-seconds", "5"],
+    ["date:[yesterday to nonsense]", "--json"],
+    ["k" * 150, "--json"],
+]
+
+
+@pytest.mark.parametrize("args", QUICK_CASES)
+def test_the_quick_search_path_answers_as_the_click_command(
+    seeded_cli: Any, args: list[str]
+) -> None:
+    """`search ... --json` is read without click; its output, errors and exit status are
+    the click command's."""
+    import subprocess
+
+    argv = ["--archive", seeded_cli.archive_dir, "search", *args]
+    quick = subprocess.run(
+        [sys.executable, "-m", "photoarchive", *argv], capture_output=True, text=True
+    )
+    clicked = seeded_cli("search", *args)
+    assert (quick.returncode, quick.stdout, quick.stderr) == (
+        clicked.exit_code,
+        clicked.stdout,
+        clicked.stderr,
+    )
+
+
+def test_the_quick_search_path_imports_no_click(seeded_cli: Any) -> None:
+    import subprocess
+
+    code = (
+        "import sys; from photoarchive.cli.quick import quick_search; "
+        f"status = quick_search(['--archive', {seeded_cli.archive_dir!r}, 'search', 'tank', "
+        "'--json']); print(status, 'click' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stderr.split() == ["0", "False"] and json.loads(done.stdout)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "tank"],  # a table for people: click's command
+        ["search", "tank", "--json", "--limit", "0"],  # click says what is wrong
+        ["search", "tank", "--json", "--bogus"],
+        ["search", "--json"],
+        ["show", "x"],
+    ],
+)
+def test_anything_else_goes_to_click(seeded_cli: Any, args: list[str]) -> None:
+    from photoarchive.cli.quick import quick_search
+
+    assert quick_search(["--archive", seeded_cli.archive_dir, *args]) is None

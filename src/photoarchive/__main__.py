@@ -1,5 +1,5 @@
 """Run the command line as `python -m photoarchive`."""
 
-from photoarchive.cli import main
+from photoarchive.cli import run
 
-main()
+run()

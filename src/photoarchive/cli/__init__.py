@@ -46,6 +46,27 @@ def _lazy_urllib_request_for_whoosh() -> None:
 _without_asyncio_for_whoosh()
 _lazy_urllib_request_for_whoosh()
 
-from photoarchive.cli.app import main  # noqa: E402
+__all__ = ["main", "run"]
 
-__all__ = ["main"]
+
+def run() -> None:
+    """The `photoarchive` command: `search ... --json` takes the quick path (without
+    click); everything else, and anything unusual, goes to the click group."""
+    from photoarchive.cli.quick import quick_search
+
+    status = quick_search(sys.argv[1:])
+    if status is not None:
+        sys.exit(status)
+    from photoarchive.cli.app import main
+
+    main()
+
+
+def __getattr__(name: str) -> object:
+    # The click group is imported when asked for (tests, `photoarchive.cli.main`), not
+    # by the quick path.
+    if name == "main":
+        from photoarchive.cli.app import main
+
+        return main
+    raise AttributeError(name)

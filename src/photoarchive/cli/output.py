@@ -8,9 +8,11 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-import click
-
+# click is imported where it is used: the quick search path (cli/quick.py) shares these
+# helpers without it.
 if TYPE_CHECKING:
+    import click
+
     from photoarchive.archive import Archive
 
 # What a terminal would act on instead of showing: C0 controls (ESC starts escape sequences,
@@ -60,11 +62,15 @@ def cell(text: str | None, width: int) -> str:
 
 def echo(line: str = "") -> None:
     """Print one line for people on stdout, made printable."""
+    import click
+
     click.echo(printable(line))
 
 
 def say(message: str) -> None:
     """Print a one-line message for people on stderr, made printable."""
+    import click
+
     click.echo(printable(message), err=True)
 
 
@@ -79,6 +85,8 @@ def json_text(data: Any) -> str:
 def print_json(data: Any) -> None:
     """Print data as indented JSON on stdout (and nothing else there), in UTF-8 whatever
     the locale says."""
+    import click
+
     click.echo(json_text(data).encode("utf-8"))
 
 
