@@ -7,11 +7,14 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from photoarchive.identity import Sighting
 from photoarchive.record import PhotoRecord
 
 if TYPE_CHECKING:
     from photoarchive.catalog import StoredPhoto
+
+    # The identity rules (and the notices they read) are needed when pictures are linked,
+    # not by every command that opens the catalog.
+    from photoarchive.identity import Sighting
 
 
 def link_version(conn: sqlite3.Connection, photo: StoredPhoto) -> tuple[str, int, str | None]:
@@ -94,7 +97,7 @@ class _Seen:
 
 
 def _sighting_row(row: sqlite3.Row) -> _Seen:
-    from photoarchive.identity import supplier_key
+    from photoarchive.identity import Sighting, supplier_key
     from photoarchive.notices import reference_key
 
     return _Seen(
@@ -114,6 +117,7 @@ def _sighting_row(row: sqlite3.Row) -> _Seen:
 
 
 def _sighting_of(photo: StoredPhoto) -> _Seen:
+    from photoarchive.identity import Sighting
     from photoarchive.notices import reference_key
 
     rec = photo.record

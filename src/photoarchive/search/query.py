@@ -9,7 +9,6 @@ so `tank river OR flag` is `tank AND (river OR flag)`.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -584,6 +583,8 @@ def date_period(text: str) -> tuple[datetime, datetime] | None:
         if month is None:
             return datetime(year, 1, 1), datetime(year, 12, 31, 23, 59, 59, 999999)
         if day is None:
+            import calendar  # here: it imports locale, a cost to every search's start
+
             last = calendar.monthrange(year, month)[1]
             return datetime(year, month, 1), datetime(year, month, last, 23, 59, 59, 999999)
         if hour is None:

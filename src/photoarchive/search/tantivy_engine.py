@@ -133,6 +133,7 @@ class TantivyEngine:
         self._index: Any = None
         self._schema: Any = None
         self._identity: tuple[int, int] | None = None
+        self._copy: Path | None = None
 
     # -- the folder -----------------------------------------------------------------------
     def create(self) -> None:
@@ -183,6 +184,7 @@ class TantivyEngine:
         beside the index even to read, which an archive on a read-only file system (or
         one this user may only read) cannot give it."""
         copy = Path(tempfile.mkdtemp(prefix="photoarchive-index-"))
+        self._copy = copy
         atexit.register(shutil.rmtree, copy, True)
         with _guard():
             for path in self.folder.iterdir():
@@ -201,9 +203,13 @@ class TantivyEngine:
             raise
 
     def close(self) -> None:
-        """Let go of the open index (its files stay mapped until then)."""
+        """Let go of the open index (its files stay mapped until then), and of a copy made
+        to read it from a read-only file system."""
         self._index = None
         self._schema = None
+        if self._copy is not None:
+            shutil.rmtree(self._copy, ignore_errors=True)
+            self._copy = None
 
     # -- writing --------------------------------------------------------------------------
     def _writer(self, index: Any, heap: int) -> Any:
