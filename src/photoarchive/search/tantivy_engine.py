@@ -219,13 +219,13 @@ class TantivyEngine:
             try:
                 return index.writer(heap_size=heap, num_threads=min(4, os.cpu_count() or 1))
             except ValueError as exc:
-                if "lock" not in str(exc).lower() or waited >= WRITER_LOCK_SECONDS:
-                    if "lock" in str(exc).lower():
-                        raise IndexUnavailableError(
-                            f"the search index is locked by another process for over "
-                            f"{WRITER_LOCK_SECONDS:.0f} s; try again when it has finished"
-                        ) from None
+                if "LockBusy" not in str(exc):  # a read-only or damaged folder, say
                     raise folders.damaged(exc) from None
+                if waited >= WRITER_LOCK_SECONDS:
+                    raise IndexUnavailableError(
+                        f"the search index is locked by another process for over "
+                        f"{WRITER_LOCK_SECONDS:.0f} s; try again when it has finished"
+                    ) from None
                 time.sleep(0.25)
                 waited += 0.25
 
