@@ -357,11 +357,19 @@ class WhooshEngine:
 
         docs = _matching(searcher, compiled, allowed, hidden)
         check_time()
-        dates = self._column(searcher, column)[docs]
-        # Newest first (~ turns the unsigned dates around); photos without the date last;
-        # each group in index order.
-        order = np.lexsort((docs, ~dates))
+        # Newest first (~ turns the unsigned dates around, a photo without the date was
+        # given 0 and comes last); equal dates in index order.
+        newest = ~self._column(searcher, column)[docs]
         first = 0 if limit is None else (page - 1) * limit
+        wanted = len(docs) if limit is None else min(len(docs), first + limit)
+        if 0 < wanted < len(docs):
+            # Only the photos up to the page are put in order: those no older than the
+            # wanted-th newest (found in linear time), ties included.
+            bound = np.partition(newest, wanted - 1)[wanted - 1]
+            candidates = np.nonzero(newest <= bound)[0]
+            order = candidates[np.lexsort((docs[candidates], newest[candidates]))]
+        else:
+            order = np.lexsort((docs, newest))
         chosen = order[first:] if limit is None else order[first : first + limit]
         reader = searcher.reader()
         hits = [Hit(reader.stored_fields(int(docs[i]))["sha256"], 0.0) for i in chosen]
