@@ -266,6 +266,15 @@ def test_tantivy_not_installed_is_one_line(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setitem(sys.modules, "tantivy", None)  # import tantivy now fails
     with pytest.raises(PhotoArchiveError, match=r"pip install 'photoarchive\[tantivy\]'"):
         open_archive(root).search("tank")
+    # The archive still opens (show, or going back to Whoosh, work) ...
+    with open_archive(root) as arc:
+        assert arc.get(record(3).id).caption == record(3).caption
+    back = CliRunner().invoke(main, ["--archive", str(root), "reindex", "--engine", "whoosh"])
+    assert back.exit_code == 0 and open_archive(root).search("tank").total > 0
+    # ... and a new archive on tantivy is refused before anything is made.
+    with pytest.raises(PhotoArchiveError, match=r"pip install 'photoarchive\[tantivy\]'"):
+        init_archive(tmp_path / "new", search_engine="tantivy")
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_damaged_tantivy_index_says_to_reindex(tmp_path: Path) -> None:

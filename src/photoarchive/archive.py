@@ -482,9 +482,9 @@ class Archive:
             if engine is None or engine == self.index.name:
                 return self._rebuild_index(on_progress)
             from photoarchive.config import set_search_engine
-            from photoarchive.search import check_engine
+            from photoarchive.search import require_engine
 
-            new = self._engine(check_engine(engine))
+            new = self._engine(require_engine(engine))
             count = new.rebuild(self.index_documents(on_progress))
             set_search_engine(self.root / SETTINGS_FILE, engine)
             self.settings = load_settings(self.root / SETTINGS_FILE)
@@ -588,9 +588,9 @@ def init_archive(
         if not (path / POLICY_FILE).exists():
             atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
         return Archive(path), False
-    from photoarchive.search import check_engine
+    from photoarchive.search import require_engine
 
-    engine = check_engine(search_engine or os.environ.get(ENGINE_VARIABLE) or "whoosh")
+    engine = require_engine(search_engine or os.environ.get(ENGINE_VARIABLE) or "whoosh")
     try:
         path.mkdir(parents=True, exist_ok=True)
         for sub in ("originals", "renditions"):

@@ -114,3 +114,13 @@ def check_engine(engine: str) -> str:
             f"unknown search engine '{engine}': choose {' or '.join(sorted(ENGINES))}"
         )
     return engine
+
+
+def require_engine(engine: str) -> str:
+    """Return the engine name if it is one and installed; else raise ConfigError or
+    PhotoArchiveError saying how to install it (before an index is made for it)."""
+    if check_engine(engine) == "tantivy":
+        from photoarchive.search.tantivy_engine import _tantivy
+
+        _tantivy()
+    return engine

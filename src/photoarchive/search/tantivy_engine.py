@@ -55,6 +55,7 @@ _MAX_AGENCIES = 10_000
 
 
 def _tantivy() -> Any:
+    """Return the tantivy module, or raise the error saying how to install it."""
     try:
         import tantivy
     except ImportError:
