@@ -268,3 +268,19 @@ def test_anything_else_goes_to_click(seeded_cli: Any, args: list[str]) -> None:
     from photoarchive.cli.quick import quick_search
 
     assert quick_search(["--archive", seeded_cli.archive_dir, *args]) is None
+
+
+def test_a_search_does_not_import_the_http_client_whoosh_asks_for(seeded_cli: Any) -> None:
+    """Whoosh imports urllib.request (http.client, email, ssl) for a helper search never
+    calls: the command line puts it off, and the real module still works when asked for."""
+    import subprocess
+
+    code = (
+        "import sys; from photoarchive.cli import quick; from photoarchive import open_archive; "
+        f"arc = open_archive({seeded_cli.archive_dir!r}); arc.reindex(engine='whoosh'); "
+        "print(arc.search('tank').total, 'http.client' in sys.modules); "
+        "from urllib.request import Request; print(Request.__name__, 'http.client' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    total, *rest = done.stdout.split()
+    assert int(total) > 0 and rest == ["False", "Request", "True"], done.stderr

@@ -22,23 +22,33 @@ def _without_asyncio_for_whoosh() -> None:
 
 def _lazy_urllib_request_for_whoosh() -> None:
     """Put off importing urllib.request, which Whoosh's compatibility module imports for a
-    download helper search never calls, and which brings http.client, email and ssl with it
-    (about 12 ms of every command's start): a stand-in module imports the real one the first
-    time anything in it is used."""
+    download helper (urlretrieve) search never calls, and which brings http.client, email
+    and ssl with it (about 12 ms of every command's start): a stand-in module gives Whoosh
+    an urlretrieve that imports the real module when called, and imports it for anything
+    else asked of it."""
     if "urllib.request" in sys.modules:
         return
+    import importlib
     import urllib
 
     stand_in = types.ModuleType("urllib.request")
 
+    def real() -> types.ModuleType:
+        if sys.modules.get("urllib.request") is stand_in:
+            del sys.modules["urllib.request"]
+        module = importlib.import_module("urllib.request")
+        urllib.request = module  # type: ignore[attr-defined]
+        return module
+
+    def urlretrieve(*args: object, **kwargs: object) -> object:
+        return real().urlretrieve(*args, **kwargs)
+
     def __getattr__(name: str) -> object:
-        del sys.modules["urllib.request"]
-        import importlib
+        if name.startswith("__"):  # the import system asking whether it is a package
+            raise AttributeError(name)
+        return getattr(real(), name)
 
-        real = importlib.import_module("urllib.request")
-        urllib.request = real  # type: ignore[attr-defined]
-        return getattr(real, name)
-
+    stand_in.urlretrieve = urlretrieve  # type: ignore[attr-defined]
     stand_in.__getattr__ = __getattr__  # type: ignore[method-assign]
     sys.modules["urllib.request"] = stand_in
     urllib.request = stand_in  # type: ignore[attr-defined]
