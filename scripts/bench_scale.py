@@ -402,8 +402,9 @@ def disk_mb(path: Path) -> float:
 
 
 def photoarchive_exe() -> list[str]:
-    script = Path(sys.executable).parent / "photoarchive"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "photoarchive"]
+    # Not the venv's console script: it names the entry point of whichever checkout was
+    # installed last, which need not be the code on PYTHONPATH (today's or the code before).
+    return [sys.executable, "-m", "photoarchive"]
 
 
 def tantivy_available() -> bool:
@@ -940,7 +941,10 @@ def run(options: Any) -> None:
     )
 
     if not options.skip_reindex:
-        print("\n### `photoarchive --archive A reindex` (peer: FTS5 'rebuild' of the same size)\n")
+        print(
+            "\n### `python -m photoarchive --archive A reindex` (peer: FTS5 'rebuild' of the "
+            "same size)\n"
+        )
         rows = []
         for b, peer, target in (
             (t_large, fts_large, "≤ 120 s, ≤ 1.5 GB"),
@@ -990,7 +994,7 @@ def run(options: Any) -> None:
 
     cli_times = cli(engines, [fts_large, fts_small], options.cli_repeat)
     print(
-        f"\n### CLI end to end: `photoarchive --archive A search Q --json` p50 / p95 ms, "
+        f"\n### CLI end to end: `python -m photoarchive --archive A search Q --json` p50 / p95 ms, "
         f"{options.cli_repeat} rounds (target p95 ≤ 60 ms; peer: python -c running the FTS5 "
         "query)\n"
     )
