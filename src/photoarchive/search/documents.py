@@ -67,29 +67,7 @@ def document(entry: Entry) -> dict[str, Any]:
         for k in ("name", "sublocation", "city", "province_state", "country")
         if p.get(k)
     ]
-    text = "\n".join(
-        v
-        for v in (
-            record.caption,
-            record.headline,
-            record.title,
-            keywords,
-            place,
-            record.byline,
-            record.credit,
-            # Every language of the caption and title is searched by its words.
-            *record.caption_languages.values(),
-            *record.title_languages.values(),
-            record.alt_text,
-            record.event,
-            *record.persons_shown,
-            *record.organisations_shown,
-            *shown,
-        )
-        if v
-    )
     texts: dict[str, str | None] = {
-        "text": text,
         "headline": record.headline,
         "keywords": keywords,
         "byline": record.byline,
@@ -106,11 +84,37 @@ def document(entry: Entry) -> dict[str, Any]:
         "source_type": source_type_terms(record.digital_source_type),
         "c2pa": c2pa_terms(record.c2pa),
     }
+    terms: dict[str, list[str]] = {
+        name: analyse(name, value) for name, value in texts.items() if value
+    }
+    # `text` holds all of these, in this order; each part's terms are those of the whole
+    # (parts are split at line breaks), so parts analysed for their own field are reused.
+    parts: list[tuple[str | None, str | None]] = [
+        (None, record.caption),
+        ("headline", record.headline),
+        (None, record.title),
+        ("keywords", keywords),
+        (None, place),
+        ("byline", record.byline),
+        (None, record.credit),
+        # Every language of the caption and title is searched by its words.
+        *((None, v) for v in record.caption_languages.values()),
+        *((None, v) for v in record.title_languages.values()),
+        (None, record.alt_text),
+        ("event", record.event),
+        *((None, v) for v in record.persons_shown),
+        *((None, v) for v in record.organisations_shown),
+        *((None, v) for v in shown),
+    ]
+    text: list[str] = []
+    for name, value in parts:
+        if value:
+            text += terms.get(name, []) if name else analyse("text", value)
+    terms["text"] = text
     doc: dict[str, Any] = {"sha256": record.sha256}
-    for name, value in texts.items():
-        terms = analyse(name, value) if value else []
-        if terms:
-            doc[name] = " ".join(terms)
+    for name in TERM_FIELDS:
+        if terms.get(name):
+            doc[name] = " ".join(terms[name])
     for name, key in (("agency_key", record.agency), ("state", state), ("rights", entry.rights)):
         if key:
             doc[name] = key
