@@ -565,13 +565,23 @@ def _matching(searcher: Any, compiled: Any, allowed: set[int] | None, hidden: se
     """Return the matching document numbers, filtered, as a sorted numpy array (postings
     only, no scoring)."""
     import numpy as np
+    from whoosh import query as q
 
-    docs = np.fromiter(searcher.docs_for_query(compiled), dtype=np.int64)
+    from photoarchive.search.whoosh_postings import term_docs
+
+    if isinstance(compiled, q.Term):  # the common broad query: one word
+        docs = term_docs(searcher.reader(), compiled.fieldname, compiled.text)
+    else:
+        docs = np.fromiter(searcher.docs_for_query(compiled), dtype=np.int64)
     if allowed is not None:
         docs = docs[np.isin(docs, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))]
     if hidden:
         docs = docs[~np.isin(docs, np.fromiter(hidden, dtype=np.int64, count=len(hidden)))]
-    return np.unique(docs)
+    # Segments come in document order and each gives its documents in order; sorted and
+    # distinct as they are, they are not sorted again (np.unique hashes, 0.18 s at 300k).
+    if len(docs) > 1 and not bool(np.all(docs[1:] > docs[:-1])):
+        docs = np.unique(docs)
+    return docs
 
 
 def _new_searcher(ix: Any) -> Any:

@@ -21,9 +21,41 @@ def docs_with_terms(reader: Any, terms: Iterable[tuple[str, Any]]) -> set[int]:
     found: set[int] = set()
     for fieldname, text in terms:
         check_time()
-        if (fieldname, text) in reader:
-            found.update(reader.postings(fieldname, text).all_ids())
+        found.update(term_docs(reader, fieldname, text).tolist())
     return found
+
+
+def term_docs(reader: Any, fieldname: str, text: Any) -> Any:
+    """Return the documents holding a term, as a sorted numpy array, read a block of
+    postings (up to 128) at a time: Whoosh's own matcher gives them one by one through
+    Python generators, which took 0.4 s for a word in each of 300,000 photos."""
+    import numpy as np
+
+    btext = text if isinstance(text, bytes) else str(text).encode("utf-8")
+    parts = []
+    for leaf, offset in reader.leaf_readers():
+        if (fieldname, btext) not in leaf:
+            continue
+        check_time()
+        matcher = leaf.postings(fieldname, btext)
+        while isinstance(matcher, WrappingMatcher):  # deleted documents are filtered out
+            matcher = matcher.child
+        if type(matcher) is W3LeafMatcher and not matcher._byteids:
+            blocks = []
+            while not matcher._atend and matcher._blocklength:
+                if matcher._data is None:
+                    matcher._read_data()
+                # Each block's ids are stored as differences from the one before.
+                blocks.append(np.cumsum(np.asarray(matcher._data[0], dtype=np.int64)))
+                matcher._next_block()
+            docs = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int64)
+        else:
+            docs = np.fromiter(leaf.postings(fieldname, btext).all_ids(), dtype=np.int64)
+        if leaf.has_deletions():
+            deleted = leaf.deleted_docs_set
+            docs = docs[~np.isin(docs, np.fromiter(deleted, dtype=np.int64, count=len(deleted)))]
+        parts.append(docs + offset)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _list_matcher(docnums: set[int], boost: float) -> Any:
