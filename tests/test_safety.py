@@ -237,3 +237,16 @@ def test_an_ingest_refuses_an_index_from_another_version(archive: Archive) -> No
         report = stale.ingest([FIXTURES / "xmp.png", FIXTURES / "iim_utf8.jpg"])
         assert (report.count("duplicate"), report.count("new")) == (1, 1)
         assert stale.search("soldier").total == 1
+
+
+def test_the_photo_count_follows_every_writer(archive: Archive) -> None:
+    """The catalog keeps its count until it changes: its own writes and another process's
+    both show at once."""
+    reader = open_archive(archive.root, readonly=True)
+    assert reader.catalog.count() == archive.catalog.count() == 0
+    archive.ingest([FIXTURES / "xmp.png"])
+    assert archive.catalog.count() == 1  # this connection's own write
+    assert reader.catalog.count() == 1  # another connection's
+    archive.ingest([FIXTURES / "iim_utf8.jpg"])
+    assert (archive.catalog.count(), reader.catalog.count()) == (2, 2)
+    reader.close()
