@@ -211,6 +211,15 @@ class TimedCollector(FilterCollector):  # type: ignore[misc]
     """
 
     filtered_count: int
+    #: The document numbers collected, in order, when asked for (see `keep_matches`).
+    matched: list[int]
+
+    def __init__(self, child: Any, allow: Any, restrict: Any, keep_matches: bool = False):
+        super().__init__(child, allow, restrict)
+        # Every match is met here anyway when Whoosh cannot skip blocks: kept, they give
+        # the agency counts without a second pass over the postings.
+        self.keep_matches = keep_matches
+        self.matched = []
 
     def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
         check_time()
@@ -221,6 +230,7 @@ class TimedCollector(FilterCollector):  # type: ignore[misc]
         allow, hide = self._allow, self._restrict
         offset = self.offset
         filtered = self.filtered_count
+        keep = self.matched.append if self.keep_matches else None
         for n, sub_docnum in enumerate(child.matches()):
             if n % CHECK_EVERY == 0:
                 check_time()
@@ -230,4 +240,6 @@ class TimedCollector(FilterCollector):  # type: ignore[misc]
                 filtered += 1
                 continue
             child.collect(sub_docnum)
+            if keep is not None:
+                keep(offset + sub_docnum)
         self.filtered_count = filtered
