@@ -495,11 +495,15 @@ def _filtered(
                 filters.date_to.replace(tzinfo=UTC) if filters.date_to else None,
             )
         )
-    hidden = filters.hidden_states()
+    # States no photo is in are not filtered on: an exclusion, however empty, makes tantivy
+    # score through a boolean query, which doubled a word in every one of a million photos
+    # (9 ms -> 18 ms).
+    hidden = [s for s in filters.hidden_states() if searcher.doc_freq("state", s)]
     if hidden:
         nots.append(query.term_set_query(schema, "state", hidden))
     if filters.rights is not None:
-        withheld = query.term_set_query(schema, "state", list(WITHHELD))
+        present = [s for s in WITHHELD if searcher.doc_freq("state", s)]
+        withheld = query.term_set_query(schema, "state", present) if present else None
         counts = dict(searcher.terms_with_prefix("rights", ""))
         passing = [k for k in counts if k in filters.rights]
         failing = [k for k in counts if k not in filters.rights]
@@ -508,13 +512,17 @@ def _filtered(
         # every one of a million photos, cleared for editorial use: 32 ms -> 22 ms).
         if sum(counts[k] for k in failing) < sum(counts[k] for k in passing):
             fails = query.term_set_query(schema, "rights", failing)
-            if filters.killed_passes:
+            if withheld is None:
+                nots.append(fails)
+            elif filters.killed_passes:
                 nots.append(query.boolean_query([(occur.Must, fails), (occur.MustNot, withheld)]))
             else:
                 nots += [fails, withheld]
         else:
             passes = query.term_set_query(schema, "rights", passing)
-            if filters.killed_passes:
+            if withheld is None:
+                musts.append(passes)
+            elif filters.killed_passes:
                 musts.append(
                     query.boolean_query([(occur.Should, passes), (occur.Should, withheld)])
                 )
