@@ -27,7 +27,7 @@ measured in the same run.
     python scripts/bench.py [--large 20 --medium 20] [--entries 10000,100000] [--repeat 30]
     python scripts/bench.py --scale [--cache ~/.cache/photoarchive-bench]
         [--scale-size 1000000 --scale-small 300000] [--repeat 30 --cli-repeat 7]
-        [--desk-workers 4 --desk-repeat 20 --load-clients 8 --load-seconds 20]
+        [--desk-workers CORES --desk-repeat 20 --load-clients 8 --load-seconds 20]
         [--no-tantivy-small] [--no-baseline] [--skip-reindex]
 """
 
@@ -372,7 +372,8 @@ def main() -> int:
     )  # fmt: skip
     scale.add_argument("--no-baseline", action="store_true", help="no code-before figures")
     scale.add_argument("--skip-reindex", action="store_true")
-    scale.add_argument("--desk-workers", type=int, default=4)
+    # The desk's own default: one worker process per core, 2 to 8.
+    scale.add_argument("--desk-workers", type=int, default=max(2, min(8, os.cpu_count() or 1)))
     scale.add_argument("--desk-repeat", type=int, default=20)
     scale.add_argument("--load-clients", type=int, default=8)
     scale.add_argument("--load-seconds", type=float, default=20.0)
