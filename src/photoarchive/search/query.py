@@ -16,33 +16,15 @@ from typing import NamedTuple
 
 from photoarchive.errors import QueryError
 from photoarchive.search.analysis import analyse
+from photoarchive.search.documents import DATE_FIELDS, TERM_FIELDS
 
 #: Words without a field search `text`: caption, headline, title, keywords, place, by-line
 #: and credit together.
 DEFAULT_FIELD = "text"
 #: Fields whose words are marked in the caption (all share its analysis).
 CAPTION_FIELDS = frozenset({"text", "headline", "keywords", "byline"})
-DATE_FIELDS = ("date_created", "ingested_at")
-#: Fields a query may name.
-SEARCH_FIELDS = (
-    DEFAULT_FIELD,
-    "headline",
-    "keywords",
-    "byline",
-    "credit",
-    "agency",
-    "source",
-    "city",
-    "country",
-    "format",
-    *DATE_FIELDS,
-    "person",
-    "organisation",
-    "event",
-    "lang",
-    "source_type",
-    "c2pa",
-)
+#: Fields a query may name: every field of terms, and the dates.
+SEARCH_FIELDS = (*TERM_FIELDS, *DATE_FIELDS)
 FIELD_ALIASES = {
     "date_created": ["date", "taken"],
     "keywords": ["keyword", "kw"],

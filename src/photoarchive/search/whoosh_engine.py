@@ -14,7 +14,7 @@ from typing import Any
 from photoarchive.errors import IndexUnavailableError
 from photoarchive.search import folders
 from photoarchive.search.deadline import CHECK_EVERY, Deadline, check_time, time_budget
-from photoarchive.search.documents import DATE_FIELDS, Entry, document, field_terms
+from photoarchive.search.documents import DATE_FIELDS, TERM_FIELDS, Entry, document, field_terms
 from photoarchive.search.query import (
     MAX_EXPANSIONS,
     And,
@@ -35,29 +35,12 @@ from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilte
 NAME = "whoosh"
 INDEX_NAME = "photos"
 #: The engine and the version of its documents (see search.folders.FORMAT_FILE).
-INDEX_FORMAT = "whoosh-2"
+INDEX_FORMAT = "whoosh-3"
 WRITER_LOCK_SECONDS = 60.0
 #: A query matching more than this share of the photos is ranked newest first: its words
 #: say little about relevance (BM25 gives a word in every photo almost no weight), and
 #: scoring every match in Python is what made it slow.
 BROAD_SHARE = 0.5
-# Fields searched by their terms (already analysed, joined by spaces), with positions for
-# phrases where phrases make sense.
-_PHRASE_FIELDS = (
-    "text",
-    "headline",
-    "keywords",
-    "byline",
-    "credit",
-    "agency",
-    "source",
-    "city",
-    "country",
-    "person",
-    "organisation",
-    "event",
-)
-_WORD_FIELDS = ("format", "lang", "source_type", "c2pa")
 
 
 @functools.cache
@@ -67,10 +50,10 @@ def _schema() -> Any:
 
     terms = SpaceSeparatedTokenizer()
     spec: dict[str, Any] = {"sha256": fields.ID(stored=True, unique=True)}
-    for name in _PHRASE_FIELDS:
+    # Terms come analysed by our own code (search.analysis), joined by spaces; every field
+    # keeps positions, so a phrase may be asked of any.
+    for name in TERM_FIELDS:
         spec[name] = fields.TEXT(analyzer=terms, phrase=True)
-    for name in _WORD_FIELDS:
-        spec[name] = fields.TEXT(analyzer=terms, phrase=False)
     spec["agency_key"] = fields.ID(sortable=True)
     spec["state"] = fields.ID()
     spec["rights"] = fields.ID()
