@@ -38,8 +38,6 @@ FIELD_ALIASES = {
 _CANONICAL = {a: name for name, aliases in FIELD_ALIASES.items() for a in aliases} | {
     n: n for n in SEARCH_FIELDS
 }
-# Fields whose terms keep their case (identifiers); every other field is lowercased.
-_CASED_FIELDS: frozenset[str] = frozenset()
 
 # Limits on a query, checked before it is read: a query pasted by mistake (or sent to the
 # desk on purpose) could otherwise hold a worker for minutes.
@@ -493,7 +491,7 @@ class _Parser:
         if name in DATE_FIELDS:
             return self._date(name, text, token.boost)
         if "*" in text or "?" in text:
-            pattern = text if name in _CASED_FIELDS else text.lower()
+            pattern = text.lower()  # every field's terms are lowercase
             body = pattern.rstrip("*")
             if body and pattern.endswith("*") and "*" not in body and "?" not in body:
                 return Pattern(name, "prefix", body, boost=token.boost)
@@ -525,8 +523,8 @@ class _Parser:
                 first, last = self._period(end)
                 high = first - timedelta(microseconds=1) if end_excl else last
             return DateRange(name, low, high, boost)
-        low_text = start if name in _CASED_FIELDS or start is None else start.lower()
-        high_text = end if name in _CASED_FIELDS or end is None else end.lower()
+        low_text = None if start is None else start.lower()
+        high_text = None if end is None else end.lower()
         return Pattern(
             name,
             "range",
