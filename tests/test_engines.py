@@ -207,6 +207,11 @@ def test_newest_first_sorts_alike(both: tuple[Archive, Archive]) -> None:
         assert dates == [getattr(r.record, field) or "" for r in b.results]
 
 
+def test_an_unknown_order_is_refused(both: tuple[Archive, Archive]) -> None:
+    with pytest.raises(QueryError, match="unknown order 'oldest': choose relevance, date"):
+        both[0].search("tank", sort="oldest")
+
+
 def test_both_engines_refuse_the_same_queries(both: tuple[Archive, Archive]) -> None:
     for query in ("date:[nonsense to never]", "(((", "photographr:x", "NOT", "date:2022-13"):
         messages = []

@@ -18,6 +18,7 @@ from photoarchive.errors import (
     ConfigError,
     IndexUnavailableError,
     PhotoArchiveError,
+    QueryError,
     StorageError,
 )
 from photoarchive.locking import WriterLock
@@ -351,7 +352,10 @@ class Archive:
         """
         from photoarchive.rights import PASSING
         from photoarchive.search.deadline import Deadline
+        from photoarchive.search.results import SORTS
 
+        if sort not in SORTS:
+            raise QueryError(f"unknown order '{sort}': choose {', '.join(SORTS)}")
         deadline = Deadline.after(self.settings.query_seconds if seconds is None else seconds)
         moment = at or _now()
         use = cleared_for or self.policy.default_use
