@@ -151,8 +151,8 @@ def test_index_written_by_the_archive_is_plain_whoosh_and_scores_alike(
     from whoosh import index, qparser
     from whoosh.codec.whoosh3 import W3Codec
 
+    from photoarchive.search.documents import document
     from photoarchive.search.whoosh_engine import INDEX_NAME, _schema
-    from photoarchive.search.whoosh_engine import whoosh_document as document
 
     entries = seeded._entries([photo.record for photo in seeded.catalog.iter_photos()])
     seeded.reindex(engine="whoosh")

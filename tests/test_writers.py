@@ -265,7 +265,7 @@ def test_verify_finds_damaged_postings_behind_good_stored_fields(filled: Path) -
         victim = next(arc.catalog.iter_photos()).record
         (entry,) = arc._entries([victim])
         # Index the photo under words it does not have, keeping the digest of the truth.
-        from photoarchive.search.whoosh_engine import whoosh_document as document
+        from photoarchive.search.documents import document
 
         good = document(entry)
         wrong = Entry(victim.__class__(**{**victim.to_dict(), "caption": "nothing alike"}))

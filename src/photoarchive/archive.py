@@ -520,17 +520,10 @@ class Archive:
     ) -> Iterator[Entry]:
         """Yield the index entries the catalog makes now, of `photos` (default: every
         photo), 1,000 photos at a time; `on_progress` is told how many are done."""
-        batch: list[PhotoRecord] = []
-        done = 0
-        for photo in self.catalog.iter_photos() if photos is None else photos:
-            batch.append(photo.record)
-            if len(batch) == 1000:
-                yield from self._entries(batch)
-                done += len(batch)
-                batch = []
-                if on_progress:
-                    on_progress(done)
-        yield from self._entries(batch)
+        from photoarchive.indexing import entries_in_batches
+
+        chosen = self.catalog.iter_photos() if photos is None else photos
+        return entries_in_batches(self.catalog, self.policy.timezone, chosen, on_progress)
 
     def verify(
         self,

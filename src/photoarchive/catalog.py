@@ -196,6 +196,8 @@ class Catalog:
         """
         self.path = path
         self.readonly = readonly
+        # (SQLite's data_version, the photo count then): see count().
+        self._count: tuple[int, int] | None = None
         if not create:
             _require_catalog(path)
         try:
@@ -276,7 +278,7 @@ class Catalog:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run a block as one transaction: committed whole or rolled back whole."""
-        self.__dict__.pop("_count", None)
+        self._count = None
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -833,11 +835,10 @@ class Catalog:
         # the count is kept until the catalog changes, which SQLite's data_version tells for
         # other connections' commits and transaction() for this one's.
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        cached = self.__dict__.get("_count")
-        if cached is not None and cached[0] == version:
-            return int(cached[1])
+        if self._count is not None and self._count[0] == version:
+            return self._count[1]
         count = int(self.conn.execute("SELECT count(*) FROM photos").fetchone()[0])
-        self.__dict__["_count"] = (version, count)
+        self._count = (int(version), count)
         return count
 
     def counts_by(self, column: str) -> list[tuple[str | None, int, int]]:

@@ -11,7 +11,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from photoarchive.catalog import Catalog
+from photoarchive.catalog import Catalog, StoredPhoto
 from photoarchive.record import PhotoRecord
 from photoarchive.search.documents import Entry, document
 
@@ -54,25 +54,31 @@ def index_documents(
     `workers` processes (default: one per core, at most 4)."""
     count = workers if workers is not None else min(4, os.cpu_count() or 1)
     if count < 2 or catalog.count() < PARALLEL_FROM:
-        yield from _documents_here(catalog, zone, on_progress)
+        photos = catalog.iter_photos(BATCH)
+        yield from (document(e) for e in entries_in_batches(catalog, zone, photos, on_progress))
         return
     yield from _documents_by_workers(catalog, zone, on_progress, count)
 
 
-def _documents_here(
-    catalog: Catalog, zone: tzinfo, on_progress: Callable[[int], None] | None
-) -> Iterator[dict[str, Any]]:
+def entries_in_batches(
+    catalog: Catalog,
+    zone: tzinfo,
+    photos: Iterable[StoredPhoto],
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[Entry]:
+    """Yield the index entries of `photos`, made BATCH photos at a time; `on_progress` is
+    told how many are done."""
     batch: list[PhotoRecord] = []
     done = 0
-    for photo in catalog.iter_photos(BATCH):
+    for photo in photos:
         batch.append(photo.record)
         if len(batch) == BATCH:
-            yield from (document(e) for e in entries_for(catalog, zone, batch))
+            yield from entries_for(catalog, zone, batch)
             done += len(batch)
             batch = []
             if on_progress:
                 on_progress(done)
-    yield from (document(e) for e in entries_for(catalog, zone, batch))
+    yield from entries_for(catalog, zone, batch)
 
 
 def _documents_by_workers(

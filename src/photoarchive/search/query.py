@@ -10,12 +10,13 @@ so `tank river OR flag` is `tank AND (river OR flag)`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from photoarchive.errors import QueryError
 from photoarchive.search.analysis import analyse
+from photoarchive.search.deadline import CHECK_EVERY, check_time
 from photoarchive.search.documents import DATE_FIELDS, TERM_FIELDS
 
 #: Words without a field search `text`: caption, headline, title, keywords, place, by-line
@@ -221,6 +222,33 @@ def check_query_limits(query: str) -> None:
         )
     if len(words) > MAX_QUERY_WORDS:
         raise QueryError(f"too many words: {len(words):,}, at most {MAX_QUERY_WORDS:,}")
+
+
+class ExpansionBudget:
+    """The index terms a query's wildcards, prefixes and word ranges stand for, counted
+    against MAX_EXPANSIONS together, whichever engine reads its terms."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.shown: list[str] = []
+
+    def take(self, pattern: Pattern, candidates: Iterable[str]) -> list[str]:
+        """Return the candidate index terms `pattern` stands for; raise QueryError once the
+        query's patterns stand for more than MAX_EXPANSIONS. The candidates are read under
+        the search's time budget, and at most one term past the limit: a wildcard such as
+        `*a*` stands for most of the index."""
+        self.shown.append(pattern.shown())
+        found: list[str] = []
+        for n, term in enumerate(candidates):
+            if n % CHECK_EVERY == 0:
+                check_time()
+            if not pattern.matches(term):
+                continue
+            self.total += 1
+            if self.total > MAX_EXPANSIONS:
+                raise too_many_expansions(self.shown)
+            found.append(term)
+        return found
 
 
 def too_many_expansions(shown: list[str]) -> QueryError:

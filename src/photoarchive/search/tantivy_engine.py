@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,11 @@ from photoarchive.search.documents import (
     field_terms,
 )
 from photoarchive.search.query import (
-    MAX_EXPANSIONS,
     And,
     AndMaybe,
     DateRange,
     Every,
+    ExpansionBudget,
     Node,
     Not,
     Or,
@@ -38,7 +38,6 @@ from photoarchive.search.query import (
     Phrase,
     Term,
     parse_query,
-    too_many_expansions,
 )
 from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
 
@@ -110,12 +109,18 @@ def _schema() -> Any:
     return builder.build()
 
 
+def _utc(when: datetime | None) -> datetime | None:
+    """Return a naive wall-clock datetime (as documents and queries hold them) marked UTC,
+    as tantivy keeps dates, so that both sides compare alike."""
+    return None if when is None else when.replace(tzinfo=UTC)
+
+
 def tantivy_document(doc: dict[str, Any]) -> dict[str, Any]:
     """Return an index document (documents.document's) as tantivy takes it: dates in UTC,
     as tantivy keeps them."""
     for name in DATE_FIELDS:
         if name in doc:
-            doc[name] = doc[name].replace(tzinfo=UTC)
+            doc[name] = _utc(doc[name])
     return doc
 
 
@@ -406,8 +411,7 @@ class _Compiler:
         self.t = tantivy
         self.schema = schema
         self.searcher = searcher
-        self.expanded = 0
-        self.shown: list[str] = []
+        self.expansions = ExpansionBudget()
 
     def compile(self, node: Node) -> Any:
         query = self.t.Query
@@ -429,8 +433,8 @@ class _Compiler:
                 self.schema,
                 node.field,
                 self.t.FieldType.Date,
-                node.start.replace(tzinfo=UTC) if node.start else None,
-                node.end.replace(tzinfo=UTC) if node.end else None,
+                _utc(node.start),
+                _utc(node.end),
             )
             return query.const_score_query(out, boost)
         elif isinstance(node, Every):
@@ -464,16 +468,10 @@ class _Compiler:
         )
 
     def _expand(self, pattern: Pattern) -> list[str]:
-        """Return the index terms a wildcard, prefix or word range stands for; raise
-        QueryError past MAX_EXPANSIONS for the query's patterns together."""
-        self.shown.append(pattern.shown())
-        check_time()
+        """Return the index terms a wildcard, prefix or word range stands for, in order
+        (see query.ExpansionBudget)."""
         candidates = self.searcher.terms_with_prefix(pattern.field, pattern.literal_prefix())
-        found = sorted(term for term, count in candidates if count and pattern.matches(term))
-        self.expanded += len(found)
-        if self.expanded > MAX_EXPANSIONS:
-            raise too_many_expansions(self.shown)
-        return found
+        return sorted(self.expansions.take(pattern, (t for t, count in candidates if count)))
 
 
 def _filtered(
@@ -491,8 +489,8 @@ def _filtered(
                 schema,
                 "date_created",
                 tantivy.FieldType.Date,
-                filters.date_from.replace(tzinfo=UTC) if filters.date_from else None,
-                filters.date_to.replace(tzinfo=UTC) if filters.date_to else None,
+                _utc(filters.date_from),
+                _utc(filters.date_to),
             )
         )
     # States no photo is in are not filtered on: an exclusion, however empty, makes tantivy

@@ -13,14 +13,14 @@ from typing import Any
 
 from photoarchive.errors import IndexUnavailableError
 from photoarchive.search import folders
-from photoarchive.search.deadline import CHECK_EVERY, Deadline, check_time, time_budget
+from photoarchive.search.deadline import Deadline, check_time, time_budget
 from photoarchive.search.documents import DATE_FIELDS, TERM_FIELDS, Entry, document, field_terms
 from photoarchive.search.query import (
-    MAX_EXPANSIONS,
     And,
     AndMaybe,
     DateRange,
     Every,
+    ExpansionBudget,
     Node,
     Not,
     Or,
@@ -28,7 +28,6 @@ from photoarchive.search.query import (
     Phrase,
     Term,
     parse_query,
-    too_many_expansions,
 )
 from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
 
@@ -63,11 +62,6 @@ def _schema() -> Any:
     # catalog says now, so a stale entry cannot pass as good.
     spec["digest"] = fields.STORED()
     return fields.Schema(**spec)
-
-
-def whoosh_document(entry: Entry) -> dict[str, Any]:
-    """Return the Whoosh document of a catalog entry (the index document as it is)."""
-    return document(entry)
 
 
 class WhooshEngine:
@@ -170,7 +164,7 @@ class WhooshEngine:
             for sha in delete:
                 writer.delete_by_term("sha256", sha)
             for entry in entries:
-                writer.update_document(**whoosh_document(entry))
+                writer.update_document(**document(entry))
                 count += 1
         except BaseException:
             writer.cancel()
@@ -261,7 +255,7 @@ class WhooshEngine:
         wanted = filters or SearchFilters()
         with self._searcher() as searcher, time_budget(deadline):
             reader = searcher.reader()
-            compiled = _compile(parsed.tree, reader, _Expansions())
+            compiled = _compile(parsed.tree, reader, ExpansionBudget())
             # Filters are given to Whoosh as plain sets of document numbers: its own bit sets
             # are tested for emptiness once per matching document, which is slow. Masking the
             # few hidden versions is much cheaper than allowing the many live ones.
@@ -464,44 +458,20 @@ class WhooshEngine:
 
 
 # -- from the query tree to Whoosh's queries ----------------------------------------------------
-class _Expansions:
-    """The index terms a query's wildcards, prefixes and word ranges stand for, counted
-    against MAX_EXPANSIONS together."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.shown: list[str] = []
-
-    def expand(self, pattern: Pattern, reader: Any) -> list[bytes]:
-        """Return the index terms `pattern` stands for; raise QueryError past the limit.
-
-        The lexicon is read under the search's time budget, and at most one term past the
-        limit is read: a wildcard such as `*a*` stands for most of the index.
-        """
-        self.shown.append(pattern.shown())
-        name = pattern.field
-        if name not in reader.schema:
-            return []
-        prefix = pattern.literal_prefix()
-        candidates = (
-            reader.expand_prefix(name, prefix.encode("utf-8")) if prefix else reader.lexicon(name)
-        )
-        found: list[bytes] = []
-        for n, btext in enumerate(candidates):
-            if n % CHECK_EVERY == 0:
-                check_time()
-            if not btext.startswith(prefix.encode("utf-8")):
-                break
-            if not pattern.matches(btext.decode("utf-8")):
-                continue
-            self.total += 1
-            if self.total > MAX_EXPANSIONS:
-                raise too_many_expansions(self.shown)
-            found.append(btext)
-        return found
+def _lexicon(reader: Any, pattern: Pattern) -> Iterator[str]:
+    """Yield the terms of the pattern's field that begin with its literal start."""
+    name = pattern.field
+    if name not in reader.schema:
+        return
+    prefix = pattern.literal_prefix().encode("utf-8")
+    terms = reader.expand_prefix(name, prefix) if prefix else reader.lexicon(name)
+    for btext in terms:
+        if not btext.startswith(prefix):
+            return
+        yield btext.decode("utf-8")
 
 
-def _compile(node: Node, reader: Any, expansions: _Expansions) -> Any:
+def _compile(node: Node, reader: Any, expansions: ExpansionBudget) -> Any:
     """Return the Whoosh query for a query tree."""
     from whoosh import query as q
 
@@ -513,7 +483,8 @@ def _compile(node: Node, reader: Any, expansions: _Expansions) -> Any:
         return q.Phrase(node.field, list(node.terms), boost=node.boost)
     if isinstance(node, Pattern):
         original = q.Wildcard(node.field, node.shown(), boost=node.boost)
-        return PostingsTerms(original, expansions.expand(node, reader))
+        terms = expansions.take(node, _lexicon(reader, node))
+        return PostingsTerms(original, [t.encode("utf-8") for t in terms])
     if isinstance(node, DateRange):
         return PostingsRange.of(q.DateRange(node.field, node.start, node.end, boost=node.boost))
     if isinstance(node, Every):
