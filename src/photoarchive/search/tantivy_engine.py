@@ -90,6 +90,19 @@ def _follow_umask(folder: Path) -> None:
             continue
 
 
+def _open_index(tantivy: Any, folder: Path) -> Any:
+    """Open the index in `folder` for reading, reloaded by hand before each search.
+
+    tantivy's default reader watches meta.json from a thread of its own and reloads on a
+    change under the index's lock file; a process forked while that thread held the lock
+    (ingest's worker processes) kept it locked, and the next commit waited forever.
+    """
+    index = tantivy.Index.open(str(folder))
+    index.config_reader(reload_policy="Manual")
+    index.reload()
+    return index
+
+
 def _schema() -> Any:
     tantivy = _tantivy()
     builder = tantivy.SchemaBuilder()
@@ -174,8 +187,7 @@ class TantivyEngine:
             folders.check_marks(self.folder, self.archive_id, INDEX_FORMAT)
             try:
                 with _guard():
-                    index = tantivy.Index.open(str(self.folder))
-                    index.reload()
+                    index = _open_index(tantivy, self.folder)
             except IndexUnavailableError as exc:
                 if "Read-only file system" not in str(exc) and "Permission denied" not in str(exc):
                     raise
@@ -196,7 +208,7 @@ class TantivyEngine:
             for path in self.folder.iterdir():
                 if path.is_file() and not path.name.endswith(".lock"):
                     shutil.copy2(path, copy / path.name)
-            return tantivy.Index.open(str(copy))
+            return _open_index(tantivy, copy)
 
     def _searcher(self) -> Any:
         index = self._open()
