@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,9 @@ def test_search_json_is_a_list_of_show_records(seeded_cli: Any) -> None:
     # show adds the other suppliers' copies of the frame; everything else is the same.
     assert shown.pop("copies") == []
     assert hits[0]["state"] == shown["state"] == "live"
+    # The verdict is judged as each command runs, so its time may fall in the next second.
+    judged = [hits[0]["rights"].pop("at"), shown["rights"].pop("at")]
+    assert all(datetime.fromisoformat(at).tzinfo is not None for at in judged)
     assert {k: v for k, v in hits[0].items() if k not in ("score", "caption_highlighted")} == shown
     assert hits[0]["score"] > 0 and "<mark" in hits[0]["caption_highlighted"]
 
