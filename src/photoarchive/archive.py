@@ -340,7 +340,9 @@ class Archive:
         seconds: float | None = None,
         sort: str = "relevance",
     ) -> SearchPage:
-        """Return one page of records matching a query, best first, with rights verdicts.
+        """Return one page of records matching a query, best first, with rights verdicts;
+        a query without words lists every photo the filters let through, newest arrivals
+        first unless `sort` says otherwise.
 
         `filters` narrow by agency and date taken. With `cleared_for` a use, only photos
         whose verdict for that use passes (cleared or conditional) at `at` (default now) are
@@ -352,10 +354,14 @@ class Archive:
         """
         from photoarchive.rights import PASSING
         from photoarchive.search.deadline import Deadline
+        from photoarchive.search.query import build_query
         from photoarchive.search.results import SORTS
 
         if sort not in SORTS:
             raise QueryError(f"unknown order '{sort}': choose {', '.join(SORTS)}")
+        parsed = build_query(query, filters)
+        if not query.strip() and sort == "relevance":
+            sort = "ingested"  # no words to rank by: the newest arrivals first
         deadline = Deadline.after(self.settings.query_seconds if seconds is None else seconds)
         moment = at or _now()
         use = cleared_for or self.policy.default_use
@@ -368,7 +374,7 @@ class Archive:
         stale = False
         if wanted is None or narrowed is not None:
             found = self.index.search(
-                query,
+                parsed,
                 limit=limit,
                 page=page,
                 filters=narrowed,
@@ -389,7 +395,7 @@ class Archive:
             # Judge every hit from the catalog: the facts in the index were read in another
             # time zone than the policy's, or are out of date.
             found = self.index.search(
-                query, limit=None, filters=filters, deadline=deadline, sort=sort
+                parsed, limit=None, filters=filters, deadline=deadline, sort=sort
             )
             photos = self.catalog.get_many(h.sha256 for h in found.hits)
             standing = self.catalog.standing(photos)

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from photoarchive.errors import ConfigError
 from photoarchive.search.deadline import Deadline
 from photoarchive.search.documents import Entry
 from photoarchive.search.highlight import highlight
 from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
+
+if TYPE_CHECKING:
+    from photoarchive.search.query import ParsedQuery
 
 __all__ = [
     "ENGINES",
@@ -76,7 +79,7 @@ class SearchEngine(Protocol):
 
     def search(
         self,
-        query: str,
+        query: ParsedQuery | str,
         limit: int | None = 20,
         page: int = 1,
         filters: SearchFilters | None = None,
@@ -84,7 +87,8 @@ class SearchEngine(Protocol):
         deadline: Deadline | None = None,
         sort: str = "relevance",
     ) -> IndexResults:
-        """Return a page of hits, the total and, if asked, the matches per agency."""
+        """Return a page of hits, the total and, if asked, the matches per agency, for a
+        query read by query.parse_query (or its text, read without a thesaurus)."""
 
     def close(self) -> None:
         """Let go of open searchers and files."""

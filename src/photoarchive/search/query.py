@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
-from typing import NamedTuple
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, NamedTuple
 
 from photoarchive.errors import QueryError
 from photoarchive.search.analysis import analyse
 from photoarchive.search.deadline import CHECK_EVERY, check_time
 from photoarchive.search.documents import DATE_FIELDS, TERM_FIELDS
+
+if TYPE_CHECKING:
+    from photoarchive.search.results import SearchFilters
 
 #: Words without a field search `text`: caption, headline, title, keywords, place, by-line
 #: and credit together.
@@ -577,6 +580,60 @@ class _Parser:
                 "2022-09-11"
             )
         return period
+
+
+_SINCE = re.compile(r"(\d+)\s*(m|min|h|d|w)", re.IGNORECASE)
+_SINCE_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def since_moment(text: str, now: datetime, zone: tzinfo | None = None) -> datetime:
+    """Return the moment `--since` names, as a naive UTC datetime (as arrival times are
+    kept): a span back from `now` (90m, 24h, 7d, 2w) or a date or time as typed
+    (2022-09-11, 2022-09-11T14:00) in `zone` (default UTC). Raise QueryError otherwise."""
+
+    typed = text.strip()
+    span = _SINCE.fullmatch(typed)
+    if span:
+        amount = int(span.group(1))
+        try:
+            back = timedelta(**{_SINCE_UNITS[span.group(2).lower()]: amount})
+            moment = now.astimezone(UTC) - back
+        except OverflowError:
+            raise QueryError(f"'{typed}' is too far back: give a date instead") from None
+        return moment.replace(tzinfo=None)
+    period = date_period(typed)
+    if period is None:
+        raise QueryError(
+            f"'{typed}' is not a time to search since: give a span such as 24h, 7d or 90m, "
+            "or a date such as 2022-09-11"
+        )
+    try:
+        moment = period[0].replace(tzinfo=zone or UTC).astimezone(UTC)
+    except OverflowError:
+        return period[0]
+    return moment.replace(tzinfo=None)
+
+
+def build_query(text: str, filters: SearchFilters | None = None) -> ParsedQuery:
+    """Return the query to give a search engine: `text` read (every photo if it has no
+    words), with the filters the engines do not take themselves (arrival time, source
+    type) added as clauses that every photo found must match."""
+    parsed = parse_query(text) if text.strip() else ParsedQuery(Every())
+    clauses: list[Node] = []
+    if filters is not None and filters.ingested_from is not None:
+        clauses.append(DateRange("ingested_at", filters.ingested_from, None))
+    if filters is not None and filters.source_type:
+        terms = analyse("source_type", filters.source_type)
+        if not terms:
+            raise QueryError(f"'{filters.source_type}' is not a source type")
+        clauses.append(Term("source_type", terms[0]))
+    if not clauses:
+        return parsed
+    if isinstance(parsed.tree, Every):
+        tree: Node = clauses[0] if len(clauses) == 1 else And(tuple(clauses))
+    else:
+        tree = _simplify(And((parsed.tree, *clauses)))
+    return parsed._replace(tree=tree)
 
 
 def date_period(text: str) -> tuple[datetime, datetime] | None:

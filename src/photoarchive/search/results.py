@@ -14,12 +14,16 @@ SORTS = ("relevance", "date", "ingested")
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Restrictions on results that do not affect ranking: agency, date taken, versions and
-    rights verdict."""
+    """Restrictions on results that do not affect ranking: agency, date taken, arrival,
+    source type, versions and rights verdict."""
 
     agency: str | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
+    #: Only photos ingested at or after this moment (naive, UTC: as ingested_at is kept).
+    ingested_from: datetime | None = None
+    #: Only photos of this digital source type: its code, or "ai" or "screen".
+    source_type: str | None = None
     #: Which versions: the current one of each live picture by default; add "killed"
     #: for killed pictures, "superseded" for older versions, "notice" for kill notices.
     states: tuple[str, ...] = ("live",)

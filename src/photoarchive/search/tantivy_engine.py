@@ -34,6 +34,7 @@ from photoarchive.search.query import (
     Node,
     Not,
     Or,
+    ParsedQuery,
     Pattern,
     Phrase,
     Term,
@@ -361,7 +362,7 @@ class TantivyEngine:
 
     def search(
         self,
-        query: str,
+        query: ParsedQuery | str,
         limit: int | None = 20,
         page: int = 1,
         filters: SearchFilters | None = None,
@@ -374,7 +375,7 @@ class TantivyEngine:
         pages and limits as in the Whoosh engine; the search itself runs in tantivy,
         uninterrupted, and the deadline is checked around it."""
         tantivy = _tantivy()
-        parsed = parse_query(query)
+        parsed = parse_query(query) if isinstance(query, str) else query
         with time_budget(deadline), _guard():
             searcher = self._searcher()
             compiled = _Compiler(tantivy, self._schema, searcher).compile(parsed.tree)

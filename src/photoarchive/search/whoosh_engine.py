@@ -24,6 +24,7 @@ from photoarchive.search.query import (
     Node,
     Not,
     Or,
+    ParsedQuery,
     Pattern,
     Phrase,
     Term,
@@ -230,7 +231,7 @@ class WhooshEngine:
 
     def search(
         self,
-        query: str,
+        query: ParsedQuery | str,
         limit: int | None = 20,
         page: int = 1,
         filters: SearchFilters | None = None,
@@ -250,7 +251,7 @@ class WhooshEngine:
         """
         from whoosh import query as q
 
-        parsed = parse_query(query)
+        parsed = parse_query(query) if isinstance(query, str) else query
         self._open()
         wanted = filters or SearchFilters()
         with self._searcher() as searcher, time_budget(deadline):
