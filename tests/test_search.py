@@ -97,11 +97,22 @@ def test_paging(seeded: Archive) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["", "   ", "date:[notadate to nonsense]", "(((", "NOT", "photographr:garanich"]
+    "query", ["date:[notadate to nonsense]", "(((", "NOT", "photographr:garanich", "the of"]
 )
 def test_bad_queries_raise_query_error(seeded: Archive, query: str) -> None:
     with pytest.raises(QueryError):
         seeded.search(query)
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+def test_a_query_without_words_lists_the_newest_arrivals(seeded: Archive, query: str) -> None:
+    page = seeded.search(query, limit=100)
+    assert page.total == seeded.catalog.count() > 0
+    arrived = [r.record.ingested_at for r in page.results]
+    assert arrived == sorted(arrived, reverse=True)
+    # Newest taken first when asked.
+    taken = [r.record.date_created or "" for r in seeded.search(query, sort="date").results]
+    assert taken == sorted(taken, reverse=True)
 
 
 def test_missing_index_says_how_to_fix_and_reindex_restores_it(seeded: Archive) -> None:

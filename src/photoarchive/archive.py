@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from photoarchive.ingest import IngestOptions, IngestReport, ProgressCallback
     from photoarchive.rights import Verdict
+    from photoarchive.search.thesaurus import Thesaurus
     from photoarchive.verify import VerifyReport
 
 CATALOG_FILE = "catalog.sqlite"
@@ -175,6 +176,13 @@ class Archive:
             self._policy = load_policy(path)
             self._policy_state = state
         return self._policy
+
+    def thesaurus(self) -> Thesaurus:
+        """The desk's thesaurus from thesaurus.toml (ConfigError if broken), read again
+        whenever the file has changed; the starter list if the archive has none."""
+        from photoarchive.search.thesaurus import THESAURUS_FILE, load_thesaurus
+
+        return load_thesaurus(self.root / THESAURUS_FILE)
 
     def writing(self, what: str) -> AbstractContextManager[None]:
         """Hold the archive's writer lock for a block that changes the catalog or index.
@@ -359,7 +367,7 @@ class Archive:
 
         if sort not in SORTS:
             raise QueryError(f"unknown order '{sort}': choose {', '.join(SORTS)}")
-        parsed = build_query(query, filters)
+        parsed = build_query(query, filters, self.thesaurus())
         if not query.strip() and sort == "relevance":
             sort = "ingested"  # no words to rank by: the newest arrivals first
         deadline = Deadline.after(self.settings.query_seconds if seconds is None else seconds)
@@ -587,9 +595,11 @@ def init_archive(
     """
     path = Path(root)
     if is_archive(path):
-        # An archive made before the rights policy existed gets the starter policy.
+        # An archive made before the rights policy or the thesaurus existed gets the
+        # starter files.
         if not (path / POLICY_FILE).exists():
             atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
+        _write_starter_thesaurus(path)
         return Archive(path), False
     from photoarchive.search import require_engine
 
@@ -608,7 +618,15 @@ def init_archive(
     catalog.close()
     if not (path / POLICY_FILE).exists():
         atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
+    _write_starter_thesaurus(path)
     open_engine(engine, path, archive_id).create()
     settings = settings.replace('search_engine = "whoosh"', f'search_engine = "{engine}"')
     atomic_write(path / SETTINGS_FILE, settings.encode("utf-8"))
     return Archive(path), True
+
+
+def _write_starter_thesaurus(root: Path) -> None:
+    from photoarchive.search.thesaurus import THESAURUS_FILE, starter_text
+
+    if not (root / THESAURUS_FILE).exists():
+        atomic_write(root / THESAURUS_FILE, starter_text().encode("utf-8"))

@@ -148,6 +148,8 @@ MIGRATIONS: tuple[str, ...] = (
     # The index holds terms made by photoarchive's own analysis, the same for every search
     # engine: the old one is rebuilt when the archive is first opened to write.
     "INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
+    # The analysis folds accents and reads Ukrainian and Russian: rebuilt the same way.
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
 )
 
 

@@ -2,79 +2,182 @@
 
 Engines are handed the terms already made (pre-analysed, joined by spaces) and split them
 on spaces only, so a query finds the same photos whichever engine holds the index.
+
+A word of running text gives one term, at its place in the text (for phrases): folded
+(José is jose), lowercased and reduced to its base form in its language (English and
+Russian stems, Ukrainian lemmas or stems: see languages.py). What else the word may be
+found by goes into the `spelling` field, without places: its other possible base forms,
+and for names (capitalised words, and place, person and keyword fields) their spelling
+keys (transliteration.py), so that izyum finds Izium and Ізюм.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
-# A word: letters and digits, with inner dots kept ("u.s", "3.5"), as Whoosh read them.
-WORD = re.compile(r"\w+(?:\.\w+)*")
-# Names (credits, places, people) are split at dots too: "REUTERS/Gleb.Garanich".
-NAME = re.compile(r"\w+")
-#: Words too common to search by (Whoosh's English list, which indexes were built with).
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "for",
-        "from",
-        "have",
-        "if",
-        "in",
-        "is",
-        "it",
-        "may",
-        "not",
-        "of",
-        "on",
-        "or",
-        "tbd",
-        "that",
-        "the",
-        "this",
-        "to",
-        "us",
-        "we",
-        "when",
-        "will",
-        "with",
-        "yet",
-        "you",
-        "your",
-    ]
+from photoarchive.search.folding import fold
+from photoarchive.search.languages import (
+    CYRILLIC,
+    EITHER,
+    RUSSIAN,
+    STOP_WORDS,
+    UKRAINIAN,
+    cyrillic_language,
+    english_stem,
+    english_stems,
+    russian_stem,
+    ukrainian_analysis,
+    ukrainian_forms,
 )
+from photoarchive.search.transliteration import cyrillic_keys, spelling_key
+
+# A word: letters and digits, with inner dots kept ("u.s", "3.5") and apostrophes inside
+# Cyrillic words (куп'янськ).
+WORD = re.compile(r"\w+(?:(?:\.|(?<=[\u0400-\u04ff])['’ʼ`](?=[\u0400-\u04ff]))\w+)*")
+# Names (credits, places, people) are split at dots too: "REUTERS/Gleb.Garanich".
+NAME = re.compile(r"\w+(?:(?<=[\u0400-\u04ff])['’ʼ`](?=[\u0400-\u04ff])\w+)*")
+#: The field of every other form a word of the `text` field may be found by.
+SPELLING_FIELD = "spelling"
+# Spelling keys in the terms marked in captions start with this (no term can).
+KEY_MARK = "~"
 
 
-@functools.cache
-def _stemmer() -> Callable[[list[str]], list[str]]:
-    import Stemmer
+def analysis_id() -> str:
+    """Return what the index's terms depend on beyond this code: how Ukrainian words are
+    analysed (an index built one way is rebuilt to be searched the other)."""
+    return f"uk-{ukrainian_analysis()}"
 
-    # Snowball's English stemmer (Porter 2), in C; it keeps its own cache of words.
-    stemmer = Stemmer.Stemmer("english")
-    stemmer.maxCacheSize = 100_000
-    return stemmer.stemWords  # type: ignore[no-any-return]
+
+class WordTerms(NamedTuple):
+    """What one word of running text is indexed as."""
+
+    #: Its term in the field, at its place in the text.
+    term: str
+    #: Its other base forms and spelling keys, for the `spelling` field.
+    more: tuple[str, ...] = ()
+
+
+# Words seen before, with how they were indexed: most words of captions recur.
+_WORDS: dict[tuple[str, bool, str], WordTerms] = {}
+_MAX_WORDS = 200_000
+
+
+def _index_word(word: str, name: bool, language: str) -> WordTerms:
+    """Return how a lowercase, folded word is indexed; `name` adds spelling keys; Cyrillic
+    words are analysed as `language` (UKRAINIAN, RUSSIAN or EITHER)."""
+    key = (word, name, language)
+    found = _WORDS.get(key)
+    if found is not None:
+        return found
+    if CYRILLIC.search(word) is None:
+        stem = english_stem(word)
+        made = WordTerms(stem, (spelling_key(stem),) if name else ())
+    else:
+        forms = cyrillic_forms(word, language)
+        more = list(forms[1:])
+        if name:
+            for form in (word, *forms):
+                if len(form) > 2:
+                    more += sorted(cyrillic_keys(form))
+        made = WordTerms(forms[0], _unique(more, forms[0]))
+    if len(_WORDS) >= _MAX_WORDS:
+        _WORDS.clear()
+    _WORDS[key] = made
+    return made
+
+
+def cyrillic_forms(word: str, language: str) -> tuple[str, ...]:
+    """Return the base forms of a lowercase Cyrillic word in `language`, the likeliest
+    first: Ukrainian lemmas (or stems), the Russian stem, or for EITHER both."""
+    if language == RUSSIAN:
+        return (russian_stem(word),)
+    forms = ukrainian_forms(word)
+    if language == UKRAINIAN:
+        return forms
+    return (*forms, russian_stem(word))
+
+
+def _unique(items: list[str], leave_out: str = "") -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i for i in items if i != leave_out))
+
+
+def _words(text: str) -> list[tuple[str, bool]]:
+    """Return the words of folded text to index, lowercased, each with whether it was
+    capitalised; stop words and single letters left out."""
+    out = []
+    for word in WORD.findall(text):
+        lower = word.lower()
+        if len(lower) > 1 and lower not in STOP_WORDS:
+            out.append((lower, word[0].isupper()))
+    return out
+
+
+def text_analysis(
+    text: str, lang: str | None = None, names: bool = False
+) -> tuple[list[str], list[str]]:
+    """Return the terms of running text (captions, headlines, keywords), in order, and
+    the terms of its words for the `spelling` field. `lang` is the text's language where
+    its metadata names it (xml:lang); `names` gives every word spelling keys, not only
+    the capitalised ones (place names, people, keywords)."""
+    text = fold(text)
+    words = _words(text)
+    if not words:
+        return [], []
+    if text.isascii():  # the common case, quickest: English words only
+        stems = english_stems([w for w, _ in words])
+        more = [spelling_key(s) for s, (_, cap) in zip(stems, words, strict=True) if names or cap]
+        return stems, more
+    language = cyrillic_language(text, lang) if CYRILLIC.search(text) else EITHER
+    terms: list[str] = []
+    extra: list[str] = []
+    for word, cap in words:
+        made = _index_word(word, names or cap, language)
+        terms.append(made.term)
+        extra += made.more
+    return terms, extra
 
 
 def text_terms(text: str) -> list[str]:
-    """Return the terms of running text (captions, headlines, keywords): words lowercased,
-    stop words and single letters left out, stemmed (`tanks` and `tank` are one term)."""
-    return _stemmer()([w for w in WORD.findall(text.lower()) if len(w) > 1 and w not in STOP_WORDS])
+    """Return the terms of running text (captions, headlines, keywords): words folded and
+    lowercased, stop words and single letters left out, reduced to their base forms
+    (`tanks` and `tank` are one term)."""
+    return text_analysis(text)[0]
 
 
 def name_terms(text: str) -> list[str]:
-    """Return the terms of a name field (credit, agency, place, person): words lowercased,
-    unstemmed ("AP" never finds "apes"), stop words left out."""
-    return [w for w in NAME.findall(text.lower()) if w not in STOP_WORDS]
+    """Return the terms of a name field (credit, agency, place, person): words folded and
+    lowercased, unstemmed ("AP" never finds "apes"), stop words left out."""
+    return [w for w in NAME.findall(fold(text).lower()) if w not in STOP_WORDS]
+
+
+class QueryWord(NamedTuple):
+    """What a word typed in a query finds."""
+
+    #: Terms of the word's field, at least one: its base forms in every language.
+    terms: tuple[str, ...]
+    #: Terms of the `spelling` field: its base forms and spelling keys.
+    spellings: tuple[str, ...] = ()
+
+
+def query_word(word: str) -> QueryWord | None:
+    """Return the terms a word typed in a query finds in the `text` field, analysed for
+    every language it may be in; None for a stop word or a single letter."""
+    lower = fold(word).lower()
+    if len(lower) < 2 or lower in STOP_WORDS:
+        return None
+    if CYRILLIC.search(lower) is None:
+        stem = english_stem(lower)
+        return QueryWord((stem,), (spelling_key(stem),))
+    language = cyrillic_language(lower)
+    forms = cyrillic_forms(lower, language)
+    if language != UKRAINIAN:
+        forms = (*forms, lower)  # Snowball shortens some names: Харьков is харьк
+    forms = _unique(list(forms))
+    # Keys of very short stems (Киев is ки to Snowball) would find unrelated names.
+    keys = sorted({k for form in (lower, *forms) if len(form) > 2 for k in cyrillic_keys(form)})
+    return QueryWord(forms, _unique([*forms, *keys]))
 
 
 def keyword_terms(text: str) -> list[str]:
@@ -115,15 +218,18 @@ def analyse(field: str, text: str) -> list[str]:
 
 
 def marked_spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
-    """Return the (start, end) of each word of `text` whose term is one of `terms` (for
-    marking a query's words in a caption)."""
+    """Return the (start, end) of each word of `text` found by `terms` (for marking a
+    query's words in a caption): terms of the `text` field, and `spelling` terms written
+    after KEY_MARK."""
     if not terms:
         return []
+    language = cyrillic_language(text) if CYRILLIC.search(text) else EITHER
     spans: list[tuple[int, int]] = []
-    found = list(WORD.finditer(text))
-    words = [m.group().lower() for m in found]
-    stems = _stemmer()(words)
-    for match, word, stem in zip(found, words, stems, strict=True):
-        if len(word) > 1 and word not in STOP_WORDS and stem in terms:
+    for match in WORD.finditer(text):
+        word = fold(match.group()).lower()
+        if len(word) < 2 or word in STOP_WORDS:
+            continue
+        made = _index_word(word, True, language)
+        if made.term in terms or any(KEY_MARK + m in terms for m in made.more):
             spans.append(match.span())
     return spans

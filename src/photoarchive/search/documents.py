@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from photoarchive.record import PhotoRecord
-from photoarchive.search.analysis import analyse
+from photoarchive.search.analysis import analyse, text_analysis
 
 #: Fields holding analysed terms, joined by spaces (engines split them on spaces only).
 TERM_FIELDS = (
@@ -26,12 +26,16 @@ TERM_FIELDS = (
     "lang",
     "source_type",
     "c2pa",
+    # Not named in queries: what else the words of `text` may be found by (analysis.py).
+    "spelling",
 )
 #: Fields holding one exact value: the agency as one key (for counts and the agency
 #: filter), the version's state ("live", "superseded", "killed", "notice") and what the
 #: photo's verdict depends on (rights.RightsFacts.status_key()).
 KEY_FIELDS = ("agency_key", "state", "rights")
 DATE_FIELDS = ("date_created", "ingested_at")
+# Fields analysed as parts of `text`, with their language.
+TEXT_PARTS = frozenset({"headline", "keywords", "byline", "event"})
 
 
 class Entry(NamedTuple):
@@ -85,32 +89,41 @@ def document(entry: Entry) -> dict[str, Any]:
         "c2pa": c2pa_terms(record.c2pa),
     }
     terms: dict[str, list[str]] = {
-        name: analyse(name, value) for name, value in texts.items() if value
+        name: analyse(name, value)
+        for name, value in texts.items()
+        if value and name not in TEXT_PARTS
     }
-    # `text` holds all of these, in this order; each part's terms are those of the whole
-    # (parts are split at line breaks), so parts analysed for their own field are reused.
-    parts: list[tuple[str | None, str | None]] = [
-        (None, record.caption),
-        ("headline", record.headline),
-        (None, record.title),
-        ("keywords", keywords),
-        (None, place),
-        ("byline", record.byline),
-        (None, record.credit),
+    # `text` holds all of these, in this order, each analysed in its language where the
+    # metadata names it; names give every word spelling keys (see analysis.py).
+    caption_lang = next((lang for lang in record.languages if lang in ("uk", "ru")), None)
+    parts: list[tuple[str | None, str | None, str | None, bool]] = [
+        (None, record.caption, caption_lang, False),
+        ("headline", record.headline, caption_lang, False),
+        (None, record.title, caption_lang, False),
+        ("keywords", keywords, None, True),
+        (None, place, None, True),
+        ("byline", record.byline, None, True),
+        (None, record.credit, None, True),
         # Every language of the caption and title is searched by its words.
-        *((None, v) for v in record.caption_languages.values()),
-        *((None, v) for v in record.title_languages.values()),
-        (None, record.alt_text),
-        ("event", record.event),
-        *((None, v) for v in record.persons_shown),
-        *((None, v) for v in record.organisations_shown),
-        *((None, v) for v in shown),
+        *((None, v, lang, False) for lang, v in record.caption_languages.items()),
+        *((None, v, lang, False) for lang, v in record.title_languages.items()),
+        (None, record.alt_text, caption_lang, False),
+        ("event", record.event, None, False),
+        *((None, v, None, True) for v in record.persons_shown),
+        *((None, v, None, True) for v in record.organisations_shown),
+        *((None, v, None, True) for v in shown),
     ]
     text: list[str] = []
-    for name, value in parts:
+    spelling: list[str] = []
+    for name, value, lang, names in parts:
         if value:
-            text += terms.get(name, []) if name else analyse("text", value)
+            words, more = text_analysis(value, lang, names)
+            if name:
+                terms[name] = words
+            text += words
+            spelling += more
     terms["text"] = text
+    terms["spelling"] = spelling
     doc: dict[str, Any] = {"sha256": record.sha256}
     for name in TERM_FIELDS:
         if terms.get(name):

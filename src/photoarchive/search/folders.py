@@ -23,10 +23,28 @@ def write_marks(folder: Path, archive_id: str | None, index_format: str) -> None
         atomic_write(folder / ARCHIVE_ID_FILE, archive_id.encode("ascii"))
 
 
+def with_analysis(index_format: str) -> str:
+    """Return an engine's index format with what its terms also depend on (analysis.py)."""
+    from photoarchive.search.analysis import analysis_id
+
+    return f"{index_format}+{analysis_id()}"
+
+
 def check_marks(folder: Path, archive_id: str | None, index_format: str) -> None:
     """Raise IndexOutdatedError unless the index in `folder` is of `index_format` and built
     for the archive `archive_id` (None: any)."""
-    if _read(folder / FORMAT_FILE) != index_format:
+    found = _read(folder / FORMAT_FILE)
+    if found != index_format and found and found.split("+")[0] == index_format.split("+")[0]:
+        from photoarchive.search.languages import ukrainian_analysis
+
+        now = ukrainian_analysis()
+        raise IndexOutdatedError(
+            f"the search index was built with Ukrainian words as "
+            f"{'stems' if now == 'lemmas' else 'lemmas'}, and they are now {now} (the "
+            "'ukrainian' extra was installed or removed); rebuild it with "
+            "'photoarchive reindex'"
+        )
+    if found != index_format:
         raise IndexOutdatedError(
             "the search index was built by another version of photoarchive; rebuild it with "
             "'photoarchive reindex'"

@@ -9,18 +9,20 @@ so `tank river OR flag` is `tank AND (river OR flag)`.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
 from photoarchive.errors import QueryError
-from photoarchive.search.analysis import analyse
+from photoarchive.search.analysis import KEY_MARK, SPELLING_FIELD, WORD, analyse, query_word
 from photoarchive.search.deadline import CHECK_EVERY, check_time
 from photoarchive.search.documents import DATE_FIELDS, TERM_FIELDS
 
 if TYPE_CHECKING:
     from photoarchive.search.results import SearchFilters
+    from photoarchive.search.thesaurus import Thesaurus
 
 #: Words without a field search `text`: caption, headline, title, keywords, place, by-line
 #: and credit together.
@@ -28,7 +30,18 @@ DEFAULT_FIELD = "text"
 #: Fields whose words are marked in the caption (all share its analysis).
 CAPTION_FIELDS = frozenset({"text", "headline", "keywords", "byline"})
 #: Fields a query may name: every field of terms, and the dates.
-SEARCH_FIELDS = (*TERM_FIELDS, *DATE_FIELDS)
+SEARCH_FIELDS = (*(f for f in TERM_FIELDS if f != SPELLING_FIELD), *DATE_FIELDS)
+#: Fields of running text, whose words are found by their forms in every language and by
+#: the thesaurus.
+RUNNING_TEXT = frozenset({"text", "headline", "keywords", "byline", "event"})
+#: Fields of names, found by the thesaurus too.
+NAME_FIELDS = frozenset({"credit", "agency", "source", "city", "country", "person", "organisation"})
+#: The score of a photo found only by another spelling, form or equivalent of a word, or
+#: by a mistyped word's near misses, against one found by the word itself.
+VARIANT_BOOST = 0.5
+FUZZY_BOOST = 0.3
+#: Phrases made of one phrase typed, with each word's other base forms.
+MAX_PHRASE_FORMS = 16
 FIELD_ALIASES = {
     "date_created": ["date", "taken"],
     "keywords": ["keyword", "kw"],
@@ -61,6 +74,7 @@ _BOOST = re.compile(r"\^(\d+(?:\.\d*)?|\.\d+)$")
 _DATE = re.compile(
     r"(\d{4})(?:-?(\d{2})(?:-?(\d{2})(?:(?:[T ]|(?<=\d{8}))(\d{2}):?(\d{2})(?::?(\d{2}))?)?)?)?"
 )
+_FUZZY = re.compile(r"~([0-2])?$")
 _RANGE_TO = re.compile(r"\s+to\s+|^to\s+|\s+to$|^to$", re.IGNORECASE)
 
 
@@ -86,7 +100,8 @@ class Pattern(NamedTuple):
     photo found scores the same (the boost), as in Lucene."""
 
     field: str
-    #: "prefix" (text), "wildcard" (text with * and ?) or "range" (start..end)
+    #: "prefix" (text), "wildcard" (text with * and ?), "range" (start..end) or "fuzzy"
+    #: (terms within `distance` edits of text, sharing its first letter)
     kind: str
     text: str = ""
     start: str | None = None
@@ -94,11 +109,14 @@ class Pattern(NamedTuple):
     start_excluded: bool = False
     end_excluded: bool = False
     boost: float = 1.0
+    distance: int = 0
 
     def shown(self) -> str:
         """Return how the pattern reads in the query language."""
         if self.kind == "prefix":
             text = f"{self.text}*"
+        elif self.kind == "fuzzy":
+            text = f"{self.text}~{self.distance}"
         elif self.kind == "range":
             text = f"[{self.start or ''} to {self.end or ''}]"
         else:
@@ -118,6 +136,10 @@ class Pattern(NamedTuple):
             return self.text
         if self.kind == "range":
             return ""
+        if self.kind == "fuzzy":
+            # As most search engines do by default: a mistyped word's first letter is
+            # taken as right, which keeps the terms to compare few.
+            return self.text[:1]
         return re.split(r"[*?]", self.text, maxsplit=1)[0]
 
     def matches(self, term: str) -> bool:
@@ -126,6 +148,8 @@ class Pattern(NamedTuple):
             return term.startswith(self.text)
         if self.kind == "wildcard":
             return self.regex().match(term) is not None
+        if self.kind == "fuzzy":
+            return term != self.text and edits_within(self.text, term, self.distance)
         if self.start is not None and (
             term < self.start or (self.start_excluded and term == self.start)
         ):
@@ -159,10 +183,12 @@ class And(NamedTuple):
 
 
 class Or(NamedTuple):
-    """Photos matching any part, scored by the sum of those that match."""
+    """Photos matching any part, scored by the sum of those that match (with `best`, by
+    the best of them: a word's forms and spellings do not add up)."""
 
     parts: tuple[Node, ...]
     boost: float = 1.0
+    best: bool = False
 
 
 class Not(NamedTuple):
@@ -267,30 +293,59 @@ def too_many_expansions(shown: list[str]) -> QueryError:
     )
 
 
-def parse_query(query: str) -> ParsedQuery:
-    """Read a query in the archive's query language; raise QueryError if it is not one."""
+def parse_query(query: str, thesaurus: Thesaurus | None = None) -> ParsedQuery:
+    """Read a query in the archive's query language, each word standing also for its
+    forms, spellings and (with a thesaurus) equivalents; raise QueryError if it is not
+    one."""
     if not query.strip():
         raise QueryError("empty query: give words to search for")
     check_query_limits(query)
     tokens = _Lexer(query).tokens()
-    tree = _Parser(tokens, query).parse()
+    parser = _Parser(tokens, query, thesaurus)
+    tree = parser.parse()
     if tree is None:
         raise QueryError(f"nothing to search for in '{query}'")
-    made = sum(len(leaf.terms) if isinstance(leaf, Phrase) else 1 for leaf, _ in leaves(tree))
-    if made > MAX_QUERY_WORDS:
+    if parser.made > MAX_QUERY_WORDS:
         raise QueryError(
-            f"too many words: the query makes {made:,} search terms (words joined by "
+            f"too many words: the query makes {parser.made:,} search terms (words joined by "
             f"hyphens or dots count one by one), at most {MAX_QUERY_WORDS:,}"
         )
     marked: set[str] = set()
     for leaf, negated in leaves(tree):
-        if negated or getattr(leaf, "field", None) not in CAPTION_FIELDS:
+        field = getattr(leaf, "field", None)
+        if negated:
             continue
-        if isinstance(leaf, Term):
+        if isinstance(leaf, Term) and field == SPELLING_FIELD:
+            marked.add(KEY_MARK + leaf.text)
+        elif field not in CAPTION_FIELDS:
+            continue
+        elif isinstance(leaf, Term):
             marked.add(leaf.text)
         elif isinstance(leaf, Phrase):
             marked.update(leaf.terms)
     return ParsedQuery(tree, frozenset(marked))
+
+
+def edits_within(word: str, other: str, distance: int) -> bool:
+    """Return True if `other` is at most `distance` edits from `word` (letters added,
+    left out, changed, or two side by side swapped)."""
+    if abs(len(word) - len(other)) > distance:
+        return False
+    # Optimal string alignment distance, row by row, given up once a row passes the limit.
+    before: list[int] = []
+    row = list(range(len(other) + 1))
+    for i, a in enumerate(word, 1):
+        current = [i] + [0] * len(other)
+        for j, b in enumerate(other, 1):
+            cost = 0 if a == b else 1
+            best = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost)
+            if i > 1 and j > 1 and a == other[j - 2] and word[i - 2] == b:
+                best = min(best, before[j - 2] + 1)
+            current[j] = best
+        if min(current) > distance:
+            return False
+        before, row = row, current
+    return row[-1] <= distance
 
 
 class _Token(NamedTuple):
@@ -411,11 +466,14 @@ class _Lexer:
 class _Parser:
     """Build the query tree from tokens (recursive descent)."""
 
-    def __init__(self, tokens: list[_Token], query: str) -> None:
+    def __init__(self, tokens: list[_Token], query: str, thesaurus: Thesaurus | None) -> None:
         self.tokens = tokens
         self.query = query
+        self.thesaurus = thesaurus
         self.pos = 0
         self.depth = 0
+        #: Search terms the words typed make (a phrase counts its words).
+        self.made = 0
 
     def parse(self) -> Node | None:
         node = self._sequence(DEFAULT_FIELD)
@@ -497,12 +555,7 @@ class _Parser:
         if token.kind == "phrase":
             if name in DATE_FIELDS:
                 return self._date(name, token.text, token.boost)
-            terms = analyse(name, token.text)
-            if not terms:
-                return None
-            if len(terms) == 1:
-                return Term(name, terms[0], token.boost)
-            return Phrase(name, tuple(terms), token.boost)
+            return self._phrase(name, token.text, token.boost)
         if token.kind == "range":
             assert isinstance(token.extra, tuple)
             start, end, start_excl, end_excl = token.extra
@@ -522,19 +575,120 @@ class _Parser:
         if name in DATE_FIELDS:
             return self._date(name, text, token.boost)
         if "*" in text or "?" in text:
+            self.made += 1
             pattern = text.lower()  # every field's terms are lowercase
             body = pattern.rstrip("*")
             if body and pattern.endswith("*") and "*" not in body and "?" not in body:
                 return Pattern(name, "prefix", body, boost=token.boost)
             return Pattern(name, "wildcard", pattern, boost=token.boost)
-        terms = analyse(name, text)
-        if not terms:
+        fuzzy = _FUZZY.search(text)
+        if fuzzy and name in RUNNING_TEXT:
+            return self._fuzzy(name, text[: fuzzy.start()], fuzzy.group(1), token.boost)
+        if name in RUNNING_TEXT:
+            words = WORD.findall(text)
+            self.made += len(words)
+            found = [n for n in (self._running_word(name, w) for w in words) if n is not None]
+        else:
+            terms = analyse(name, text)
+            self.made += len(terms)
+            found = [self._name_word(name, t) for t in terms]
+        if not found:
             return None
-        if len(terms) == 1:
-            return Term(name, terms[0], token.boost)
-        # One word typed that makes several terms ("ukraine-russia", "u.s.-led"): all must
-        # match, as in Whoosh.
-        return And(tuple(Term(name, t) for t in terms), token.boost)
+        if len(found) == 1:
+            return _boosted(found[0], token.boost)
+        # One word typed that makes several ("ukraine-russia", "u.s.-led"): all must match,
+        # as in Whoosh.
+        return And(tuple(found), token.boost)
+
+    def _running_word(self, name: str, word: str) -> Node | None:
+        """Return what a word of running text finds: its base forms in the field, its other
+        forms and spellings in `spelling` (for `text`), the thesaurus's equivalents."""
+        forms = query_word(word)
+        if forms is None:
+            return None
+        found: list[Node] = [Term(name, t) for t in forms.terms]
+        if name == DEFAULT_FIELD:
+            found += [Term(SPELLING_FIELD, t, VARIANT_BOOST) for t in forms.spellings]
+        if self.thesaurus is not None:
+            from photoarchive.search.thesaurus import lookup_keys
+
+            keys = set(forms.terms) | set(forms.spellings) | lookup_keys(word)
+            for other in self.thesaurus.equivalents(keys):
+                found += self._equivalent(name, other, word)
+        return _any(found)
+
+    def _equivalent(self, name: str, term: str, typed: str) -> list[Node]:
+        """Return what a thesaurus term equivalent to the word `typed` finds."""
+        words = WORD.findall(term)
+        if len(words) > 1:
+            phrase = self._phrase(name, term, VARIANT_BOOST, equivalents=False)
+            return [] if phrase is None else [phrase]
+        if not words or fold_lower(words[0]) == fold_lower(typed):
+            return []
+        forms = query_word(words[0])
+        if forms is None:
+            return []
+        found: list[Node] = [Term(name, t, VARIANT_BOOST) for t in forms.terms]
+        if name == DEFAULT_FIELD:
+            found += [Term(SPELLING_FIELD, t, VARIANT_BOOST) for t in forms.spellings]
+        return found
+
+    def _name_word(self, name: str, term: str) -> Node:
+        """Return what a word of a name field finds: itself and its equivalents."""
+        found: list[Node] = [Term(name, term)]
+        if self.thesaurus is not None and name in NAME_FIELDS:
+            from photoarchive.search.thesaurus import lookup_keys
+
+            for other in self.thesaurus.equivalents(lookup_keys(term)):
+                terms = analyse(name, other)
+                if len(terms) == 1 and terms[0] != term:
+                    found.append(Term(name, terms[0], VARIANT_BOOST))
+                elif len(terms) > 1:
+                    found.append(Phrase(name, tuple(terms), VARIANT_BOOST))
+        return _any(found)
+
+    def _phrase(self, name: str, text: str, boost: float, equivalents: bool = True) -> Node | None:
+        """Return what a phrase finds: its words side by side, each in any of its base
+        forms, or (with the thesaurus) an equivalent term."""
+        if name not in RUNNING_TEXT:
+            terms = analyse(name, text)
+            self.made += len(terms)
+            if not terms:
+                return None
+            node: Node = Term(name, terms[0]) if len(terms) == 1 else Phrase(name, tuple(terms))
+            return _boosted(node, boost)
+        typed = [(w, f) for w, f in ((w, query_word(w)) for w in WORD.findall(text)) if f]
+        if equivalents:
+            self.made += len(typed)
+        if not typed:
+            return None
+        if len(typed) == 1:
+            word, forms = typed[0]
+            found = self._running_word(name, word) if equivalents else None
+            return _boosted(found or _any([Term(name, t) for t in forms.terms]), boost)
+        phrases: list[Node] = [
+            Phrase(name, combo)
+            for combo in itertools.islice(
+                itertools.product(*(f.terms for _, f in typed)), MAX_PHRASE_FORMS
+            )
+        ]
+        if equivalents and self.thesaurus is not None:
+            for other in self.thesaurus.phrase_equivalents(WORD.findall(text)):
+                phrases += self._equivalent(name, other, "")
+        node = _any(list(dict.fromkeys(phrases)))
+        return _boosted(node, boost)
+
+    def _fuzzy(self, name: str, word: str, distance: str | None, boost: float) -> Node | None:
+        """Return what a mistyped word (`word~`, `word~1`) finds: the word, and terms of
+        the field within one edit (words of up to four letters) or two of it."""
+        forms = query_word(word)
+        self.made += 1
+        if forms is None:
+            return None
+        term = forms.terms[0]
+        edits = int(distance) if distance else (1 if len(term) <= 4 else 2)
+        near = Pattern(name, "fuzzy", term, boost=FUZZY_BOOST, distance=min(edits, 2))
+        return _boosted(_any([Term(name, term), near]), boost)
 
     def _range(
         self,
@@ -614,11 +768,13 @@ def since_moment(text: str, now: datetime, zone: tzinfo | None = None) -> dateti
     return moment.replace(tzinfo=None)
 
 
-def build_query(text: str, filters: SearchFilters | None = None) -> ParsedQuery:
-    """Return the query to give a search engine: `text` read (every photo if it has no
-    words), with the filters the engines do not take themselves (arrival time, source
-    type) added as clauses that every photo found must match."""
-    parsed = parse_query(text) if text.strip() else ParsedQuery(Every())
+def build_query(
+    text: str, filters: SearchFilters | None = None, thesaurus: Thesaurus | None = None
+) -> ParsedQuery:
+    """Return the query to give a search engine: `text` read with the thesaurus (every
+    photo if it has no words), with the filters the engines do not take themselves
+    (arrival time, source type) added as clauses that every photo found must match."""
+    parsed = parse_query(text, thesaurus) if text.strip() else ParsedQuery(Every())
     clauses: list[Node] = []
     if filters is not None and filters.ingested_from is not None:
         clauses.append(DateRange("ingested_at", filters.ingested_from, None))
@@ -664,6 +820,19 @@ def date_period(text: str) -> tuple[datetime, datetime] | None:
         return None
 
 
+def fold_lower(word: str) -> str:
+    """Return a word folded and lowercased, as thesaurus terms are compared."""
+    from photoarchive.search.folding import fold
+
+    return fold(word).lower()
+
+
+def _any(nodes: list[Node]) -> Node:
+    """Return the one node, or an Or of several (each found once)."""
+    unique = list(dict.fromkeys(nodes))
+    return unique[0] if len(unique) == 1 else Or(tuple(unique), best=True)
+
+
 def _join(kind: type[And] | type[Or], parts: list[Node | None]) -> Node | None:
     kept = [p for p in parts if p is not None]
     if not kept:
@@ -679,6 +848,10 @@ def _boosted(node: Node | None, boost: float) -> Node | None:
     return node._replace(boost=node.boost * boost)
 
 
+def _best(node: Node) -> bool:
+    return isinstance(node, Or) and node.best
+
+
 def _simplify(node: Node) -> Node:
     """Flatten nested And/Or of the same kind and cancel double negations."""
     if isinstance(node, Not):
@@ -689,11 +862,13 @@ def _simplify(node: Node) -> Node:
     if isinstance(node, And | Or):
         parts: list[Node] = []
         for part in (_simplify(p) for p in node.parts):
-            if type(part) is type(node) and part.boost == 1.0:
+            if type(part) is type(node) and part.boost == 1.0 and _best(part) == _best(node):
                 parts.extend(part.parts)
             else:
                 parts.append(part)
-        return type(node)(tuple(parts), node.boost)
+        if isinstance(node, Or):
+            return Or(tuple(parts), node.boost, node.best)
+        return And(tuple(parts), node.boost)
     if isinstance(node, AndMaybe):
         return AndMaybe(_simplify(node.required), _simplify(node.optional), node.boost)
     return node

@@ -44,7 +44,7 @@ from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilte
 
 NAME = "tantivy"
 #: The engine and the version of its documents (see search.folders.FORMAT_FILE).
-INDEX_FORMAT = "tantivy-1"
+INDEX_FORMAT = "tantivy-2"
 WRITER_LOCK_SECONDS = 60.0
 # The writer's memory for documents not yet written out, shared by its threads: larger
 # means fewer, larger segments while rebuilding; 1M photos stay well under 1.5 GB.
@@ -164,7 +164,7 @@ class TantivyEngine:
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
         tantivy.Index(_schema(), path=str(self.folder))
-        folders.write_marks(self.folder, self.archive_id, INDEX_FORMAT)
+        folders.write_marks(self.folder, self.archive_id, folders.with_analysis(INDEX_FORMAT))
 
     def exists(self) -> bool:
         """Return True if an index is present in the folder."""
@@ -185,7 +185,7 @@ class TantivyEngine:
             tantivy = _tantivy()
             if not self.exists():
                 raise folders.missing(self.folder)
-            folders.check_marks(self.folder, self.archive_id, INDEX_FORMAT)
+            folders.check_marks(self.folder, self.archive_id, folders.with_analysis(INDEX_FORMAT))
             try:
                 with _guard():
                     index = _open_index(tantivy, self.folder)
@@ -291,7 +291,7 @@ class TantivyEngine:
         writer.wait_merging_threads()
         del writer, index
         _follow_umask(tmp)
-        folders.write_marks(tmp, self.archive_id, INDEX_FORMAT)
+        folders.write_marks(tmp, self.archive_id, folders.with_analysis(INDEX_FORMAT))
         self.close()
         folders.swap_in(self.folder)
         return count
@@ -467,7 +467,12 @@ class _Compiler:
             out = self._boolean(musts, nots)
         else:
             assert isinstance(node, Or)
-            out = query.boolean_query([(self.t.Occur.Should, self.compile(p)) for p in node.parts])
+            if node.best:
+                out = query.disjunction_max_query([self.compile(p) for p in node.parts])
+            else:
+                out = query.boolean_query(
+                    [(self.t.Occur.Should, self.compile(p)) for p in node.parts]
+                )
         return out if boost == 1.0 else query.boost_query(out, boost)
 
     def _boolean(self, musts: list[Any], nots: list[Any]) -> Any:

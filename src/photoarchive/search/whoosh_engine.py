@@ -35,7 +35,7 @@ from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilte
 NAME = "whoosh"
 INDEX_NAME = "photos"
 #: The engine and the version of its documents (see search.folders.FORMAT_FILE).
-INDEX_FORMAT = "whoosh-3"
+INDEX_FORMAT = "whoosh-4"
 WRITER_LOCK_SECONDS = 60.0
 #: A query matching more than this share of the photos is ranked newest first: its words
 #: say little about relevance (BM25 gives a word in every photo almost no weight), and
@@ -92,7 +92,7 @@ class WhooshEngine:
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
         self._ix = index.create_in(str(self.folder), _schema(), indexname=INDEX_NAME)
-        folders.write_marks(self.folder, self.archive_id, INDEX_FORMAT)
+        folders.write_marks(self.folder, self.archive_id, folders.with_analysis(INDEX_FORMAT))
         self._identity = folders.folder_identity(self.folder)
 
     def exists(self) -> bool:
@@ -138,7 +138,9 @@ class WhooshEngine:
             except Exception as exc:
                 raise folders.damaged(exc) from None
             try:
-                folders.check_marks(self.folder, self.archive_id, INDEX_FORMAT)
+                folders.check_marks(
+                    self.folder, self.archive_id, folders.with_analysis(INDEX_FORMAT)
+                )
             except IndexUnavailableError:
                 ix.close()
                 raise
@@ -194,7 +196,7 @@ class WhooshEngine:
             count += 1
         writer.commit()
         ix.close()
-        folders.write_marks(tmp, self.archive_id, INDEX_FORMAT)
+        folders.write_marks(tmp, self.archive_id, folders.with_analysis(INDEX_FORMAT))
         self.close()
         self._ix = None
         folders.swap_in(self.folder)
@@ -273,7 +275,15 @@ class WhooshEngine:
                 # Whoosh takes an empty filter for no filter at all
                 return IndexResults(hits=[], total=0, terms=parsed.marked)
             docs_count = searcher.doc_count_all()
-            broad = limit is not None and compiled.estimate_size(reader) > docs_count * BROAD_SHARE
+            share = docs_count * BROAD_SHARE
+            # Whoosh's estimate of an OR is the sum of its parts: a word with its spellings
+            # and equivalents (kiev OR kyiv OR київ...) is counted exactly before it is
+            # taken for a word in most photos.
+            broad = (
+                limit is not None
+                and compiled.estimate_size(reader) > share
+                and (isinstance(compiled, q.Term) or len(_docs_of(searcher, compiled)) > share)
+            )
             if sort != "relevance" or broad:
                 hits, total, docs = self._by_date(
                     searcher,
@@ -503,6 +513,10 @@ def _compile(node: Node, reader: Any, expansions: ExpansionBudget) -> Any:
     if isinstance(node, And):
         return q.And(parts, boost=node.boost)
     assert isinstance(node, Or)
+    if node.best:
+        from photoarchive.search.whoosh_postings import BestOf
+
+        return BestOf(parts, boost=node.boost)
     return q.Or(parts, boost=node.boost)
 
 
@@ -576,7 +590,7 @@ def _docs_of(searcher: Any, compiled: Any) -> Any:
         for part in excluded:
             docs = np.setdiff1d(docs, _docs_of(searcher, part), assume_unique=True)
         return docs
-    if isinstance(compiled, q.Or):
+    if isinstance(compiled, q.Or | q.DisjunctionMax):
         docs = np.zeros(0, dtype=np.int64)
         for part in compiled.subqueries:
             docs = np.union1d(docs, _docs_of(searcher, part))

@@ -8,8 +8,8 @@ from typing import Any
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.collectors import FilterCollector
-from whoosh.matching import ListMatcher, NullMatcher, WrappingMatcher
-from whoosh.query import NumericRange, Query
+from whoosh.matching import DisjunctionMaxMatcher, ListMatcher, NullMatcher, WrappingMatcher
+from whoosh.query import DisjunctionMax, NumericRange, Query
 from whoosh.searching import Searcher
 
 from photoarchive.search.deadline import CHECK_EVERY, check_time
@@ -160,6 +160,43 @@ class PostingsTerms(Query):  # type: ignore[misc]
 
     def matcher(self, searcher: Any, context: Any = None) -> Any:
         return _list_matcher(self._docnums(searcher.reader()), self.boost)
+
+
+class BestMatcher(DisjunctionMaxMatcher):  # type: ignore[misc]
+    """Either of two matchers, scored by the better of those on the current document.
+
+    Whoosh's own DisjunctionMaxMatcher scores a document by both matchers even when one is
+    on another document, and its replace() drops a still-active matcher."""
+
+    def replace(self, minquality: float = 0) -> Any:
+        a, b = self.a, self.b
+        if not a.is_active():
+            return b.replace(minquality) if b.is_active() else NullMatcher()
+        if not b.is_active():
+            return a.replace(minquality)
+        return self
+
+    def score(self) -> float:
+        a, b = self.a, self.b
+        if not a.is_active():
+            return float(b.score())
+        if not b.is_active():
+            return float(a.score())
+        first, second = a.id(), b.id()
+        if first == second:
+            return float(max(a.score(), b.score()))
+        return float(a.score() if first < second else b.score())
+
+
+class BestOf(DisjunctionMax):  # type: ignore[misc]
+    """Documents matching any subquery, scored by the best of those that match (a word
+    with its other forms and spellings)."""
+
+    def _matcher(self, subs: Any, searcher: Any, context: Any) -> Any:
+        reader = searcher.reader()
+        return self._tree_matcher(
+            subs, BestMatcher, searcher, context, lambda q: q.estimate_size(reader)
+        )
 
 
 def with_postings_ranges(query: Any) -> Any:
