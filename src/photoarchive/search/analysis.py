@@ -73,7 +73,7 @@ def _index_word(word: str, name: bool, language: str) -> WordTerms:
         return found
     if CYRILLIC.search(word) is None:
         stem = english_stem(word)
-        made = WordTerms(stem, (spelling_key(stem),) if name else ())
+        made = WordTerms(stem, (_key(stem),) if name else ())
     else:
         forms = cyrillic_forms(word, language)
         more = list(forms[1:])
@@ -103,15 +103,31 @@ def _unique(items: list[str], leave_out: str = "") -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in items if i != leave_out))
 
 
-def _words(text: str) -> list[tuple[str, bool]]:
-    """Return the words of folded text to index, lowercased, each with whether it was
+def _words(text: str) -> tuple[list[str], list[bool]]:
+    """Return the words of folded text to index, lowercased, and whether each was
     capitalised; stop words and single letters left out."""
-    out = []
-    for word in WORD.findall(text):
-        lower = word.lower()
-        if len(lower) > 1 and lower not in STOP_WORDS:
-            out.append((lower, word[0].isupper()))
-    return out
+    found = WORD.findall(text)
+    lowered = [w.lower() for w in found]
+    keep = [len(w) > 1 and w not in STOP_WORDS for w in lowered]
+    if all(keep):
+        return lowered, [w[0].isupper() for w in found]
+    return (
+        [w for w, k in zip(lowered, keep, strict=True) if k],
+        [w[0].isupper() for w, k in zip(found, keep, strict=True) if k],
+    )
+
+
+# Spelling keys of words seen before.
+_KEYS: dict[str, str] = {}
+
+
+def _key(stem: str) -> str:
+    key = _KEYS.get(stem)
+    if key is None:
+        if len(_KEYS) >= _MAX_WORDS:
+            _KEYS.clear()
+        key = _KEYS[stem] = spelling_key(stem)
+    return key
 
 
 def text_analysis(
@@ -122,17 +138,18 @@ def text_analysis(
     its metadata names it (xml:lang); `names` gives every word spelling keys, not only
     the capitalised ones (place names, people, keywords)."""
     text = fold(text)
-    words = _words(text)
+    words, capitalised = _words(text)
     if not words:
         return [], []
     if text.isascii():  # the common case, quickest: English words only
-        stems = english_stems([w for w, _ in words])
-        more = [spelling_key(s) for s, (_, cap) in zip(stems, words, strict=True) if names or cap]
-        return stems, more
+        stems = english_stems(words)
+        if names:
+            return stems, [_key(s) for s in stems]
+        return stems, [_key(s) for s, cap in zip(stems, capitalised, strict=True) if cap]
     language = cyrillic_language(text, lang) if CYRILLIC.search(text) else EITHER
     terms: list[str] = []
     extra: list[str] = []
-    for word, cap in words:
+    for word, cap in zip(words, capitalised, strict=True):
         made = _index_word(word, names or cap, language)
         terms.append(made.term)
         extra += made.more
@@ -161,9 +178,11 @@ class QueryWord(NamedTuple):
     spellings: tuple[str, ...] = ()
 
 
-def query_word(word: str) -> QueryWord | None:
+def query_word(word: str, base_form: bool = False) -> QueryWord | None:
     """Return the terms a word typed in a query finds in the `text` field, analysed for
-    every language it may be in; None for a stop word or a single letter."""
+    every language it may be in; None for a stop word or a single letter. With
+    `base_form`, a Ukrainian word is taken as its own lemma, without the dictionary (a
+    thesaurus term)."""
     lower = fold(word).lower()
     if len(lower) < 2 or lower in STOP_WORDS:
         return None
@@ -171,7 +190,10 @@ def query_word(word: str) -> QueryWord | None:
         stem = english_stem(lower)
         return QueryWord((stem,), (spelling_key(stem),))
     language = cyrillic_language(lower)
-    forms = cyrillic_forms(lower, language)
+    if base_form and ukrainian_analysis() == "lemmas":
+        forms = (lower,) if language == UKRAINIAN else (lower, russian_stem(lower))
+    else:
+        forms = cyrillic_forms(lower, language)
     if language != UKRAINIAN:
         forms = (*forms, lower)  # Snowball shortens some names: Харьков is харьк
     forms = _unique(list(forms))

@@ -625,7 +625,7 @@ class _Parser:
             return [] if phrase is None else [phrase]
         if not words or fold_lower(words[0]) == fold_lower(typed):
             return []
-        forms = query_word(words[0])
+        forms = query_word(words[0], base_form=True)
         if forms is None:
             return []
         found: list[Node] = [Term(name, t, VARIANT_BOOST) for t in forms.terms]

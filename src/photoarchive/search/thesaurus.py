@@ -13,7 +13,6 @@ from photoarchive.errors import ConfigError
 from photoarchive.search.analysis import NAME
 from photoarchive.search.folding import fold
 from photoarchive.search.languages import CYRILLIC, english_stem
-from photoarchive.search.transliteration import cyrillic_keys, spelling_key
 
 THESAURUS_FILE = "thesaurus.toml"
 #: Terms in one group, and groups in a thesaurus, at most (a file pasted by mistake).
@@ -30,12 +29,12 @@ def starter_text() -> str:
 
 def lookup_keys(word: str) -> set[str]:
     """Return the keys a word is looked up by (and a thesaurus term filed under): folded
-    and lowercased, its spelling key, or for Cyrillic its transliterations' keys. They need
-    no dictionary, so reading the thesaurus costs little."""
+    and lowercased, and for Latin words their stem. Cheap, since every search reads the
+    thesaurus of a command line's archive anew."""
     lower = fold(word).lower()
     if CYRILLIC.search(lower):
-        return {lower, *cyrillic_keys(lower)}
-    return {lower, spelling_key(english_stem(lower))}
+        return {lower}
+    return {lower, english_stem(lower)}
 
 
 class Thesaurus(NamedTuple):
