@@ -190,6 +190,7 @@ def query_word(word: str, base_form: bool = False) -> QueryWord | None:
         stem = english_stem(lower)
         return QueryWord((stem,), (spelling_key(stem),))
     language = cyrillic_language(lower)
+    forms: tuple[str, ...]
     if base_form and ukrainian_analysis() == "lemmas":
         forms = (lower,) if language == UKRAINIAN else (lower, russian_stem(lower))
     else:
