@@ -367,12 +367,12 @@ class Archive:
 
         if sort not in SORTS:
             raise QueryError(f"unknown order '{sort}': choose {', '.join(SORTS)}")
-        parsed = build_query(query, filters, self.thesaurus())
-        if not query.strip() and sort == "relevance":
-            sort = "ingested"  # no words to rank by: the newest arrivals first
         deadline = Deadline.after(self.settings.query_seconds if seconds is None else seconds)
         moment = at or _now()
         use = cleared_for or self.policy.default_use
+        parsed = build_query(query, filters, self.thesaurus())
+        if not query.strip() and sort == "relevance":
+            sort = "ingested"  # no words to rank by: the newest arrivals first
         wanted = set(verdicts) if verdicts else None
         if cleared_for is not None:
             wanted = (wanted or set(PASSING)) & set(PASSING)
