@@ -9,11 +9,17 @@ export PATH="$PWD/.venv/bin:$PATH"
 python scripts/make_demo_photos.py --out demo-photos --wire demo-wire
 photoarchive init
 photoarchive ingest demo-photos
-for query in "abandoned tanks river" "credit:reuters" "flag" "agency:\"channel 4\""; do
+# The last three: another spelling (Izyum for Izium), the Ukrainian name (Куп'янськ for
+# Kupiansk), and the old name through the desk thesaurus (Kharkov for the Kharkiv region).
+for query in "abandoned tanks river" "credit:reuters" "flag" "agency:\"channel 4\"" \
+    "izyum" "Куп'янськ" "kharkov"; do
     echo
     echo "\$ photoarchive search '$query'"
     photoarchive search "$query"
 done
+echo
+echo "\$ photoarchive search --since 1h --limit 3     # no words: the newest arrivals"
+photoarchive search --since 1h --limit 3
 echo
 id=$(photoarchive search "credit:afp" --json | python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 echo "\$ photoarchive show $id"
