@@ -208,3 +208,28 @@ def test_without_a_thesaurus_file_the_starter_list_applies(desk: Desk) -> None:
         assert "en_kyiv" in desk.found("kiev")
     finally:
         thesaurus.write_bytes(kept)
+
+
+def test_an_index_built_with_the_other_ukrainian_analysis_asks_for_reindex(
+    tmp_path: Path, desk: Desk
+) -> None:
+    import os
+    import sys
+
+    root = tmp_path / "archive"
+    shutil.copytree(desk.root, root)
+    exe = [sys.executable, "-m", "photoarchive", "--archive", str(root)]
+    stems = {**os.environ, "PHOTOARCHIVE_UKRAINIAN": "stems"}
+    plain = {k: v for k, v in os.environ.items() if k != "PHOTOARCHIVE_UKRAINIAN"}
+    from photoarchive.search.languages import ukrainian_analysis
+
+    if ukrainian_analysis() == "stems":  # the extra is not installed here
+        stems, plain = plain, stems
+    subprocess.run([*exe, "reindex"], env=stems, check=True, capture_output=True)
+    found = subprocess.run([*exe, "search", "Харків"], env=plain, capture_output=True, text=True)
+    assert found.returncode == 1 and found.stdout == ""
+    assert "Ukrainian" in found.stderr and "reindex" in found.stderr
+    assert len(found.stderr.strip().splitlines()) == 1
+    subprocess.run([*exe, "reindex"], env=plain, check=True, capture_output=True)
+    found = subprocess.run([*exe, "search", "Харків", "--json"], env=plain, capture_output=True)
+    assert found.returncode == 0 and json.loads(found.stdout)

@@ -50,7 +50,8 @@ class Thesaurus(NamedTuple):
         """Return the terms of the groups a word with these lookup keys is in, as written
         (the word itself among them)."""
         found = sorted({g for k in keys for g in self.by_key.get(k, ())})
-        return list(dict.fromkeys(t for g in found for t in self.groups[g]))
+        # A word in several groups stands for at most one group's worth of terms.
+        return list(dict.fromkeys(t for g in found for t in self.groups[g]))[:MAX_GROUP]
 
     def phrase_equivalents(self, words: list[str]) -> list[str]:
         """Return the terms of the groups holding the phrase `words` as one term."""
