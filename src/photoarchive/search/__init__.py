@@ -15,7 +15,7 @@ from photoarchive.search.highlight import highlight
 from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
 
 if TYPE_CHECKING:
-    from photoarchive.search.query import ParsedQuery
+    from photoarchive.search.tree import ParsedQuery
 
 __all__ = [
     "ENGINES",

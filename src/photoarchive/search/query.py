@@ -9,39 +9,41 @@ so `tank river OR flag` is `tank AND (river OR flag)`.
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
 from photoarchive.errors import QueryError
-from photoarchive.search.analysis import KEY_MARK, SPELLING_FIELD, WORD, analyse, query_word
+from photoarchive.search.analysis import KEY_MARK, SPELLING_FIELD, WORD, analyse
 from photoarchive.search.deadline import CHECK_EVERY, check_time
 from photoarchive.search.documents import DATE_FIELDS, TERM_FIELDS
+from photoarchive.search.tree import (
+    DEFAULT_FIELD,
+    And,
+    AndMaybe,
+    DateRange,
+    Every,
+    Node,
+    Not,
+    Or,
+    ParsedQuery,
+    Pattern,
+    Phrase,
+    Term,
+    boosted,
+    leaves,
+)
+from photoarchive.search.words import RUNNING_TEXT, WordFinder
 
 if TYPE_CHECKING:
     from photoarchive.search.results import SearchFilters
     from photoarchive.search.thesaurus import Thesaurus
 
-#: Words without a field search `text`: caption, headline, title, keywords, place, by-line
-#: and credit together.
-DEFAULT_FIELD = "text"
 #: Fields whose words are marked in the caption (all share its analysis).
 CAPTION_FIELDS = frozenset({"text", "headline", "keywords", "byline"})
 #: Fields a query may name: every field of terms, and the dates.
 SEARCH_FIELDS = (*(f for f in TERM_FIELDS if f != SPELLING_FIELD), *DATE_FIELDS)
-#: Fields of running text, whose words are found by their forms in every language and by
-#: the thesaurus.
-RUNNING_TEXT = frozenset({"text", "headline", "keywords", "byline", "event"})
-#: Fields of names, found by the thesaurus too.
-NAME_FIELDS = frozenset({"credit", "agency", "source", "city", "country", "person", "organisation"})
-#: The score of a photo found only by another spelling, form or equivalent of a word, or
-#: by a mistyped word's near misses, against one found by the word itself.
-VARIANT_BOOST = 0.5
-FUZZY_BOOST = 0.3
-#: Phrases made of one phrase typed, with each word's other base forms.
-MAX_PHRASE_FORMS = 16
 FIELD_ALIASES = {
     "date_created": ["date", "taken"],
     "keywords": ["keyword", "kw"],
@@ -76,165 +78,6 @@ _DATE = re.compile(
 )
 _FUZZY = re.compile(r"~([0-2])?$")
 _RANGE_TO = re.compile(r"\s+to\s+|^to\s+|\s+to$|^to$", re.IGNORECASE)
-
-
-# -- the query tree -----------------------------------------------------------------------------
-class Term(NamedTuple):
-    """Photos holding an index term in a field."""
-
-    field: str
-    text: str
-    boost: float = 1.0
-
-
-class Phrase(NamedTuple):
-    """Photos holding the terms side by side, in order."""
-
-    field: str
-    terms: tuple[str, ...]
-    boost: float = 1.0
-
-
-class Pattern(NamedTuple):
-    """Photos holding any index term a wildcard, prefix or word range stands for; every
-    photo found scores the same (the boost), as in Lucene."""
-
-    field: str
-    #: "prefix" (text), "wildcard" (text with * and ?), "range" (start..end) or "fuzzy"
-    #: (terms within `distance` edits of text, sharing its first letter)
-    kind: str
-    text: str = ""
-    start: str | None = None
-    end: str | None = None
-    start_excluded: bool = False
-    end_excluded: bool = False
-    boost: float = 1.0
-    distance: int = 0
-
-    def shown(self) -> str:
-        """Return how the pattern reads in the query language."""
-        if self.kind == "prefix":
-            text = f"{self.text}*"
-        elif self.kind == "fuzzy":
-            text = f"{self.text}~{self.distance}"
-        elif self.kind == "range":
-            text = f"[{self.start or ''} to {self.end or ''}]"
-        else:
-            text = self.text
-        return text if self.field == DEFAULT_FIELD else f"{self.field}:{text}"
-
-    def regex(self) -> re.Pattern[str]:
-        """Return the pattern of the terms a wildcard stands for."""
-        out = "".join(
-            ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in self.text
-        )
-        return re.compile(out + r"\Z", re.S)
-
-    def literal_prefix(self) -> str:
-        """Return the text every term it stands for begins with."""
-        if self.kind == "prefix":
-            return self.text
-        if self.kind == "range":
-            return ""
-        if self.kind == "fuzzy":
-            # As most search engines do by default: a mistyped word's first letter is
-            # taken as right, which keeps the terms to compare few.
-            return self.text[:1]
-        return re.split(r"[*?]", self.text, maxsplit=1)[0]
-
-    def matches(self, term: str) -> bool:
-        """Return True if the index term is one the pattern stands for."""
-        if self.kind == "prefix":
-            return term.startswith(self.text)
-        if self.kind == "wildcard":
-            return self.regex().match(term) is not None
-        if self.kind == "fuzzy":
-            return term != self.text and edits_within(self.text, term, self.distance)
-        if self.start is not None and (
-            term < self.start or (self.start_excluded and term == self.start)
-        ):
-            return False
-        return not (
-            self.end is not None and (term > self.end or (self.end_excluded and term == self.end))
-        )
-
-
-class DateRange(NamedTuple):
-    """Photos whose date (date_created or ingested_at, wall-clock time) lies in a range,
-    both ends included; None for an open end."""
-
-    field: str
-    start: datetime | None
-    end: datetime | None
-    boost: float = 1.0
-
-
-class Every(NamedTuple):
-    """Every photo (`*:*`)."""
-
-    boost: float = 1.0
-
-
-class And(NamedTuple):
-    """Photos matching every part; `Not` parts leave photos out."""
-
-    parts: tuple[Node, ...]
-    boost: float = 1.0
-
-
-class Or(NamedTuple):
-    """Photos matching any part, scored by the sum of those that match (with `best`, by
-    the best of them: a word's forms and spellings do not add up)."""
-
-    parts: tuple[Node, ...]
-    boost: float = 1.0
-    best: bool = False
-
-
-class Not(NamedTuple):
-    """Photos not matching the part (inside And: left out)."""
-
-    part: Node
-    boost: float = 1.0
-
-
-class AndMaybe(NamedTuple):
-    """Photos matching `required`, ranked higher where they also match `optional`."""
-
-    required: Node
-    optional: Node
-    boost: float = 1.0
-
-
-Node = Term | Phrase | Pattern | DateRange | Every | And | Or | Not | AndMaybe
-
-
-class ParsedQuery(NamedTuple):
-    """A query read: its tree and the caption terms to mark in results."""
-
-    tree: Node
-    #: The query's words as they stand in the index, in the caption's fields (not those
-    #: under NOT), for marking them in captions.
-    marked: frozenset[str] = frozenset()
-
-
-def leaves(node: Node, negated: bool = False) -> Iterator[tuple[Node, bool]]:
-    """Yield each leaf of the tree with whether it stands under a NOT."""
-    if isinstance(node, And | Or):
-        for part in node.parts:
-            yield from leaves(part, negated)
-    elif isinstance(node, Not):
-        yield from leaves(node.part, not negated)
-    elif isinstance(node, AndMaybe):
-        yield from leaves(node.required, negated)
-        yield from leaves(node.optional, negated)
-    else:
-        yield node, negated
-
-
-def patterns(node: Node) -> list[Pattern]:
-    """Return the wildcards, prefixes and word ranges of a query, in order."""
-    return [leaf for leaf, _ in leaves(node) if isinstance(leaf, Pattern)]
 
 
 # -- reading a query ----------------------------------------------------------------------------
@@ -305,9 +148,9 @@ def parse_query(query: str, thesaurus: Thesaurus | None = None) -> ParsedQuery:
     tree = parser.parse()
     if tree is None:
         raise QueryError(f"nothing to search for in '{query}'")
-    if parser.made > MAX_QUERY_WORDS:
+    if parser.words.made > MAX_QUERY_WORDS:
         raise QueryError(
-            f"too many words: the query makes {parser.made:,} search terms (words joined by "
+            f"too many words: the query makes {parser.words.made:,} search terms (words joined by "
             f"hyphens or dots count one by one), at most {MAX_QUERY_WORDS:,}"
         )
     marked: set[str] = set()
@@ -324,28 +167,6 @@ def parse_query(query: str, thesaurus: Thesaurus | None = None) -> ParsedQuery:
         elif isinstance(leaf, Phrase):
             marked.update(leaf.terms)
     return ParsedQuery(tree, frozenset(marked))
-
-
-def edits_within(word: str, other: str, distance: int) -> bool:
-    """Return True if `other` is at most `distance` edits from `word` (letters added,
-    left out, changed, or two side by side swapped)."""
-    if abs(len(word) - len(other)) > distance:
-        return False
-    # Optimal string alignment distance, row by row, given up once a row passes the limit.
-    before: list[int] = []
-    row = list(range(len(other) + 1))
-    for i, a in enumerate(word, 1):
-        current = [i] + [0] * len(other)
-        for j, b in enumerate(other, 1):
-            cost = 0 if a == b else 1
-            best = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost)
-            if i > 1 and j > 1 and a == other[j - 2] and word[i - 2] == b:
-                best = min(best, before[j - 2] + 1)
-            current[j] = best
-        if min(current) > distance:
-            return False
-        before, row = row, current
-    return row[-1] <= distance
 
 
 class _Token(NamedTuple):
@@ -469,11 +290,9 @@ class _Parser:
     def __init__(self, tokens: list[_Token], query: str, thesaurus: Thesaurus | None) -> None:
         self.tokens = tokens
         self.query = query
-        self.thesaurus = thesaurus
+        self.words = WordFinder(thesaurus)
         self.pos = 0
         self.depth = 0
-        #: Search terms the words typed make (a phrase counts its words).
-        self.made = 0
 
     def parse(self) -> Node | None:
         node = self._sequence(DEFAULT_FIELD)
@@ -549,13 +368,13 @@ class _Parser:
             if closing is not None and closing.kind == ")":
                 self.pos += 1
                 boost = closing.boost
-            return _boosted(inner, boost)
+            return boosted(inner, boost)
         if token.kind == "word":
             return self._word(name, token)
         if token.kind == "phrase":
             if name in DATE_FIELDS:
                 return self._date(name, token.text, token.boost)
-            return self._phrase(name, token.text, token.boost)
+            return self.words.phrase(name, token.text, token.boost)
         if token.kind == "range":
             assert isinstance(token.extra, tuple)
             start, end, start_excl, end_excl = token.extra
@@ -575,7 +394,7 @@ class _Parser:
         if name in DATE_FIELDS:
             return self._date(name, text, token.boost)
         if "*" in text or "?" in text:
-            self.made += 1
+            self.words.made += 1
             pattern = text.lower()  # every field's terms are lowercase
             body = pattern.rstrip("*")
             if body and pattern.endswith("*") and "*" not in body and "?" not in body:
@@ -583,112 +402,22 @@ class _Parser:
             return Pattern(name, "wildcard", pattern, boost=token.boost)
         fuzzy = _FUZZY.search(text)
         if fuzzy and name in RUNNING_TEXT:
-            return self._fuzzy(name, text[: fuzzy.start()], fuzzy.group(1), token.boost)
+            return self.words.fuzzy(name, text[: fuzzy.start()], fuzzy.group(1), token.boost)
         if name in RUNNING_TEXT:
             words = WORD.findall(text)
-            self.made += len(words)
-            found = [n for n in (self._running_word(name, w) for w in words) if n is not None]
+            self.words.made += len(words)
+            found = [n for n in (self.words.running_word(name, w) for w in words) if n is not None]
         else:
             terms = analyse(name, text)
-            self.made += len(terms)
-            found = [self._name_word(name, t) for t in terms]
+            self.words.made += len(terms)
+            found = [self.words.name_word(name, t) for t in terms]
         if not found:
             return None
         if len(found) == 1:
-            return _boosted(found[0], token.boost)
+            return boosted(found[0], token.boost)
         # One word typed that makes several ("ukraine-russia", "u.s.-led"): all must match,
         # as in Whoosh.
         return And(tuple(found), token.boost)
-
-    def _running_word(self, name: str, word: str) -> Node | None:
-        """Return what a word of running text finds: its base forms in the field, its other
-        forms and spellings in `spelling` (for `text`), the thesaurus's equivalents."""
-        forms = query_word(word)
-        if forms is None:
-            return None
-        found: list[Node] = [Term(name, t) for t in forms.terms]
-        if name == DEFAULT_FIELD:
-            found += [Term(SPELLING_FIELD, t, VARIANT_BOOST) for t in forms.spellings]
-        if self.thesaurus is not None:
-            from photoarchive.search.thesaurus import lookup_keys
-
-            keys = set(forms.terms) | set(forms.spellings) | lookup_keys(word)
-            for other in self.thesaurus.equivalents(keys):
-                found += self._equivalent(name, other, word)
-        return _any(found)
-
-    def _equivalent(self, name: str, term: str, typed: str) -> list[Node]:
-        """Return what a thesaurus term equivalent to the word `typed` finds."""
-        words = WORD.findall(term)
-        if len(words) > 1:
-            phrase = self._phrase(name, term, VARIANT_BOOST, equivalents=False)
-            return [] if phrase is None else [phrase]
-        if not words or fold_lower(words[0]) == fold_lower(typed):
-            return []
-        forms = query_word(words[0], base_form=True)
-        if forms is None:
-            return []
-        found: list[Node] = [Term(name, t, VARIANT_BOOST) for t in forms.terms]
-        if name == DEFAULT_FIELD:
-            found += [Term(SPELLING_FIELD, t, VARIANT_BOOST) for t in forms.spellings]
-        return found
-
-    def _name_word(self, name: str, term: str) -> Node:
-        """Return what a word of a name field finds: itself and its equivalents."""
-        found: list[Node] = [Term(name, term)]
-        if self.thesaurus is not None and name in NAME_FIELDS:
-            from photoarchive.search.thesaurus import lookup_keys
-
-            for other in self.thesaurus.equivalents(lookup_keys(term)):
-                terms = analyse(name, other)
-                if len(terms) == 1 and terms[0] != term:
-                    found.append(Term(name, terms[0], VARIANT_BOOST))
-                elif len(terms) > 1:
-                    found.append(Phrase(name, tuple(terms), VARIANT_BOOST))
-        return _any(found)
-
-    def _phrase(self, name: str, text: str, boost: float, equivalents: bool = True) -> Node | None:
-        """Return what a phrase finds: its words side by side, each in any of its base
-        forms, or (with the thesaurus) an equivalent term."""
-        if name not in RUNNING_TEXT:
-            terms = analyse(name, text)
-            self.made += len(terms)
-            if not terms:
-                return None
-            node: Node = Term(name, terms[0]) if len(terms) == 1 else Phrase(name, tuple(terms))
-            return _boosted(node, boost)
-        typed = [(w, f) for w, f in ((w, query_word(w)) for w in WORD.findall(text)) if f]
-        if equivalents:
-            self.made += len(typed)
-        if not typed:
-            return None
-        if len(typed) == 1:
-            word, forms = typed[0]
-            found = self._running_word(name, word) if equivalents else None
-            return _boosted(found or _any([Term(name, t) for t in forms.terms]), boost)
-        phrases: list[Node] = [
-            Phrase(name, combo)
-            for combo in itertools.islice(
-                itertools.product(*(f.terms for _, f in typed)), MAX_PHRASE_FORMS
-            )
-        ]
-        if equivalents and self.thesaurus is not None:
-            for other in self.thesaurus.phrase_equivalents(WORD.findall(text)):
-                phrases += self._equivalent(name, other, "")
-        node = _any(list(dict.fromkeys(phrases)))
-        return _boosted(node, boost)
-
-    def _fuzzy(self, name: str, word: str, distance: str | None, boost: float) -> Node | None:
-        """Return what a mistyped word (`word~`, `word~1`) finds: the word, and terms of
-        the field within one edit (words of up to four letters) or two of it."""
-        forms = query_word(word)
-        self.made += 1
-        if forms is None:
-            return None
-        term = forms.terms[0]
-        edits = int(distance) if distance else (1 if len(term) <= 4 else 2)
-        near = Pattern(name, "fuzzy", term, boost=FUZZY_BOOST, distance=min(edits, 2))
-        return _boosted(_any([Term(name, term), near]), boost)
 
     def _range(
         self,
@@ -744,7 +473,6 @@ def since_moment(text: str, now: datetime, zone: tzinfo | None = None) -> dateti
     """Return the moment `--since` names, as a naive UTC datetime (as arrival times are
     kept): a span back from `now` (90m, 24h, 7d, 2w) or a date or time as typed
     (2022-09-11, 2022-09-11T14:00) in `zone` (default UTC). Raise QueryError otherwise."""
-
     typed = text.strip()
     span = _SINCE.fullmatch(typed)
     if span:
@@ -820,19 +548,6 @@ def date_period(text: str) -> tuple[datetime, datetime] | None:
         return None
 
 
-def fold_lower(word: str) -> str:
-    """Return a word folded and lowercased, as thesaurus terms are compared."""
-    from photoarchive.search.folding import fold
-
-    return fold(word).lower()
-
-
-def _any(nodes: list[Node]) -> Node:
-    """Return the one node, or an Or of several (each found once)."""
-    unique = list(dict.fromkeys(nodes))
-    return unique[0] if len(unique) == 1 else Or(tuple(unique), best=True)
-
-
 def _join(kind: type[And] | type[Or], parts: list[Node | None]) -> Node | None:
     kept = [p for p in parts if p is not None]
     if not kept:
@@ -840,12 +555,6 @@ def _join(kind: type[And] | type[Or], parts: list[Node | None]) -> Node | None:
     if len(kept) == 1:
         return kept[0]
     return kind(tuple(kept))
-
-
-def _boosted(node: Node | None, boost: float) -> Node | None:
-    if node is None or boost == 1.0:
-        return node
-    return node._replace(boost=node.boost * boost)
 
 
 def _best(node: Node) -> bool:

@@ -25,12 +25,13 @@ from photoarchive.search.documents import (
     document,
     field_terms,
 )
-from photoarchive.search.query import (
+from photoarchive.search.query import ExpansionBudget, parse_query
+from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
+from photoarchive.search.tree import (
     And,
     AndMaybe,
     DateRange,
     Every,
-    ExpansionBudget,
     Node,
     Not,
     Or,
@@ -38,9 +39,7 @@ from photoarchive.search.query import (
     Pattern,
     Phrase,
     Term,
-    parse_query,
 )
-from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
 
 NAME = "tantivy"
 #: The engine and the version of its documents (see search.folders.FORMAT_FILE).

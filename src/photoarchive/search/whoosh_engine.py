@@ -15,12 +15,13 @@ from photoarchive.errors import IndexUnavailableError
 from photoarchive.search import folders
 from photoarchive.search.deadline import Deadline, check_time, time_budget
 from photoarchive.search.documents import DATE_FIELDS, TERM_FIELDS, Entry, document, field_terms
-from photoarchive.search.query import (
+from photoarchive.search.query import ExpansionBudget, parse_query
+from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
+from photoarchive.search.tree import (
     And,
     AndMaybe,
     DateRange,
     Every,
-    ExpansionBudget,
     Node,
     Not,
     Or,
@@ -28,9 +29,7 @@ from photoarchive.search.query import (
     Pattern,
     Phrase,
     Term,
-    parse_query,
 )
-from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
 
 NAME = "whoosh"
 INDEX_NAME = "photos"
