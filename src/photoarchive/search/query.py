@@ -1,8 +1,9 @@
 """The archive's query language, read into an engine-neutral query tree.
 
 Words (all must match), "phrases", field:word, AND / OR / NOT / ANDNOT / ANDMAYBE,
-(groups), word^2 boosts, wildcards (tank*, ta?k), word ranges ([a to f]) and dates
-(date:2022-09, date:[2022-09-01 to 2022-09-30], date:>2022-09-10). As in Whoosh, whose
+(groups), word^2 boosts, wildcards (tank*, ta?k), word ranges ([a to f]), near misses
+(izuim~) and dates (date:2022-09, date:[2022-09-01 to 2022-09-30], date:>2022-09-10). Each
+word also finds its forms, spellings and equivalents (words.py). As in Whoosh, whose
 language this is: AND binds tighter than OR, and words side by side are joined by AND last,
 so `tank river OR flag` is `tank AND (river OR flag)`.
 """
