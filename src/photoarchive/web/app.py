@@ -20,10 +20,11 @@ from photoarchive.web.hosts import LOOPBACK_NAMES, HostAllowList
 #: command line's).
 DESK_QUERY_SECONDS = 5.0
 
-# Everything the pages need is served from this app; nothing from elsewhere may load.
+# Everything the pages need is served from this app; nothing from elsewhere may load. The
+# incoming view's script fetches its own page again (connect-src).
 CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 

@@ -1,13 +1,12 @@
-"""Pages and JSON: search grid, photo page, files by id, contact sheets, the API."""
+"""Pages and JSON: search grid, incoming arrivals, photo page, files by id, contact sheets,
+the API."""
 
 from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -21,12 +20,21 @@ from flask import (
 )
 from markupsafe import Markup, escape
 
-from photoarchive.archive import Archive, SearchPage
-from photoarchive.errors import QueryError
+from photoarchive.archive import Archive, SearchPage, SearchResult
+from photoarchive.errors import IndexUnavailableError, QueryError, QueryTimeoutError
 from photoarchive.rights import VERDICTS
-from photoarchive.search import SearchFilters
 from photoarchive.states import state_fields, superseded_by
 from photoarchive.web.app import current_archive
+from photoarchive.web.criteria import (
+    SINCE_CHOICES,
+    SORT_CHOICES,
+    SOURCE_TYPE_CHOICES,
+    DeskQuery,
+    read_query,
+    run_search,
+    since_label,
+    source_type_label,
+)
 
 bp = Blueprint("desk", __name__)
 _MIMETYPES = {
@@ -37,6 +45,8 @@ _MIMETYPES = {
     "heic": "image/heic",
 }
 PAGE_SIZE = 20
+#: Arrivals on a page of the incoming view.
+INCOMING_SIZE = 40
 _MARK = re.compile(r"<mark[^>]*>(.*?)</mark>", re.S)
 
 
@@ -58,71 +68,61 @@ def marked(highlighted: str | None) -> Markup:
     return out + escape(html.unescape(highlighted[pos:]))
 
 
-def _date(value: str | None, field: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise QueryError(f"{field} '{value}' is not a date such as 2022-09-11") from None
+def _seconds() -> float:
+    return float(current_app.config["QUERY_SECONDS"])
 
 
-def _search(args: Any, limit: int) -> tuple[SearchPage | None, dict[str, Any]]:
-    """Run the search the query string asks for; return the page and the form's state."""
-    state = {
-        "q": args.get("q", "").strip(),
-        "agency": args.get("agency", "").strip(),
-        "from": args.get("from", "").strip(),
-        "to": args.get("to", "").strip(),
-        "rights": args.get("rights", "").strip(),
-        "page": max(1, args.get("page", 1, type=int) or 1),
-    }
-    if state["rights"] and state["rights"] not in VERDICTS:
-        raise QueryError(f"unknown rights verdict '{state['rights']}'")
-    if not state["q"]:
-        return None, state
-    date_to = _date(state["to"], "to")
-    filters = SearchFilters(
-        agency=state["agency"] or None,
-        date_from=_date(state["from"], "from"),
-        date_to=date_to.replace(hour=23, minute=59, second=59) if date_to else None,
+def _render_list(template: str, query: DeskQuery, page: SearchPage, size: int, **extra: Any) -> str:
+    return render_template(
+        template,
+        state=query,
+        page=page,
+        pages=max(1, -(-page.total // size)),
+        verdicts=VERDICTS,
+        sorts=SORT_CHOICES,
+        spans=SINCE_CHOICES,
+        source_types=SOURCE_TYPE_CHOICES,
+        since_label=since_label,
+        source_type_label=source_type_label,
+        **extra,
     )
-    page = archive().search(
-        state["q"],
-        limit=limit,
-        page=state["page"],
-        filters=filters,
-        verdicts=[state["rights"]] if state["rights"] else None,
-        count_agencies=True,
-        seconds=current_app.config["QUERY_SECONDS"],
-    )
-    return page, state
-
-
-def _link(state: dict[str, Any], **changes: Any) -> str:
-    merged = {**state, **changes}
-    params = {k: v for k, v in merged.items() if v and not (k == "page" and v == 1)}
-    return "/?" + urlencode(params)
 
 
 @bp.get("/")
 def search_page() -> str:
-    """The search desk: a query box, filters and a grid of thumbnails."""
-    page, state = _search(request.args, PAGE_SIZE)
+    """The search desk: a query box, filters, an order and a grid of thumbnails; with no
+    words and nothing chosen, the newest arrivals."""
+    query = read_query(request.args, "/")
     arc = archive()
-    latest = None
-    if page is None:
+    if query.q or query.filtered or query.page > 1:
+        page = run_search(arc, query, PAGE_SIZE, _seconds())
+        return _render_list("search.html", query, page, PAGE_SIZE, front=False)
+    unavailable = None
+    try:
+        page = run_search(arc, query, PAGE_SIZE, _seconds())
+    except (QueryTimeoutError, IndexUnavailableError) as exc:
+        # The front page stays up when search does not: the catalog's newest pictures.
+        unavailable = str(exc)
         latest = arc.verdicts(p.record for p in arc.catalog.latest(PAGE_SIZE))
-    return render_template(
+        page = SearchPage([SearchResult(r, 0.0, None, v) for r, v in latest], len(latest))
+    return _render_list(
         "search.html",
-        state=state,
-        page=page,
-        pages=max(1, -(-page.total // PAGE_SIZE)) if page else 1,
-        latest=latest,
+        query,
+        page,
+        PAGE_SIZE,
+        front=True,
+        unavailable=unavailable,
         total_photos=arc.catalog.count(),
-        verdicts=VERDICTS,
-        link=_link,
     )
+
+
+@bp.get("/incoming")
+def incoming_page() -> str:
+    """The latest arrivals, newest first, narrowed by agency, source type, rights and
+    arrival time; the page refreshes itself (every 30 s, or every= seconds)."""
+    query = read_query(request.args, "/incoming", incoming=True)
+    page = run_search(archive(), query, INCOMING_SIZE, _seconds())
+    return _render_list("incoming.html", query, page, INCOMING_SIZE, incoming=True)
 
 
 @bp.get("/photos/<photo_id>")
@@ -228,31 +228,34 @@ def download(photo_id: str) -> Response:
 
 @bp.get("/contact-sheet.pdf")
 def contact_sheet() -> Response:
-    """The current search as a printable contact sheet."""
+    """The current search as a printable contact sheet: its words, or its filters alone."""
     from photoarchive.contactsheet import render_pdf, sheet_entries
 
-    page, state = _search(request.args, 100)
-    if page is None:
-        raise QueryError("give a search for the contact sheet")
+    query = read_query(request.args, "/")
+    if not (query.q or query.filtered):
+        raise QueryError("give a search or a filter for the contact sheet")
+    page = run_search(archive(), query, 100, _seconds())
     if not page.results:
-        raise QueryError(f"no photos match '{state['q']}': nothing to print")
+        raise QueryError(f"no photos match {query.title()}: nothing to print")
     arc = archive()
     entries = sheet_entries(arc, [r.record for r in page.results])
-    pdf = render_pdf(entries, f"Search: {state['q']}")
+    title = f"Search: {query.q}" if not query.labels() else f"Photos: {query.title()}"
+    pdf = render_pdf(entries, title)
     return _send(pdf, "application/pdf", "contact-sheet.pdf")
 
 
 @bp.get("/api/search")
 def api_search() -> Response:
-    """Search results as JSON: the same records as the CLI's --json."""
+    """Search results as JSON: the same records as the CLI's --json. Without words (q),
+    the photos the filters let through, newest arrivals first unless sort= says otherwise."""
     limit = min(max(1, request.args.get("limit", PAGE_SIZE, type=int) or PAGE_SIZE), 500)
-    page, state = _search(request.args, limit)
-    if page is None:
-        raise QueryError("empty query: give words to search for (q=...)")
+    query = read_query(request.args, "/api/search")
+    page = run_search(archive(), query, limit, _seconds())
     return jsonify(
         {
-            "query": state["q"],
-            "page": state["page"],
+            "query": query.q,
+            "sort": query.order,
+            "page": query.page,
             "total": page.total,
             "agencies": page.agency_counts,
             "results": [r.to_dict() for r in page.results],
