@@ -23,12 +23,16 @@ measured in the same run.
    for --load-seconds); the every-photo query before and after; CLI start-up before and
    after. Markdown tables on stdout, progress on stderr. The first run builds the cache
    (hours at full size); later runs take about an hour.
+6. With --analysis, instead of the above: the search analysis, the code before it against
+   today's at 100,000 photos, taking turns (scripts/bench_analysis.py; options there).
 
     python scripts/bench.py [--large 20 --medium 20] [--entries 10000,100000] [--repeat 30]
     python scripts/bench.py --scale [--cache ~/.cache/photoarchive-bench]
         [--scale-size 1000000 --scale-small 300000] [--repeat 30 --cli-repeat 7]
         [--desk-workers CORES --desk-repeat 20 --load-clients 8 --load-seconds 20]
         [--no-tantivy-small] [--no-baseline] [--skip-reindex]
+    python scripts/bench.py --analysis [--before 9a70973] [--size 100000] [--files 300]
+        [--documents 20000] [--rounds 3] [--repeat 30] [--cli-repeat 7] [--cache DIR] [--rebuild]
 """
 
 from __future__ import annotations
@@ -377,6 +381,16 @@ def main() -> int:
     scale.add_argument("--desk-repeat", type=int, default=20)
     scale.add_argument("--load-clients", type=int, default=8)
     scale.add_argument("--load-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--analysis", action="store_true",
+        help="instead: the search analysis before and after (--analysis --help for its options)",
+    )  # fmt: skip
+    if "--analysis" in sys.argv[1:]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_analysis
+
+        bench_analysis.run(bench_analysis.options(sys.argv[1:]))
+        return 0
     args = parser.parse_args()
     if args.scale:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
