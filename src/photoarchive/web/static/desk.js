@@ -35,25 +35,30 @@
     return fresh.length ? `${fresh.length}${more ? "+" : ""} new since opened` : "nothing new since opened";
   };
 
-  // The first card in view, and where it is, to keep it there when cards arrive above it.
+  // The first card whose top is in view (below the sticky bar), and where it is, to keep
+  // it there when cards arrive above it; at the top of the page, new cards are shown.
   const anchor = () => {
     if (window.scrollY <= 0) {
       return null;
     }
+    const bar = document.querySelector(".bar");
+    const below = bar ? bar.getBoundingClientRect().bottom : 0;
     const card = Array.from(document.querySelectorAll("article.card[data-id]")).find(
-      (c) => c.getBoundingClientRect().bottom > 0
+      (c) => c.getBoundingClientRect().top >= below
     );
     return card ? { id: card.dataset.id, top: card.getBoundingClientRect().top } : null;
   };
 
   const swap = (fetched) => {
-    const kept = anchor();
     document.querySelectorAll("[data-live]").forEach((part) => {
       const fresh = fetched.querySelector(`[data-live="${part.dataset.live}"]`);
       if (fresh) {
         part.replaceWith(document.importNode(fresh, true));
       }
     });
+  };
+
+  const restore = (kept) => {
     if (kept) {
       const again = Array.from(document.querySelectorAll("article.card[data-id]")).find(
         (c) => c.dataset.id === kept.id
@@ -82,8 +87,10 @@
         say(`update failed at ${clock()} (${response.status}); trying again in ${seconds} s`);
       } else {
         const fetched = new DOMParser().parseFromString(await response.text(), "text/html");
+        const kept = anchor();
         swap(fetched);
         say(`updated ${clock()} · ${markNew()} · refreshes every ${seconds} s`);
+        restore(kept);
       }
     } catch (err) {
       say(`update failed at ${clock()} (the desk did not answer); trying again in ${seconds} s`);
