@@ -39,6 +39,7 @@ from photoarchive.search.tree import (
     Pattern,
     Phrase,
     Term,
+    pruned,
 )
 
 NAME = "tantivy"
@@ -377,7 +378,10 @@ class TantivyEngine:
         parsed = parse_query(query) if isinstance(query, str) else query
         with time_budget(deadline), _guard():
             searcher = self._searcher()
-            compiled = _Compiler(tantivy, self._schema, searcher).compile(parsed.tree)
+            tree = pruned(parsed.tree, lambda field, text: searcher.doc_freq(field, text) > 0)
+            if tree is None:
+                return IndexResults(hits=[], total=0, terms=parsed.marked)
+            compiled = _Compiler(tantivy, self._schema, searcher).compile(tree)
             narrowed = _filtered(
                 tantivy, self._schema, searcher, compiled, filters or SearchFilters()
             )

@@ -29,6 +29,7 @@ from photoarchive.search.tree import (
     Pattern,
     Phrase,
     Term,
+    pruned,
 )
 
 NAME = "whoosh"
@@ -257,7 +258,10 @@ class WhooshEngine:
         wanted = filters or SearchFilters()
         with self._searcher() as searcher, time_budget(deadline):
             reader = searcher.reader()
-            compiled = _compile(parsed.tree, reader, ExpansionBudget())
+            tree = pruned(parsed.tree, lambda field, text: (field, text) in reader)
+            if tree is None:
+                return IndexResults(hits=[], total=0, terms=parsed.marked)
+            compiled = _compile(tree, reader, ExpansionBudget())
             # Filters are given to Whoosh as plain sets of document numbers: its own bit sets
             # are tested for emptiness once per matching document, which is slow. Masking the
             # few hidden versions is much cheaper than allowing the many live ones.
