@@ -330,3 +330,18 @@ def test_the_front_page_stays_up_when_search_does_not(demo_photos: Path, tmp_pat
     for url in ("/?agency=Reuters", "/?sort=date", "/incoming"):
         response = client.get(url)
         assert response.status_code == 503 and "reindex" in response.get_data(as_text=True)
+
+
+def test_filter_values_are_shown_as_text_and_linked_encoded(desk: Any) -> None:
+    client, _, _ = desk
+    evil = '<script>alert(1)</script>"&'
+    for url in ("/", "/incoming"):
+        response = client.get(url, query_string={"agency": evil, "since": "24h"})
+        text = response.get_data(as_text=True)
+        assert response.status_code == 200 and "<script>alert(1)" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&amp;" in text  # summary and box
+        assert "<b>0</b>" in text
+    bad = client.get("/", query_string={"source_type": "<b>x</b>", "since": "<i>"})
+    assert bad.status_code == 400 and "<b>x</b>" not in bad.get_data(as_text=True)
+    sheet = client.get("/contact-sheet.pdf", query_string={"agency": evil})
+    assert sheet.status_code == 400 and "<script>" not in sheet.get_data(as_text=True)
