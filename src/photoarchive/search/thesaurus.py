@@ -12,7 +12,7 @@ from typing import NamedTuple
 from photoarchive.errors import ConfigError
 from photoarchive.search.analysis import NAME
 from photoarchive.search.folding import fold
-from photoarchive.search.languages import CYRILLIC, english_stem
+from photoarchive.search.languages import CYRILLIC, english_stem, english_stems
 
 THESAURUS_FILE = "thesaurus.toml"
 #: Terms in one group, and groups in a thesaurus, at most (a file pasted by mistake).
@@ -91,14 +91,20 @@ def parse_thesaurus(text: str, where: str = THESAURUS_FILE) -> Thesaurus:
         raise ConfigError(f"{where}: more than {MAX_GROUPS:,} lines")
     by_key: dict[str, list[int]] = {}
     by_words: dict[tuple[str, ...], list[int]] = {}
+    latin: list[tuple[str, int]] = []
     for number, group in enumerate(groups):
         for term in group:
-            words = NAME.findall(fold(term).lower())
+            words = NAME.findall(fold(term))
             if len(words) == 1:
-                for key in lookup_keys(words[0]):
-                    by_key.setdefault(key, []).append(number)
+                by_key.setdefault(words[0], []).append(number)
+                if CYRILLIC.search(words[0]) is None:
+                    latin.append((words[0], number))
             elif words:
                 by_words.setdefault(tuple(words), []).append(number)
+    # Stemmed in one call: the thesaurus is read by every search a command line makes.
+    for (word, number), stem in zip(latin, english_stems([w for w, _ in latin]), strict=True):
+        if stem != word:
+            by_key.setdefault(stem, []).append(number)
     return Thesaurus(
         tuple(groups),
         {k: tuple(dict.fromkeys(v)) for k, v in by_key.items()},
