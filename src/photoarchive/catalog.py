@@ -150,6 +150,44 @@ MIGRATIONS: tuple[str, ...] = (
     "INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
     # The analysis folds accents and reads Ukrainian and Russian: rebuilt the same way.
     "INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
+    # The desk as a team: accounts, shared selections, and the audit log of changes that
+    # have no history of their own (accounts, selections, the rights policy).
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        role TEXT NOT NULL,
+        password TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT
+    );
+    CREATE TABLE selections (
+        selection_id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE selection_photos (
+        selection_id INTEGER NOT NULL REFERENCES selections (selection_id) ON DELETE CASCADE,
+        sha256 TEXT NOT NULL REFERENCES photos (sha256),
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (selection_id, sha256)
+    );
+    CREATE TABLE audit (
+        number INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        by TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        field TEXT,
+        old TEXT,
+        new TEXT
+    );
+    CREATE INDEX audit_at ON audit (at);
+    CREATE INDEX edits_at ON edits (at);
+    CREATE INDEX picture_events_at ON picture_events (at);
+    """,
 )
 
 

@@ -71,3 +71,11 @@ class ExportRefusedError(PhotoArchiveError):
 
 class ServeError(PhotoArchiveError):
     """The desk cannot listen on its address, or its worker processes cannot start."""
+
+
+class SignInError(PhotoArchiveError):
+    """A name and password do not match an account, or the account is locked."""
+
+
+class NotAllowedError(PhotoArchiveError):
+    """The signed-in account's role does not allow what was asked."""

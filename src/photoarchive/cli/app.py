@@ -52,6 +52,8 @@ COMMAND_MODULES = {
     "duplicates": "wire",
     "export": "wire",
     "watch": "wire",
+    "users": "team",
+    "audit": "team",
 }
 
 
