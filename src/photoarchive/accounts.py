@@ -207,51 +207,63 @@ def sign_in(archive: Archive, name: str, password: str, now: datetime | None = N
     wrong = SignInError("wrong account name or password")
     if not _NAME.fullmatch(name or "") or len(password) > MAX_PASSWORD:
         raise wrong
+    # The password is checked outside any transaction (argon2 takes a while on purpose);
+    # only the outcome is written.
+    row = archive.catalog.conn.execute(
+        "SELECT name, role, password, created_at, locked_until FROM users WHERE name = ?",
+        (name,),
+    ).fetchone()
+    if row is None:
+        if not _DUMMY:
+            _DUMMY.append(hasher.hash("not a password of anyone's"))
+        with contextlib.suppress(VerificationError):
+            hasher.verify(_DUMMY[0], password)
+        raise wrong
+    locked = _still_locked(row["locked_until"], moment)
+    if locked:
+        raise SignInError(
+            f"the account {row['name']} is locked after {MAX_FAILURES} failed sign-ins "
+            f"until {locked[11:16]} UTC; an admin can lift it with a new password"
+        )
+    try:
+        hasher.verify(row["password"], password)
+    except (VerificationError, InvalidHashError):
+        _failed(archive, row["name"], moment)
+        raise wrong from None
     with archive.catalog.transaction() as conn:
-        row = conn.execute(
-            "SELECT name, role, password, created_at, failures, locked_until FROM users "
-            "WHERE name = ?",
-            (name,),
-        ).fetchone()
-        if row is None:
-            if not _DUMMY:
-                _DUMMY.append(hasher.hash("not a password of anyone's"))
-            with contextlib.suppress(VerificationError):
-                hasher.verify(_DUMMY[0], password)
-            raise wrong
-        locked = _still_locked(row["locked_until"], moment)
-        if locked:
-            raise SignInError(
-                f"the account {row['name']} is locked after {MAX_FAILURES} failed sign-ins "
-                f"until {locked[11:16]} UTC; an admin can lift it with a new password"
-            )
-        try:
-            hasher.verify(row["password"], password)
-        except (VerificationError, InvalidHashError):
-            failures = row["failures"] + 1
-            until = None
-            if failures >= MAX_FAILURES:
-                until = (moment + timedelta(minutes=LOCK_MINUTES)).isoformat(timespec="seconds")
-                record(
-                    conn,
-                    row["name"],
-                    "user locked",
-                    row["name"],
-                    at=moment.isoformat(timespec="seconds"),
-                )
-                failures = 0
-            conn.execute(
-                "UPDATE users SET failures = ?, locked_until = ? WHERE name = ?",
-                (failures, until, row["name"]),
-            )
-            raise wrong from None
         update = "failures = 0, locked_until = NULL"
         values: tuple[Any, ...] = (row["name"],)
         if hasher.check_needs_rehash(row["password"]):
             update += ", password = ?"
             values = (hasher.hash(password), row["name"])
         conn.execute(f"UPDATE users SET {update} WHERE name = ?", values)
-        return Account(row["name"], row["role"], row["created_at"])
+    return Account(row["name"], row["role"], row["created_at"])
+
+
+def _failed(archive: Archive, name: str, moment: datetime) -> None:
+    """Count a failed sign-in; lock the account at MAX_FAILURES in a row."""
+    with archive.catalog.transaction() as conn:
+        conn.execute("UPDATE users SET failures = failures + 1 WHERE name = ?", (name,))
+        failures = conn.execute("SELECT failures FROM users WHERE name = ?", (name,)).fetchone()
+        if failures is not None and failures[0] >= MAX_FAILURES:
+            until = (moment + timedelta(minutes=LOCK_MINUTES)).isoformat(timespec="seconds")
+            conn.execute(
+                "UPDATE users SET failures = 0, locked_until = ? WHERE name = ?", (until, name)
+            )
+            record(conn, name, "user locked", name, at=moment.isoformat(timespec="seconds"))
+
+
+def session_stamp(archive: Archive, name: str) -> str | None:
+    """Return a stamp of the account's password: a desk session keeps the stamp it was
+    started with, so a new password (or a removed account) ends every older session."""
+    import hashlib
+
+    row = archive.catalog.conn.execute(
+        "SELECT password FROM users WHERE name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        return None
+    return hashlib.sha256(row["password"].encode("utf-8")).hexdigest()[:16]
 
 
 def _still_locked(until: str | None, now: datetime | None = None) -> str | None:

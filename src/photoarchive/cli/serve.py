@@ -89,9 +89,9 @@ def serve(
     # Checked here, once, before any worker starts: a broken archive or rights.toml is one
     # error line rather than a worker failing to boot.
     create_app(ctx.obj, allowed_hosts=names, query_seconds=query_seconds)
-    listener = server.listen(host, port)
     if not _is_loopback(host):
-        say(f"warning: serving on {host}: anyone who can reach this machine can see the archive")
+        _require_accounts(ctx, host)
+    listener = server.listen(host, port)
     if names:
         say(f"Answering to loopback names and {', '.join(names)}")
     count = workers or server.default_workers()
@@ -113,6 +113,19 @@ def _host_names(values: tuple[str, ...]) -> tuple[str, ...]:
                 f"'{value}' is not a host name (give NAME or NAME:PORT, e.g. photos.example.com)"
             )
     return values
+
+
+def _require_accounts(ctx: click.Context, host: str) -> None:
+    """Refuse to serve beyond this machine an archive nobody has to sign in to."""
+    from photoarchive.accounts import has_accounts
+    from photoarchive.errors import ServeError
+
+    with open_from_context(ctx) as archive:
+        if not has_accounts(archive):
+            raise ServeError(
+                f"serving on {host} needs accounts, so that everyone signs in: add the first "
+                "with 'photoarchive users add NAME --role admin' (or serve on 127.0.0.1)"
+            )
 
 
 def _url_host(host: str) -> str:

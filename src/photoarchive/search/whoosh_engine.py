@@ -416,6 +416,8 @@ class WhooshEngine:
         of each document's agency."""
         import numpy as np
 
+        if len(docs) == 0:
+            return {}  # an empty index has no agency column to read
         codes, names = self._agency_column(searcher)
         counted = np.bincount(codes[docs], minlength=len(names))
         return {names[i]: int(n) for i, n in enumerate(counted) if n and names[i]}

@@ -77,8 +77,9 @@ def create_app(
             return None
         return _unknown_host(host)
 
-    from photoarchive.web import errors, views
+    from photoarchive.web import auth, errors, views
 
+    auth.install(app, root)
     app.register_blueprint(views.bp)
     errors.register(app)
     app.jinja_env.filters["marked"] = views.marked

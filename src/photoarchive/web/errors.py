@@ -11,14 +11,20 @@ from photoarchive.errors import (
     AmbiguousIdError,
     ExportRefusedError,
     IndexUnavailableError,
+    NotAllowedError,
     PhotoArchiveError,
     PhotoNotFoundError,
     QueryError,
     QueryTimeoutError,
+    SignInError,
 )
 
 
 def _status(exc: Exception) -> int:
+    if isinstance(exc, SignInError):
+        return 401
+    if isinstance(exc, NotAllowedError):
+        return 403
     if isinstance(exc, PhotoNotFoundError | AmbiguousIdError):
         return 404
     if isinstance(exc, ExportRefusedError):
@@ -47,13 +53,28 @@ def register(app: Flask) -> None:
         titles = {
             404: "Not found",
             400: "Cannot search that",
-            403: "Not for publication",
+            401: "Sign in",
+            403: "Not allowed",
             503: "Search unavailable",
         }
         title = titles.get(status, "Something went wrong")
         if isinstance(exc, QueryTimeoutError):
             title = "The search took too long"
+        elif isinstance(exc, ExportRefusedError):
+            title = "Not for publication"
         return _respond(status, title, str(exc))
+
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Any:
+        # A form without its token may come from another site: refused, nothing changed.
+        return _respond(
+            403,
+            "Form expired",
+            "the form's security token is missing or out of date: reload the page and try "
+            "again (nothing was changed)",
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
