@@ -76,6 +76,7 @@ def install(app: Flask, root: Path) -> None:
     app.register_blueprint(bp)
     app.before_request(_who_is_there)
     app.context_processor(lambda: {"account": g.get("account"), "team": g.get("team", False)})
+    app.jinja_env.globals["allowed"] = allowed
 
 
 def session_key(root: Path) -> bytes:
