@@ -180,7 +180,8 @@ def serving(root: Path, *args: str, workers: int = 2, group: bool = False) -> It
             if process.poll() is not None:
                 raise AssertionError(f"the desk ended at start: {desk.stderr()}")
             try:
-                return get(port, "/")[0] == 200 and len(desk.workers()) == workers
+                # 302: an archive with accounts sends the front page to its sign-in page.
+                return get(port, "/")[0] in (200, 302) and len(desk.workers()) == workers
             except OSError:
                 return False
 
