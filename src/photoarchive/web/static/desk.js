@@ -50,12 +50,20 @@
   };
 
   const swap = (fetched) => {
+    // The card chosen with the keyboard (j/k) stays chosen in the new cards.
+    const active = document.activeElement;
+    const chosen = active && active.closest ? active.closest("article.card[data-id]") : null;
     document.querySelectorAll("[data-live]").forEach((part) => {
       const fresh = fetched.querySelector(`[data-live="${part.dataset.live}"]`);
       if (fresh) {
         part.replaceWith(document.importNode(fresh, true));
       }
     });
+    const again =
+      chosen && document.querySelector(`article.card[data-id="${CSS.escape(chosen.dataset.id)}"] .caption a`);
+    if (again) {
+      again.focus({ preventScroll: true });
+    }
   };
 
   const restore = (kept) => {
@@ -119,4 +127,127 @@
 
   say(`updated ${clock()} · refreshes every ${seconds} s`);
   schedule();
+})();
+
+// Working at the desk from the keyboard: "/" to the search box, j and k from card to card
+// (the chosen card's caption link takes the focus, so Enter opens it), x adds the chosen
+// photo to the selection or takes it out (its [data-select-toggle] button; on a photo page,
+// the photo's own), "?" lists the shortcuts. Keys typed into a field, or with Ctrl, Alt or
+// Cmd, are left alone. On a phone, the filters are folded while none is chosen.
+(() => {
+  "use strict";
+  const narrow = window.matchMedia && window.matchMedia("(max-width: 720px)").matches;
+  if (narrow) {
+    document.querySelectorAll("details[data-fold=narrow]").forEach((d) => d.removeAttribute("open"));
+  }
+  const box = document.getElementById("q");
+  const help = document.getElementById("shortcuts");
+  const helpButton = document.querySelector("[data-shortcuts]");
+  const canHelp = help && typeof help.showModal === "function";
+  if (helpButton && canHelp) {
+    helpButton.hidden = false;
+    helpButton.addEventListener("click", () => help.showModal());
+    help.querySelectorAll("[data-close]").forEach((b) => b.addEventListener("click", () => help.close()));
+  }
+
+  const typing = (el) =>
+    !!el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+  const cards = () => Array.from(document.querySelectorAll("main article.card"));
+  const chosen = () => {
+    const active = document.activeElement;
+    return active && active.closest ? active.closest("article.card") : null;
+  };
+  const barBottom = () => {
+    const bar = document.querySelector(".bar");
+    return bar ? Math.max(0, bar.getBoundingClientRect().bottom) : 0;
+  };
+
+  // Scroll just enough for the card to be seen whole below the sticky bar (its top first).
+  const reveal = (el) => {
+    const top = barBottom() + 8;
+    const rect = el.getBoundingClientRect();
+    if (rect.top < top) {
+      window.scrollBy(0, rect.top - top);
+    } else if (rect.bottom > window.innerHeight - 8) {
+      window.scrollBy(0, Math.min(rect.bottom - window.innerHeight + 8, rect.top - top));
+    }
+  };
+
+  const choose = (card) => {
+    const link = card.querySelector(".caption a") || card.querySelector("a[href]");
+    if (link) {
+      link.focus({ preventScroll: true });
+      reveal(card);
+    }
+  };
+
+  const move = (step) => {
+    const list = cards();
+    if (!list.length) {
+      return;
+    }
+    const at = list.indexOf(chosen());
+    if (at < 0) {
+      // Nothing chosen yet: the first card in view.
+      const top = barBottom();
+      choose(list.find((c) => c.getBoundingClientRect().bottom > top) || list[0]);
+      return;
+    }
+    choose(list[Math.min(list.length - 1, Math.max(0, at + step))]);
+  };
+
+  const toggleSelection = () => {
+    const card = chosen();
+    let toggle = card ? card.querySelector("[data-select-toggle]") : null;
+    if (!card) {
+      // A photo page: its own toggle, outside any card.
+      toggle = Array.from(document.querySelectorAll("main [data-select-toggle]")).find(
+        (t) => !t.closest("article.card")
+      );
+    }
+    if (toggle && !toggle.disabled) {
+      toggle.click();
+    }
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.isComposing || event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    const target = event.target;
+    if (typing(target)) {
+      if (event.key === "Escape" && target === box) {
+        event.preventDefault(); // leave the box as it is, for j and k
+        box.blur();
+      }
+      return;
+    }
+    if (canHelp && help.open) {
+      return;
+    }
+    const key = event.key;
+    if (key === "/" && box) {
+      event.preventDefault();
+      box.focus();
+      box.select();
+    } else if (key === "?" && canHelp) {
+      event.preventDefault();
+      help.showModal();
+    } else if (event.shiftKey) {
+      return;
+    } else if (key === "j" || key === "k") {
+      event.preventDefault();
+      move(key === "j" ? 1 : -1);
+    } else if (key === "x") {
+      event.preventDefault();
+      toggleSelection();
+    } else if (key === "Enter") {
+      const card = target && target.matches && target.matches("article.card") ? target : null;
+      const link = card && (card.querySelector(".caption a") || card.querySelector("a[href]"));
+      if (link) {
+        event.preventDefault();
+        link.click();
+      }
+    }
+  });
 })();
