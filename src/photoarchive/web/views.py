@@ -128,7 +128,12 @@ def incoming_page() -> str:
 @bp.get("/photos/<photo_id>")
 def photo_page(photo_id: str) -> str:
     """One photo: preview, every field and where it came from, rights, download."""
-    arc = archive()
+    return render_template("photo.html", **photo_context(archive(), photo_id))
+
+
+def photo_context(arc: Archive, photo_id: str) -> dict[str, Any]:
+    """Return what the photo page shows of one photo (the editing views show it again with
+    their message)."""
     stored = arc.stored(photo_id)
     record = stored.record
     from photoarchive.history import picture_history
@@ -136,9 +141,9 @@ def photo_page(photo_id: str) -> str:
     history = picture_history(arc, record.sha256)
     standing = arc.states([record.sha256])[record.sha256]
     copies = arc.verdicts(c.record for c in arc.catalog.copies(record.sha256))
-    return render_template(
-        "photo.html",
+    return dict(
         record=record,
+        revision=arc.catalog.revision(record.sha256),
         fields=record.to_dict(),
         sources=arc.sources(record.sha256),
         verdict=arc.check_rights(record.sha256),
