@@ -3,11 +3,13 @@ wildcards), and Whoosh's searcher and collector made to honour the time budget."
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.collectors import FilterCollector
+from whoosh.columns import NumericColumn
 from whoosh.matching import DisjunctionMaxMatcher, ListMatcher, NullMatcher, WrappingMatcher
 from whoosh.query import DisjunctionMax, NumericRange, Query
 from whoosh.searching import Searcher
@@ -99,7 +101,13 @@ def _field_lengths(leaf: Any, fieldname: str) -> Any:
         table = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
         codes = np.zeros(count, dtype=np.int64)
         column = leaf._perdoc._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN)
-        if column is not None:
+        if isinstance(column, NumericColumn.Reader) and column._fixedlen == 1:
+            # One byte per document, stored in a row: read at once (the command line opens
+            # the index anew for each search).
+            stored = min(column._count, count)
+            raw = column._dbfile.get(column._basepos, stored)
+            codes[:stored] = np.frombuffer(raw, dtype=np.uint8)
+        elif column is not None:
             codes = np.fromiter((column[d] for d in range(count)), dtype=np.int64, count=count)
         found = cache[fieldname] = table[codes]
     return found
@@ -268,6 +276,18 @@ class BestMatcher(DisjunctionMaxMatcher):  # type: ignore[misc]
         return float(a.score() if first < second else b.score())
 
 
+#: Postings from which a word's variants are scored in numpy even where it is not yet
+#: imported (importing it costs a command-line search about 60 ms).
+NUMPY_FROM = 20_000
+
+
+def _numpy_pays(searcher: Any, subs: Any) -> bool:
+    if "numpy" in sys.modules:
+        return True
+    reader = searcher.reader()
+    return sum(reader.doc_frequency(q.fieldname, q.text) for q in subs) >= NUMPY_FROM
+
+
 class BestOf(DisjunctionMax):  # type: ignore[misc]
     """Documents matching any subquery, scored by the best of those that match (a word
     with its other forms and spellings). When every subquery is a word (the usual case),
@@ -276,7 +296,7 @@ class BestOf(DisjunctionMax):  # type: ignore[misc]
     def _matcher(self, subs: Any, searcher: Any, context: Any) -> Any:
         from whoosh.query import Term
 
-        if subs and all(type(q) is Term for q in subs):
+        if subs and all(type(q) is Term for q in subs) and _numpy_pays(searcher, subs):
             terms = [(q.fieldname, q.text, q.boost) for q in subs]
             docs, scores = best_scores(searcher, terms)
             if not len(docs):
