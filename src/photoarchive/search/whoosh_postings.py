@@ -285,7 +285,7 @@ def _numpy_pays(searcher: Any, subs: Any) -> bool:
     if "numpy" in sys.modules:
         return True
     reader = searcher.reader()
-    return sum(reader.doc_frequency(q.fieldname, q.text) for q in subs) >= NUMPY_FROM
+    return int(sum(reader.doc_frequency(q.fieldname, q.text) for q in subs)) >= NUMPY_FROM
 
 
 class BestOf(DisjunctionMax):  # type: ignore[misc]
