@@ -395,6 +395,19 @@ def test_keyboard_search_move_open_and_select(editor: Watched, desk: str, team: 
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/photos/{first}")
     assert page.locator("figure img").count() == 1
+    # On a photo page, x presses the photo's own toggle.
+    page.evaluate(
+        """() => {
+            const b = document.createElement('button');
+            b.type = 'button';
+            b.textContent = 'select';
+            b.dataset.selectToggle = '';
+            b.addEventListener('click', () => { document.body.dataset.toggled = 'yes'; });
+            document.querySelector('main figure').append(b);
+        }"""
+    )
+    page.keyboard.press("x")
+    assert page.evaluate("document.body.dataset.toggled") == "yes"
 
 
 def test_the_shortcuts_are_listed_from_a_visible_link(editor: Watched, desk: str) -> None:
