@@ -352,13 +352,15 @@ class Archive:
         a query without words lists every photo the filters let through, newest arrivals
         first unless `sort` says otherwise.
 
-        `filters` narrow by agency and date taken. With `cleared_for` a use, only photos
-        whose verdict for that use passes (cleared or conditional) at `at` (default now) are
-        kept; with `verdicts`, only photos whose verdict (for the policy's default use, or
-        `cleared_for`) is one of them. Totals and agency counts follow what is kept; a page
-        past the last is empty. The index search stops with QueryTimeoutError after
-        `seconds` (default: the archive's query_seconds setting). `sort` is "relevance"
-        (best first), "date" (newest taken first) or "ingested" (newest arrivals first).
+        `filters` narrow by agency and date taken; `selection:NAME` in the query narrows to
+        a selection's photos (SelectionNotFoundError if there is none). With `cleared_for`
+        a use, only photos whose verdict for that use passes (cleared or conditional) at
+        `at` (default now) are kept; with `verdicts`, only photos whose verdict (for the
+        policy's default use, or `cleared_for`) is one of them. Totals and agency counts
+        follow what is kept; a page past the last is empty. The index search stops with
+        QueryTimeoutError after `seconds` (default: the archive's query_seconds setting).
+        `sort` is "relevance" (best first), "date" (newest taken first) or "ingested"
+        (newest arrivals first).
         """
         from photoarchive.rights import PASSING
         from photoarchive.search.deadline import Deadline
@@ -367,6 +369,11 @@ class Archive:
 
         if sort not in SORTS:
             raise QueryError(f"unknown order '{sort}': choose {', '.join(SORTS)}")
+        if "selection:" in query.lower():
+            from photoarchive.selections import narrow
+
+            # `selection:NAME` narrows to the selection's photos, as a filter.
+            query, filters = narrow(self, query, filters)
         deadline = Deadline.after(self.settings.query_seconds if seconds is None else seconds)
         moment = at or _now()
         use = cleared_for or self.policy.default_use

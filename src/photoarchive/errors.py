@@ -79,3 +79,11 @@ class SignInError(PhotoArchiveError):
 
 class NotAllowedError(PhotoArchiveError):
     """The signed-in account's role does not allow what was asked."""
+
+
+class SelectionError(PhotoArchiveError):
+    """A selection's name is not valid, or is taken by another selection."""
+
+
+class SelectionNotFoundError(SelectionError):
+    """No selection has that name."""

@@ -54,6 +54,7 @@ COMMAND_MODULES = {
     "watch": "wire",
     "users": "team",
     "audit": "team",
+    "selection": "selections",
 }
 
 

@@ -29,7 +29,8 @@ def parse_at(archive: Archive, at: str | None) -> datetime:
 
 
 def targets_of(archive: Archive, targets: tuple[str, ...]) -> list[PhotoRecord]:
-    """Photos named by ids (or unique prefixes), else matching the words as one query;
+    """Photos named by ids (or unique prefixes), else matching the words as one query
+    (`selection:NAME` there: the selection's photos in its order, whatever their state);
     with no targets, every picture (the current version of each, kill notices left out).
 
     Nothing found is an error, never an empty list: a publishing script must not take
@@ -53,7 +54,15 @@ def targets_of(archive: Archive, targets: tuple[str, ...]) -> list[PhotoRecord]:
                 raise PhotoNotFoundError(
                     f"no photo with id {query}, and no photo matches it as a search"
                 ) from None
-    query = " ".join(targets)
+    from photoarchive.selections import names_selection, quoted_target, selection_records
+
+    query = " ".join(quoted_target(t) for t in targets)
+    if names_selection(query):
+        # A selection's photos whatever their state: a killed one is reported, not hidden.
+        records = selection_records(archive, query)
+        if not records:
+            raise PhotoNotFoundError(f"no photos match {query!r}")
+        return records
     page = archive.search(query, limit=100_000)
     if not page.results:
         raise PhotoNotFoundError(f"no photos match {query!r}")

@@ -176,12 +176,14 @@ def contact_sheet(
 ) -> None:
     """Print the photos a search finds as a contact sheet: thumbnails with id, rights verdict,
     caption and credit. A .pdf is a vector PDF of all pages; a .jpg is one image per page.
+    `selection:NAME` prints a selection in its order.
 
     Example:
 
     \b
         photoarchive contact-sheet "credit:reuters date:2022-09" -o planning.pdf \\
             --title "Planning, Thursday 10:30"
+        photoarchive contact-sheet selection:front-page -o front-page.pdf
     """
     from photoarchive.contactsheet import (
         encode_jpeg,
@@ -196,9 +198,14 @@ def contact_sheet(
     suffix = output.suffix.lower()
     if suffix not in (".pdf", ".jpg", ".jpeg"):
         raise PhotoArchiveError(f"{output}: the sheet must be a .pdf or a .jpg")
+    from photoarchive.selections import names_selection, selection_records
+
     with open_from_context(ctx) as archive:
-        page = archive.search(query, limit=limit)
-        entries = sheet_entries(archive, [r.record for r in page.results])
+        if names_selection(query):
+            records = selection_records(archive, query, limit)  # in the selection's order
+        else:
+            records = [r.record for r in archive.search(query, limit=limit).results]
+        entries = sheet_entries(archive, records)
     if not entries:
         raise PhotoArchiveError(f"no photos match '{query}': nothing to print")
     heading = title if title is not None else f"Search: {query}"

@@ -15,7 +15,7 @@ SORTS = ("relevance", "date", "ingested")
 @dataclass(frozen=True)
 class SearchFilters:
     """Restrictions on results that do not affect ranking: agency, date taken, arrival,
-    source type, versions and rights verdict."""
+    source type, versions, rights verdict and a set of photos."""
 
     agency: str | None = None
     date_from: datetime | None = None
@@ -32,6 +32,8 @@ class SearchFilters:
     #: always blocked).
     rights: frozenset[str] | None = None
     killed_passes: bool = False
+    #: Only these photos (a selection's), None for any.
+    sha256s: frozenset[str] | None = None
 
     def hidden_states(self) -> list[str]:
         """Return the withheld states left out of the results."""

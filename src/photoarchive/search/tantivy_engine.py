@@ -504,6 +504,9 @@ def _filtered(
     nots: list[Any] = []
     if filters.agency:
         musts.append(query.term_query(schema, "agency_key", filters.agency))
+    if filters.sha256s is not None:
+        # An empty set matches nothing, as it should.
+        musts.append(query.term_set_query(schema, "sha256", sorted(filters.sha256s)))
     if filters.date_from or filters.date_to:
         musts.append(
             query.range_query(

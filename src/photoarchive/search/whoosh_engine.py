@@ -526,11 +526,14 @@ def _compile(node: Node, reader: Any, expansions: ExpansionBudget) -> Any:
 
 
 def _allowed(searcher: Any, filters: SearchFilters) -> set[int] | None:
-    """Return the documents the agency and date filters allow, None for all."""
+    """Return the documents the agency, date and photo filters allow, None for all."""
     from whoosh import query as q
 
-    from photoarchive.search.whoosh_postings import PostingsRange
+    from photoarchive.search.whoosh_postings import PostingsRange, docs_with_terms
 
+    chosen = None
+    if filters.sha256s is not None:
+        chosen = docs_with_terms(searcher.reader(), (("sha256", s) for s in filters.sha256s))
     parts: list[Any] = []
     if filters.agency:
         parts.append(q.Term("agency_key", filters.agency))
@@ -539,8 +542,9 @@ def _allowed(searcher: Any, filters: SearchFilters) -> set[int] | None:
             PostingsRange.of(q.DateRange("date_created", filters.date_from, filters.date_to))
         )
     if not parts:
-        return None
-    return set(searcher.docs_for_query(parts[0] if len(parts) == 1 else q.And(parts)))
+        return chosen
+    found = set(searcher.docs_for_query(parts[0] if len(parts) == 1 else q.And(parts)))
+    return found if chosen is None else found & chosen
 
 
 def _mask(filters: SearchFilters) -> Any:
