@@ -77,10 +77,12 @@ def create_app(
             return None
         return _unknown_host(host)
 
-    from photoarchive.web import auth, errors, views
+    from photoarchive.web import admin, auth, editing, errors, views
 
     auth.install(app, root)
     app.register_blueprint(views.bp)
+    app.register_blueprint(editing.bp)
+    app.register_blueprint(admin.bp)
     errors.register(app)
     app.jinja_env.filters["marked"] = views.marked
     app.jinja_env.filters["size"] = human_size
