@@ -218,6 +218,20 @@ def get_selection(archive: Archive, name: str) -> Selection:
     raise SelectionNotFoundError(f"no selection named {name.strip()[:MAX_NAME]!r}")
 
 
+def selection_id(archive: Archive, name: str) -> int:
+    """Return the selection's lasting number (it keeps it when renamed), for a desk's
+    session to remember; SelectionNotFoundError if there is none by that name."""
+    return int(_require(archive.catalog.conn, name)["selection_id"])
+
+
+def name_of(archive: Archive, number: int) -> str | None:
+    """Return the name of the selection numbered `number` now, None if it was deleted."""
+    row = archive.catalog.conn.execute(
+        "SELECT name FROM selections WHERE selection_id = ?", (number,)
+    ).fetchone()
+    return None if row is None else str(row["name"])
+
+
 def photos(archive: Archive, name: str) -> list[str]:
     """Return the sha256 of each photo in the selection, in the order they were added."""
     conn = archive.catalog.conn

@@ -77,12 +77,13 @@ def create_app(
             return None
         return _unknown_host(host)
 
-    from photoarchive.web import admin, auth, editing, errors, views
+    from photoarchive.web import admin, auth, editing, errors, selections, views
 
     auth.install(app, root)
     app.register_blueprint(views.bp)
     app.register_blueprint(editing.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(selections.bp)
     errors.register(app)
     app.jinja_env.filters["marked"] = views.marked
     app.jinja_env.filters["size"] = human_size

@@ -16,6 +16,8 @@ from photoarchive.errors import (
     PhotoNotFoundError,
     QueryError,
     QueryTimeoutError,
+    SelectionError,
+    SelectionNotFoundError,
     SignInError,
 )
 
@@ -25,8 +27,10 @@ def _status(exc: Exception) -> int:
         return 401
     if isinstance(exc, NotAllowedError):
         return 403
-    if isinstance(exc, PhotoNotFoundError | AmbiguousIdError):
+    if isinstance(exc, PhotoNotFoundError | AmbiguousIdError | SelectionNotFoundError):
         return 404
+    if isinstance(exc, SelectionError):
+        return 400
     if isinstance(exc, ExportRefusedError):
         return 403  # a killed or superseded picture is not handed out for publishing
     if isinstance(exc, QueryTimeoutError):
@@ -62,6 +66,8 @@ def register(app: Flask) -> None:
             title = "The search took too long"
         elif isinstance(exc, ExportRefusedError):
             title = "Not for publication"
+        elif isinstance(exc, SelectionError) and status == 400:
+            title = "Cannot change the selection"
         return _respond(status, title, str(exc))
 
     from flask_wtf.csrf import CSRFError
