@@ -262,8 +262,10 @@ def save_policy() -> Any:
     if not change.changed:
         flash("Nothing to save: the policy is as it was.")
     else:
-        flash(
-            f"Saved rights.toml: {len(change.removed)} lines out, {len(change.added)} in; "
-            "verdicts follow it at once."
-        )
+        out, put = (_lines(len(change.removed)), _lines(len(change.added)))
+        flash(f"Saved rights.toml: {out} out, {put} in; verdicts follow it at once.")
     return redirect(url_for("admin.policy_page"), code=303)
+
+
+def _lines(count: int) -> str:
+    return f"{count} line" if count == 1 else f"{count} lines"
