@@ -1,0 +1,185 @@
+"""The team's flows in a real headless Chromium, on an archive of their own (they change it):
+a viewer refused an edit, an editor's edit found by search and shown in the history, a POST
+without its CSRF token refused, each changing nothing it should not; markup typed into the
+desk's forms staying text; the forms fitting a phone."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from photoarchive import init_archive
+from photoarchive.accounts import add_account
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser_desk import LAPTOP, PASSWORD, PHONE, XSS, Watched, csrf_token, sign_in
+from tests.test_desk_workers import serving
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed (scripts/test.sh installs Debian's chromium)",
+)
+
+
+@pytest.fixture(scope="module")
+def root(demo_photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed photos; a viewer, an editor and an admin."""
+    where = tmp_path_factory.mktemp("flows") / "archive"
+    arc, _ = init_archive(where)
+    with arc:
+        arc.ingest([demo_photos])
+        for name, role in (("vera", "viewer"), ("eddie", "editor"), ("ada", "admin")):
+            add_account(arc, name, role, PASSWORD, "setup")
+    return where
+
+
+@pytest.fixture(scope="module")
+def desk(root: Path) -> Iterator[str]:
+    with serving(root) as running:
+        yield f"http://127.0.0.1:{running.port}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def signed_in(browser: Browser, desk: str, name: str, viewport: Any = LAPTOP) -> Watched:
+    watched = Watched(browser.new_context(viewport=viewport))
+    sign_in(watched.page, desk, name)
+    return watched
+
+
+def photo(page: Page, desk: str, query: str) -> dict[str, Any]:
+    """The first photo a search finds, as the API gives it (with its revision)."""
+    found = page.request.get(f"{desk}/api/search", params={"q": query}).json()
+    assert found["results"], query
+    return api_photo(page, desk, found["results"][0]["id"])
+
+
+def api_photo(page: Page, desk: str, photo_id: str) -> dict[str, Any]:
+    response = page.request.get(f"{desk}/api/photos/{photo_id}")
+    assert response.ok, response.status
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def history(page: Page) -> str:
+    """The photo page's caption history, as read."""
+    return page.locator(".details").inner_text().partition("Caption history")[2]
+
+
+def test_a_viewer_is_refused_an_edit_and_a_kill_and_nothing_changes(
+    browser: Browser, desk: str
+) -> None:
+    viewer = signed_in(browser, desk, "vera")
+    page = viewer.page
+    before = photo(page, desk, "river")
+    page.goto(f"{desk}/photos/{before['id']}")
+    # The viewer is shown no edit or kill controls...
+    assert page.locator("form[action$='/edit'], form[action$='/kill']").count() == 0
+    # ...and a POST made anyway, with the page's own CSRF token, is a 403.
+    token = csrf_token(page)
+    edit = page.request.post(
+        f"{desk}/photos/{before['id']}/edit",
+        form={"csrf_token": token, "revision": str(before["revision"]), "caption": "Changed"},
+        max_redirects=0,
+    )
+    assert edit.status == 403
+    kill = page.request.post(
+        f"{desk}/photos/{before['id']}/kill",
+        form={"csrf_token": token, "reason": "because", "confirm": "yes"},
+        max_redirects=0,
+    )
+    assert kill.status == 403
+    after = api_photo(page, desk, before["id"])
+    assert after["caption"] == before["caption"] and after["revision"] == before["revision"]
+    assert after.get("state", "live") == "live"
+    page.goto(f"{desk}/photos/{before['id']}")
+    assert "edited" not in history(page)
+    viewer.context.close()
+    assert viewer.errors == []
+
+
+def test_an_edit_without_its_csrf_token_is_refused_and_changes_nothing(
+    browser: Browser, desk: str
+) -> None:
+    editor = signed_in(browser, desk, "eddie")
+    page = editor.page
+    before = photo(page, desk, "flag")
+    for token in ({}, {"csrf_token": "forged"}):
+        refused = page.request.post(
+            f"{desk}/photos/{before['id']}/edit",
+            form={**token, "revision": str(before["revision"]), "caption": "Forged caption"},
+            max_redirects=0,
+        )
+        assert refused.status == 403
+    # As a page elsewhere would send it: a script's POST with the editor's cookie, no token.
+    page.goto(f"{desk}/photos/{before['id']}")
+    status = page.evaluate(
+        """([id, revision]) => fetch(`/photos/${id}/edit`, {
+            method: 'POST',
+            body: new URLSearchParams({revision, caption: 'Forged caption'}),
+        }).then((r) => r.status)""",
+        [before["id"], str(before["revision"])],
+    )
+    assert status == 403
+    after = api_photo(page, desk, before["id"])
+    assert after["caption"] == before["caption"] and after["revision"] == before["revision"]
+    editor.context.close()
+    assert editor.errors == []
+
+
+def test_an_editors_edit_is_found_by_search_and_shown_in_the_history(
+    browser: Browser, desk: str
+) -> None:
+    editor = signed_in(browser, desk, "eddie")
+    page = editor.page
+    before = photo(page, desk, "lunch")
+    page.goto(f"{desk}/photos/{before['id']}")
+    page.click("summary:has-text('Edit caption')")
+    caption = f"Soldiers share a zygomorphic lunch {XSS}"
+    page.fill("#edit-caption", caption)
+    page.click("form[action$='/edit'] button[type=submit]")
+    page.wait_for_url(f"**/photos/{before['id']}")
+    assert "Saved" in page.locator("main").inner_text()
+    assert page.locator("figcaption").inner_text() == caption  # text, not markup
+    assert page.locator("#pwned, #bold, img[src=x]").count() == 0
+    assert re.search(r"edited .* by eddie: caption", history(page))
+    # Search finds it by the new word, at once, showing the new caption.
+    page.fill("#q", "zygomorphic")
+    page.press("#q", "Enter")
+    page.wait_for_url("**/?q=zygomorphic")
+    cards = page.locator("article.card")
+    assert cards.count() == 1 and cards.first.get_attribute("data-id") == before["id"]
+    assert "zygomorphic" in cards.first.locator(".caption").inner_text()
+    assert page.locator("#pwned, #bold, img[src=x]").count() == 0
+    assert page.evaluate("window.pwned") is None
+    after = api_photo(page, desk, before["id"])
+    assert after["caption"] == caption and after["revision"] > before["revision"]
+    editor.context.close()
+    assert editor.errors == []
+
+
+def test_the_edit_form_fits_a_phone(browser: Browser, desk: str) -> None:
+    editor = signed_in(browser, desk, "eddie", PHONE)
+    page = editor.page
+    before = photo(page, desk, "tanks")
+    page.goto(f"{desk}/photos/{before['id']}")
+    for summary in page.locator(".desk-edit summary").all():
+        summary.click()
+    assert page.locator("#edit-caption").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    editor.context.close()
+    assert editor.errors == []
