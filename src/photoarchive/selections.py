@@ -150,10 +150,10 @@ def add(archive: Archive, name: str, ids: Iterable[str], by: str) -> int:
     how many were added (a photo it holds already is left where it is). An id that names
     no photo, or several, changes nothing (PhotoNotFoundError, AmbiguousIdError)."""
     who = _by(by)
-    shas = _resolve(archive, ids)
     at = now_text()
     with archive.catalog.transaction() as conn:
         row = _require(conn, name)
+        shas = _resolve(archive, ids)
         held = set(_shas(conn, row["selection_id"]))
         new = [s for s in shas if s not in held]
         conn.executemany(
@@ -170,9 +170,9 @@ def remove(archive: Archive, name: str, ids: Iterable[str], by: str) -> int:
     """Take photos (ids or unique id prefixes) out of a selection; return how many were
     in it (taking out a photo it does not hold changes nothing)."""
     who = _by(by)
-    shas = _resolve(archive, ids)
     with archive.catalog.transaction() as conn:
         row = _require(conn, name)
+        shas = _resolve(archive, ids)
         held = set(_shas(conn, row["selection_id"]))
         gone = [s for s in shas if s in held]
         conn.executemany(

@@ -145,6 +145,7 @@ def check(
     \b
         photoarchive rights check 3f9a2c 8b01d4 --use editorial
         photoarchive rights check "credit:reuters" --at "2022-09-12 14:00 GMT" --json
+        photoarchive rights check selection:front-page      # a selection, in its order
     """
     with open_from_context(ctx) as archive:
         moment = parse_at(archive, at)

@@ -327,6 +327,7 @@ def export(
     \b
         photoarchive export "credit:reuters date:2022-09" --to ~/cms --cleared-for editorial
         photoarchive export 3f9a2c --to ~/web --max-size 1600 --json
+        photoarchive export selection:front-page --to ~/cms
     """
     from photoarchive.cli.rights import parse_at, targets_of
     from photoarchive.export import ExportOptions, export_photos
