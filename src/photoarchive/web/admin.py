@@ -43,8 +43,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_SPANS = (("1h", "last hour"), ("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"))
 #: Changes on one audit page, newest first.
 AUDIT_LIMIT = 500
-#: The longest rights.toml the policy page takes.
-MAX_POLICY = 1_000_000
+#: The longest rights.toml the policy page takes (the starter policy is 5 KB; werkzeug reads
+#: at most 500 KB of form fields).
+MAX_POLICY = 200_000
 #: Actions whose target is a photo's id.
 _PHOTO_ACTIONS = frozenset({"edit", "kill", "unkill"})
 
