@@ -43,6 +43,7 @@ LONG_CAPTION = (
     "Unbroken text " + "x" * 300 + " https://example.com/" + "a" * 200 + "?utm=" + "b" * 80
 )
 LONG_CREDIT = "Agency" + "Z" * 120
+SELECTION = "Front page picks"
 XSS = '"><img src=x id=pwned><script>window.pwned=1</script><b id=bold>bold</b>'
 
 
@@ -64,6 +65,7 @@ def team(demo_photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Team:
     """The seed photos, then the wires' follow-ups (a refile superseding a picture, a kill
     notice killing another), a photo with IPTC alt text and long unbroken strings, a photo
     whose caption and credit are markup; a viewer, an editor and an admin."""
+    from photoarchive import selections
     from photoarchive.search import SearchFilters
 
     tmp = tmp_path_factory.mktemp("desk")
@@ -88,8 +90,12 @@ def team(demo_photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Team:
         every = arc.search("", limit=100, filters=SearchFilters(states=_STATES))
         for name, role in (("vera", "viewer"), ("eddie", "editor"), ("ada", "admin")):
             add_account(arc, name, role, PASSWORD, "setup")
-    states = {r.record.id: r.state for r in every.results}
-    long_id = next(r.record.id for r in every.results if r.record.alt_text == ALT)
+        states = {r.record.id: r.state for r in every.results}
+        long_id = next(r.record.id for r in every.results if r.record.alt_text == ALT)
+        # A selection with a long photo and a killed one, for its pages.
+        picks = [long_id, next(i for i, s in states.items() if s == "killed"), xss_id]
+        selections.create(arc, SELECTION, "eddie")
+        selections.add(arc, SELECTION, picks, "eddie")
     return Team(root, states, long_id, xss_id)
 
 
@@ -162,9 +168,19 @@ def sign_in(page: Page, desk: str, name: str, password: str = PASSWORD) -> None:
 @pytest.fixture
 def editor(browser: Browser, desk: str) -> Iterator[Watched]:
     """A laptop-sized window signed in as the editor."""
+    yield from _window(browser, desk, "eddie")
+
+
+@pytest.fixture
+def admin(browser: Browser, desk: str) -> Iterator[Watched]:
+    """A laptop-sized window signed in as the admin (who sees every page)."""
+    yield from _window(browser, desk, "ada")
+
+
+def _window(browser: Browser, desk: str, name: str) -> Iterator[Watched]:
     context = browser.new_context(viewport=LAPTOP)  # type: ignore[arg-type]
     watched = Watched(context)
-    sign_in(watched.page, desk, "eddie")
+    sign_in(watched.page, desk, name)
     yield watched
     context.close()
     assert watched.errors == []
@@ -183,8 +199,8 @@ _NOT_PAGES = re.compile(r"/(original|download|signout)$|\.(jpg|pdf|zip)(\?|$)")
 
 def desk_pages(page: Page, desk: str, team: Team) -> list[str]:
     """The desk's pages to look at: the main ones by name, each state of a photo, error
-    pages, and every other page the header and a photo page link to (so new pages, such
-    as selections and admin, are looked at as they appear)."""
+    pages, and the other pages the header, a photo page and the pages they link to link to
+    (so new pages, such as selections and admin, are looked at as they appear)."""
     wanted = [
         "/",
         "/?q=ukraine",
@@ -199,14 +215,19 @@ def desk_pages(page: Page, desk: str, team: Team) -> list[str]:
         "/photos/000000000000",  # not found
     ]
     seen = {_shape(u) for u in wanted}
-    for start in ("/", f"/photos/{team.first('live')}"):
-        page.goto(desk + start)
-        for href in page.eval_on_selector_all(
-            "a[href^='/']:not([download])", "els => els.map(e => e.getAttribute('href'))"
-        ):
-            if not _NOT_PAGES.search(href) and _shape(href) not in seen:
-                seen.add(_shape(href))
-                wanted.append(href)
+    level = ["/", f"/photos/{team.first('live')}"]
+    for _ in range(2):
+        found = []
+        for start in level:
+            page.goto(desk + start)
+            for href in page.eval_on_selector_all(
+                "a[href^='/']:not([download])", "els => els.map(e => e.getAttribute('href'))"
+            ):
+                if not _NOT_PAGES.search(href) and _shape(href) not in seen:
+                    seen.add(_shape(href))
+                    found.append(href)
+        wanted += found
+        level = found
     return wanted
 
 
@@ -241,6 +262,7 @@ def test_no_page_scrolls_sideways_on_a_phone(
     sign_in(page, desk, "ada")
     pages = desk_pages(page, desk, team)
     assert len(pages) >= 11
+    assert {"/selections", "/admin/users", "/admin/audit", "/admin/policy"} <= set(pages)
     overflowing = {}
     for n, url in enumerate(pages):
         page.goto(desk + url)
@@ -455,9 +477,9 @@ _STRUCTURE = """() => {
 
 
 def test_every_page_has_one_h1_landmarks_and_labelled_controls(
-    editor: Watched, desk: str, team: Team
+    admin: Watched, desk: str, team: Team
 ) -> None:
-    page = editor.page
+    page = admin.page
     problems = {}
     for url in desk_pages(page, desk, team):
         page.goto(desk + url)
