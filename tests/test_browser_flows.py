@@ -219,21 +219,28 @@ def test_photos_picked_with_x_edited_together_and_exported_as_a_zip(
         "els => els.map(e => e.closest('article.card').dataset.id)",
     )
     assert pressed == ids[:2]
-    # The selection's page shows them; a batch edit adds a keyword to both, after a preview.
+    # The selection's page shows them; a batch edit adds a keyword to both, after a preview
+    # (on a phone, where no page of it scrolls sideways).
+    page.set_viewport_size(PHONE)
     page.goto(f"{desk}/selections/Morning%20meeting")
     shown = page.eval_on_selector_all("article.card", "els => els.map(e => e.dataset.id)")
     assert shown == ids[:2]
+    fits_a_phone(page)
     page.click("a:has-text('Change a field of every photo')")
+    fits_a_phone(page)
     page.select_option("#batch-change", "keywords:add")
     page.fill("#batch-value", f"frontpagebatch, {XSS}")
     page.click("button:has-text('Preview the change')")
     assert "2 of 2 photos would change" in page.locator("main").inner_text()
     no_markup(page)
+    fits_a_phone(page)
     for photo_id in ids[:2]:
         assert "frontpagebatch" not in api_photo(page, desk, photo_id)["keywords"]
     page.click("button:has-text('Apply to 2 photos')")
     assert "2 changed" in page.locator("main [role=status]").inner_text()
     no_markup(page)
+    fits_a_phone(page)
+    page.set_viewport_size(LAPTOP)
     for photo_id in ids[:2]:
         keywords = api_photo(page, desk, photo_id)["keywords"]
         assert "frontpagebatch" in keywords and XSS in keywords
@@ -306,6 +313,10 @@ def expect_text(page: Page, selector: str, text: str) -> None:
     from playwright.sync_api import expect
 
     expect(page.locator(selector)).to_have_text(text)
+
+
+def fits_a_phone(page: Page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], page.url
 
 
 def no_markup(page: Page) -> None:
