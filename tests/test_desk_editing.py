@@ -97,6 +97,12 @@ def form(client: FlaskClient, desk: Desk, **values: Any) -> dict[str, Any]:
     return fields
 
 
+def save(client: FlaskClient, desk: Desk, **values: Any) -> Any:
+    """Send the edit form with `values` typed into it."""
+    data = form(client, desk, **values)
+    return client.post(f"/photos/{desk.photo}/edit", data=data, headers=HOST)
+
+
 def photo_page(client: FlaskClient, desk: Desk) -> str:
     return client.get(f"/photos/{desk.photo}", headers=HOST).get_data(as_text=True)
 
@@ -132,6 +138,27 @@ def test_an_editor_changes_a_caption_and_keywords(desk: Desk) -> None:
     again = client.post(f"/photos/{desk.photo}/edit", data=form(client, desk), headers=HOST)
     assert again.status_code == 303 and desk.revision() == 2
     assert "Nothing to save" in photo_page(client, desk)
+
+
+def test_the_other_fields_and_an_emptied_one(desk: Desk) -> None:
+    client = desk.client("eddie")
+    typed = {
+        "headline": "Izium after the counteroffensive",
+        "byline": "Jane Doe",
+        "city": "Izium",
+        "province_state": "Kharkiv Oblast",
+        "country": "Ukraine",
+    }
+    saved = save(client, desk, **typed)
+    assert saved.status_code == 303
+    record = desk.record()
+    assert {name: getattr(record, name) for name in typed} == typed
+    # An emptied box clears the field; the rest stay as they are.
+    emptied = save(client, desk, byline="")
+    assert emptied.status_code == 303
+    assert desk.record().byline is None and desk.record().city == "Izium"
+    assert desk.revision() == 6
+    assert "byline: <del>Jane Doe</del> → (empty)" in photo_page(client, desk)
 
 
 def test_a_stale_revision_is_refused_with_both_values(desk: Desk) -> None:
