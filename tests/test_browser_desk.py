@@ -432,6 +432,28 @@ def test_keyboard_search_move_open_and_select(editor: Watched, desk: str, team: 
     assert page.evaluate("document.body.dataset.toggled") == "yes"
 
 
+def test_the_chosen_card_stays_chosen_when_the_incoming_view_refreshes(
+    editor: Watched, desk: str
+) -> None:
+    from playwright.sync_api import expect
+
+    page = editor.page
+    page.goto(desk + "/incoming?every=2")
+    status = page.locator("#live-status")
+    expect(status).to_contain_text("refreshes every 2 s")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    chosen = page.evaluate(_ACTIVE_CARD)
+    assert chosen
+    first = status.inner_text()
+    page.evaluate("document.querySelector('article.card').dataset.before = 'yes'")
+    expect(status).not_to_have_text(first, timeout=10000)  # updated (within a second)
+    expect(page.locator("article.card[data-before]")).to_have_count(0)  # cards replaced
+    assert page.evaluate(_ACTIVE_CARD) == chosen
+    page.keyboard.press("j")
+    assert page.evaluate(_ACTIVE_CARD) != chosen
+
+
 def test_the_shortcuts_are_listed_from_a_visible_link(editor: Watched, desk: str) -> None:
     page = editor.page
     page.goto(desk + "/incoming")
