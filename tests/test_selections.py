@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from photoarchive import init_archive, open_archive
 from photoarchive.audit import audit_log
+from photoarchive.batch_edits import batch_change, new_value
 from photoarchive.cli import main
 from photoarchive.errors import (
     PhotoNotFoundError,
@@ -25,6 +26,7 @@ from photoarchive.errors import (
 )
 from photoarchive.ingest import IngestOptions
 from photoarchive.kills import set_killed
+from photoarchive.record import PhotoRecord
 from photoarchive.selections import (
     add,
     create,
@@ -295,3 +297,29 @@ def test_rights_check_export_and_contact_sheet_take_a_selection(
     assert "Wrote 2 photos" in written.stderr
     pdf = sheet.read_bytes()
     assert pdf.startswith(b"%PDF-") and len(pdf) > 1000
+
+
+@pytest.mark.parametrize(
+    ("field", "op", "typed", "old", "new"),
+    [
+        ("caption", "set", "  Two lines\r\nof caption ", "Old", "Two lines\nof caption"),
+        ("headline", "set", " Match\r\n day ", None, "Match day"),
+        ("credit", "set", "   ", "REUTERS", None),
+        (
+            "keywords",
+            "add",
+            "flag, Front page ,flag",
+            ["Flag", "town"],
+            ["Flag", "town", "Front page"],
+        ),
+        ("keywords", "remove", "FLAG, nothing", ["Flag", "town"], ["town"]),
+    ],
+)
+def test_a_batch_change_gives_each_photo_its_new_value(
+    field: str, op: str, typed: str, old: Any, new: Any
+) -> None:
+    record = PhotoRecord(
+        id="0" * 12, sha256="0" * 64, original_filename="x.jpg", format="JPEG", width=1,
+        height=1, file_size=1, **{field: old},
+    )  # fmt: skip
+    assert new_value(record, batch_change(field, op, typed)) == new

@@ -65,7 +65,8 @@ def batch_change(name: str, op: str, typed: str) -> BatchChange:
     if len(typed) > MAX_VALUE:
         raise PhotoArchiveError(f"the value is too long: at most {MAX_VALUE:,} characters")
     if name != "keywords":
-        text = typed.strip()
+        # A browser sends a text box's line breaks as CRLF.
+        text = typed.replace("\r\n", "\n").replace("\r", "\n").strip()
         if name != "caption":
             text = " ".join(text.split())  # one line: a line break would be lost on export
         return BatchChange(name, op, text)
