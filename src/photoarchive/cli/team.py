@@ -20,6 +20,8 @@ def users() -> None:
     An archive with no accounts is served read-only to this machine only (127.0.0.1);
     with accounts everyone signs in.
 
+    Example:
+
     \b
         photoarchive users add anna --role admin      # asks for the password twice
         photoarchive users list
@@ -53,7 +55,14 @@ _STDIN = click.option(
 def users_add(
     ctx: click.Context, name: str, role: str, password_stdin: bool, by: str | None
 ) -> None:
-    """Create an account NAME with a role and a password (10 characters or more)."""
+    """Create an account NAME with a role and a password (10 characters or more).
+
+    Example:
+
+    \b
+        photoarchive users add anna --role admin
+        echo "$PASSWORD" | photoarchive users add night --role editor --password-stdin
+    """
     from photoarchive.accounts import add_account
 
     password = _password(password_stdin)
@@ -68,7 +77,13 @@ def users_add(
 @_BY
 @click.pass_context
 def users_passwd(ctx: click.Context, name: str, password_stdin: bool, by: str | None) -> None:
-    """Give account NAME a new password (this also lifts a lock-out)."""
+    """Give account NAME a new password (this also lifts a lock-out).
+
+    Example:
+
+    \b
+        photoarchive users passwd anna
+    """
     from photoarchive.accounts import set_password
 
     password = _password(password_stdin)
@@ -83,7 +98,13 @@ def users_passwd(ctx: click.Context, name: str, password_stdin: bool, by: str | 
 @_BY
 @click.pass_context
 def users_role(ctx: click.Context, name: str, role: str, by: str | None) -> None:
-    """Change the role of account NAME."""
+    """Change the role of account NAME.
+
+    Example:
+
+    \b
+        photoarchive users role bob editor
+    """
     from photoarchive.accounts import set_role
 
     with open_from_context(ctx, write=True) as archive:
@@ -95,7 +116,13 @@ def users_role(ctx: click.Context, name: str, role: str, by: str | None) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print the accounts as JSON.")
 @click.pass_context
 def users_list(ctx: click.Context, as_json: bool) -> None:
-    """List the accounts with their roles."""
+    """List the accounts with their roles.
+
+    Example:
+
+    \b
+        photoarchive users list --json
+    """
     from photoarchive.accounts import list_accounts
 
     with open_from_context(ctx) as archive:
@@ -116,7 +143,13 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
 @_BY
 @click.pass_context
 def users_remove(ctx: click.Context, name: str, by: str | None) -> None:
-    """Remove account NAME (the last admin stays while other accounts remain)."""
+    """Remove account NAME (the last admin stays while other accounts remain).
+
+    Example:
+
+    \b
+        photoarchive users remove bob
+    """
     from photoarchive.accounts import remove_account
 
     with open_from_context(ctx, write=True) as archive:
@@ -139,6 +172,8 @@ def audit(ctx: click.Context, since: str | None, by: str | None, limit: int, as_
     """List changes to the archive, newest first: who, when, what, the old and new value
     (caption edits, kills and unkills, accounts, selections), from the browser desk and
     the command line alike.
+
+    Example:
 
     \b
         photoarchive audit --since 24h
