@@ -324,6 +324,10 @@ def as_schema_3(catalog: Path, merge: tuple[str, str] | None = None) -> dict[str
                 (full[later], full[first]),
             )
         db.execute("DROP INDEX IF EXISTS photos_source_type")
+        # What schema 8 added: accounts, selections, the audit log and their indexes.
+        for table in ("selection_photos", "selections", "users", "audit"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("DROP INDEX edits_at")
         for column in PhotoRecord.field_names()[
             PhotoRecord.field_names().index("ingested_at") + 1 :
         ]:

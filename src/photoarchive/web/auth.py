@@ -7,6 +7,7 @@ account's name."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ from photoarchive.errors import PhotoArchiveError, SignInError
 bp = Blueprint("auth", __name__)
 #: The file in the archive holding the key that signs the desk's session cookies.
 KEY_FILE = "desk-session.key"
+KEY_BYTES = 32
 #: How long a sign-in lasts.
 SESSION_HOURS = 12
 # Pages anyone may open before signing in.
@@ -81,24 +83,39 @@ def install(app: Flask, root: Path) -> None:
 
 def session_key(root: Path) -> bytes:
     """Return the archive's session key, made on first use (readable by its owner only);
-    a key of this process alone where the archive cannot be written (sessions then end
-    when the desk stops)."""
+    a key of this process alone where the archive cannot be written (a read-only or full
+    disk: sessions then end when the desk stops)."""
     path = root / KEY_FILE
     try:
-        return path.read_bytes()
+        found = path.read_bytes()
+        if len(found) >= KEY_BYTES:
+            return found
     except FileNotFoundError:
         pass
-    key = secrets.token_bytes(32)
+    except OSError:
+        return secrets.token_bytes(KEY_BYTES)
+    key = secrets.token_bytes(KEY_BYTES)
+    # Written whole under another name, then linked into place: every worker process reads
+    # either no key or the whole key, and the first to link it wins.
+    spare = root / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker made it first
-        return path.read_bytes()
+        fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(spare, path)
+    except FileExistsError:  # another worker linked its key first (or a damaged one is there)
+        try:
+            found = path.read_bytes()
+        except OSError:
+            return key
+        return found if len(found) >= KEY_BYTES else key
     except OSError:
         return key
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
+    finally:
+        with contextlib.suppress(OSError):
+            spare.unlink()
     return key
 
 
