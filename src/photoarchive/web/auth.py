@@ -177,8 +177,9 @@ def writable() -> Iterator[Archive]:
         yield archive
 
 
-def _safe_next(target: str | None) -> str:
-    # Only a path on this desk: never another site (an open redirect).
+def safe_next(target: str | None) -> str:
+    """Return `target` if it is a path on this desk, else "/": never another site (an
+    open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
@@ -188,8 +189,8 @@ def _safe_next(target: str | None) -> str:
 def sign_in_page() -> Any:
     """The sign-in form."""
     if current_account() is not None:
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("signin.html", next=_safe_next(request.args.get("next")), error=None)
+        return redirect(safe_next(request.args.get("next")))
+    return render_template("signin.html", next=safe_next(request.args.get("next")), error=None)
 
 
 @bp.post("/signin")
@@ -197,7 +198,7 @@ def sign_in_post() -> Any:
     """Check the name and password; start a session."""
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
-    target = _safe_next(request.form.get("next"))
+    target = safe_next(request.form.get("next"))
     try:
         with writable() as archive:
             account = sign_in(archive, name, password)

@@ -56,7 +56,7 @@ from photoarchive.selections import (
     selection_id,
 )
 from photoarchive.web.app import current_archive
-from photoarchive.web.auth import allowed, current_account, needs, writable
+from photoarchive.web.auth import allowed, current_account, needs, safe_next, writable
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
@@ -157,9 +157,7 @@ def selections_holding(sha256: str) -> list[str]:
 def _back(default: str) -> Any:
     """Redirect to the page the form came from (a path of this desk only), else `default`."""
     target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = default
-    return redirect(target)
+    return redirect(target if target and safe_next(target) == target else default)
 
 
 def _wants_json() -> bool:
