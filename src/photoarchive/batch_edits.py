@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from photoarchive.editing import FORM_FIELDS
 from photoarchive.errors import EditConflictError, PhotoArchiveError
 
 if TYPE_CHECKING:
@@ -17,16 +18,7 @@ if TYPE_CHECKING:
 
 #: The fields a batch may change, with their labels: one value set on every photo, or
 #: keywords added or taken out.
-BATCH_FIELDS: tuple[tuple[str, str], ...] = (
-    ("caption", "Caption"),
-    ("headline", "Headline"),
-    ("credit", "Credit"),
-    ("byline", "By-line"),
-    ("city", "City"),
-    ("province_state", "Province or state"),
-    ("country", "Country"),
-    ("keywords", "Keywords"),
-)
+BATCH_FIELDS: tuple[tuple[str, str], ...] = (*FORM_FIELDS, ("keywords", "Keywords"))
 #: What may be done to a field: "set" every photo's value, "add" or "remove" keywords.
 OPERATIONS = ("set", "add", "remove")
 MAX_VALUE = 10_000

@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     from photoarchive.record import PhotoRecord
 
 EDITABLE = DESK_FIELDS
+#: The fields the browser desk edits one value at a time, in its forms' order, with their
+#: labels (keywords, a list, are added and taken out apart).
+FORM_FIELDS: tuple[tuple[str, str], ...] = (
+    ("caption", "Caption"),
+    ("headline", "Headline"),
+    ("credit", "Credit"),
+    ("byline", "By-line"),
+    ("city", "City"),
+    ("province_state", "Province or state"),
+    ("country", "Country"),
+)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from photoarchive.accounts import require
 from photoarchive.archive import Archive
-from photoarchive.editing import edit_photo
+from photoarchive.editing import FORM_FIELDS, edit_photo
 from photoarchive.errors import (
     AmbiguousIdError,
     ArchiveBusyError,
@@ -30,16 +30,6 @@ from photoarchive.web.views import photo_context
 
 bp = Blueprint("editing", __name__)
 
-#: The fields the photo page's form edits, in its order, with their labels.
-FORM_FIELDS: tuple[tuple[str, str], ...] = (
-    ("caption", "Caption"),
-    ("headline", "Headline"),
-    ("credit", "Credit"),
-    ("byline", "By-line"),
-    ("city", "City"),
-    ("province_state", "Province or state"),
-    ("country", "Country"),
-)
 #: The fields typed on one line (a browser's text box drops line breaks).
 ONE_LINE = frozenset(name for name, _ in FORM_FIELDS) - {"caption"}
 MAX_CAPTION = 10_000
