@@ -137,6 +137,26 @@ def text_analysis(
     the terms of its words for the `spelling` field. `lang` is the text's language where
     its metadata names it (xml:lang); `names` gives every word spelling keys, not only
     the capitalised ones (place names, people, keywords)."""
+    short = len(text) <= _MAX_REMEMBERED
+    if short:
+        # Credits, places, by-lines and keywords recur from photo to photo.
+        known = _TEXTS.get((text, lang, names))
+        if known is not None:
+            return list(known[0]), list(known[1])
+    terms, extra = _text_analysis(text, lang, names)
+    if short:
+        if len(_TEXTS) >= _MAX_WORDS:
+            _TEXTS.clear()
+        _TEXTS[(text, lang, names)] = (tuple(terms), tuple(extra))
+    return terms, extra
+
+
+# Short texts analysed before, with their terms.
+_TEXTS: dict[tuple[str, str | None, bool], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_MAX_REMEMBERED = 200
+
+
+def _text_analysis(text: str, lang: str | None, names: bool) -> tuple[list[str], list[str]]:
     text = fold(text)
     words, capitalised = _words(text)
     if not words:
