@@ -140,6 +140,8 @@ def test_filters_without_words_and_the_incoming_view_updating_itself(
         assert abs(page.evaluate(where) - before) < 2
         assert page.evaluate("window.scrollY") > scrolled + 100  # the page moved with it
         expect(status).to_contain_text("1 new since opened")
+        # What a screen reader is told: the news alone, without the clock.
+        expect(page.locator("#live-news")).to_have_text("1 new since opened")
         assert cards.first.get_attribute("data-id") == new_id
         assert "new" in (cards.first.get_attribute("class") or "")
         assert "Firefighters at a depot" in cards.first.inner_text()

@@ -21,9 +21,15 @@
       .map((n) => String(n).padStart(2, "0"))
       .join(":");
 
-  const say = (text) => {
+  // What a screen reader hears: only news (photos arrived, an update failed), not the clock
+  // of every refresh, which the visible status line shows.
+  const news = document.getElementById("live-news");
+  const say = (text, heard) => {
     status.textContent = text;
     status.hidden = false;
+    if (news && heard !== undefined && news.textContent !== heard) {
+      news.textContent = heard;
+    }
   };
 
   const markNew = () => {
@@ -92,16 +98,19 @@
         headers: { Accept: "text/html" },
       });
       if (!response.ok) {
-        say(`update failed at ${clock()} (${response.status}); trying again in ${seconds} s`);
+        const failed = `update failed at ${clock()} (${response.status}); trying again in ${seconds} s`;
+        say(failed, failed);
       } else {
         const fetched = new DOMParser().parseFromString(await response.text(), "text/html");
         const kept = anchor();
         swap(fetched);
-        say(`updated ${clock()} · ${markNew()} · refreshes every ${seconds} s`);
+        const arrived = markNew();
+        say(`updated ${clock()} · ${arrived} · refreshes every ${seconds} s`, arrived);
         restore(kept);
       }
     } catch (err) {
-      say(`update failed at ${clock()} (the desk did not answer); trying again in ${seconds} s`);
+      const failed = `update failed at ${clock()} (the desk did not answer); trying again in ${seconds} s`;
+      say(failed, failed);
     }
     busy = false;
     schedule();
