@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from typing import Any
 
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -144,36 +143,28 @@ def cyrillic_language(text: str, lang: str | None = None) -> str:
 
 
 @functools.cache
-def _snowball(language: str) -> Callable[[str], str]:
+def _snowball(language: str) -> Any:
     import Stemmer
 
+    # One stemmer per language, in C; it keeps its own cache of words.
     stemmer = Stemmer.Stemmer(language)
     stemmer.maxCacheSize = 100_000
-    return stemmer.stemWord  # type: ignore[no-any-return]
+    return stemmer
 
 
 def english_stem(word: str) -> str:
     """Return the Snowball English (Porter 2) stem of a lowercase word."""
-    return _snowball("english")(word)
+    return _snowball("english").stemWord(word)  # type: ignore[no-any-return]
 
 
 def english_stems(words: list[str]) -> list[str]:
     """Return the Snowball English stems of lowercase words, in one call."""
-    import Stemmer
-
-    return _english_batch(Stemmer)(words)
-
-
-@functools.cache
-def _english_batch(module: Any) -> Callable[[list[str]], list[str]]:
-    stemmer = module.Stemmer("english")
-    stemmer.maxCacheSize = 100_000
-    return stemmer.stemWords  # type: ignore[no-any-return]
+    return _snowball("english").stemWords(words)  # type: ignore[no-any-return]
 
 
 def russian_stem(word: str) -> str:
     """Return the Snowball Russian stem of a lowercase word."""
-    return _snowball("russian")(word)
+    return _snowball("russian").stemWord(word)  # type: ignore[no-any-return]
 
 
 @functools.cache
