@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 
+from photoarchive.letters import CYRILLIC, LATIN, RUSSIAN_ONLY, UKRAINIAN_ONLY
 from photoarchive.metadata.merge import Merged
 from photoarchive.metadata.xmp import (
     CORE,
@@ -36,11 +36,6 @@ LOCATION_PARTS = {
     "GPSLatitude": "gps_lat",
     "GPSLongitude": "gps_lon",
 }
-# Letters only Ukrainian writes, and letters only Russian writes (in Cyrillic).
-_UKRAINIAN = re.compile("[іїєґІЇЄҐ]")
-_RUSSIAN = re.compile("[ыэъёЫЭЪЁ]")
-_CYRILLIC = re.compile("[\u0400-\u04ff]")
-_LATIN = re.compile("[A-Za-z]")
 
 
 def read_extension(packet: bytes) -> dict[str, Any]:
@@ -87,13 +82,13 @@ def detect_language(text: str | None) -> str | None:
     for Latin text, None when the script says nothing (a cheap guess, not a classifier)."""
     if not text:
         return None
-    if _CYRILLIC.search(text):
-        if _UKRAINIAN.search(text):
+    if CYRILLIC.search(text):
+        if UKRAINIAN_ONLY.search(text):
             return "uk"
-        if _RUSSIAN.search(text):
+        if RUSSIAN_ONLY.search(text):
             return "ru"
         return None
-    return "en" if _LATIN.search(text) else None
+    return "en" if LATIN.search(text) else None
 
 
 def _read_description(desc: Element, out: dict[str, Any]) -> None:

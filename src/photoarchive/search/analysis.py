@@ -17,9 +17,9 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
+from photoarchive.letters import CYRILLIC
 from photoarchive.search.folding import fold
 from photoarchive.search.languages import (
-    CYRILLIC,
     EITHER,
     RUSSIAN,
     STOP_WORDS,

@@ -14,10 +14,8 @@ import functools
 import re
 from typing import Any
 
-CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-# Letters only one of the two languages writes.
-_UKRAINIAN_ONLY = re.compile(r"[іїєґІЇЄҐ]")
-_RUSSIAN_ONLY = re.compile(r"[ыэъёЫЭЪЁ]")
+from photoarchive.letters import RUSSIAN_ONLY, UKRAINIAN_ONLY
+
 #: Set to "stems" to analyse Ukrainian with the light stemmer though pymorphy3 is installed.
 UKRAINIAN_VARIABLE = "PHOTOARCHIVE_UKRAINIAN"
 #: The languages a caption's Cyrillic words may be in, by what they are written with.
@@ -135,8 +133,8 @@ def cyrillic_language(text: str, lang: str | None = None) -> str:
         primary = lang.lower().split("-")[0]
         if primary in (UKRAINIAN, RUSSIAN):
             return primary
-    ukrainian = _UKRAINIAN_ONLY.search(text) is not None
-    russian = _RUSSIAN_ONLY.search(text) is not None
+    ukrainian = UKRAINIAN_ONLY.search(text) is not None
+    russian = RUSSIAN_ONLY.search(text) is not None
     if ukrainian != russian:
         return UKRAINIAN if ukrainian else RUSSIAN
     return EITHER

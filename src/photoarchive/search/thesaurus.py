@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from photoarchive.errors import ConfigError
+from photoarchive.letters import CYRILLIC
 from photoarchive.search.analysis import NAME
 from photoarchive.search.folding import fold
-from photoarchive.search.languages import CYRILLIC, english_stem, english_stems
+from photoarchive.search.languages import english_stem, english_stems
 
 THESAURUS_FILE = "thesaurus.toml"
 #: Terms in one group, and groups in a thesaurus, at most (a file pasted by mistake).
