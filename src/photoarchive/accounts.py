@@ -256,14 +256,28 @@ def _failed(archive: Archive, name: str, moment: datetime) -> None:
 def session_stamp(archive: Archive, name: str) -> str | None:
     """Return a stamp of the account's password: a desk session keeps the stamp it was
     started with, so a new password (or a removed account) ends every older session."""
-    import hashlib
-
     row = archive.catalog.conn.execute(
         "SELECT password FROM users WHERE name = ?", (name,)
     ).fetchone()
-    if row is None:
+    return None if row is None else _stamp(row["password"])
+
+
+def session_account(archive: Archive, name: str, stamp: str | None) -> Account | None:
+    """Return the account a desk session names, None if it was removed or given a new
+    password since the session's `stamp` (one look-up, made on every request)."""
+    row = archive.catalog.conn.execute(
+        "SELECT name, role, created_at, locked_until, password FROM users WHERE name = ?",
+        (name,),
+    ).fetchone()
+    if row is None or stamp is None or _stamp(row["password"]) != stamp:
         return None
-    return hashlib.sha256(row["password"].encode("utf-8")).hexdigest()[:16]
+    return Account(row["name"], row["role"], row["created_at"], _still_locked(row["locked_until"]))
+
+
+def _stamp(password_hash: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
 
 
 def _still_locked(until: str | None, now: datetime | None = None) -> str | None:

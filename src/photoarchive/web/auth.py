@@ -32,14 +32,14 @@ from flask.sessions import SecureCookieSessionInterface
 
 from photoarchive.accounts import (
     Account,
-    get_account,
     has_accounts,
     require,
+    session_account,
     session_stamp,
     sign_in,
 )
 from photoarchive.archive import Archive, open_archive
-from photoarchive.errors import PhotoArchiveError, SignInError
+from photoarchive.errors import SignInError
 
 bp = Blueprint("auth", __name__)
 #: The file in the archive holding the key that signs the desk's session cookies.
@@ -129,11 +129,8 @@ def _who_is_there() -> Any:
     g.account = None
     name = session.get("account")
     if g.team and name:
-        try:
-            if session.get("stamp") != session_stamp(archive, name):
-                raise PhotoArchiveError("a new password since")
-            g.account = get_account(archive, name)
-        except PhotoArchiveError:  # removed or given a new password since: signed out
+        g.account = session_account(archive, name, session.get("stamp"))
+        if g.account is None:  # removed or given a new password since: signed out
             session.clear()
     if not g.team or g.account is not None or request.endpoint in _OPEN:
         return None
