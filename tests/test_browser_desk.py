@@ -24,7 +24,7 @@ from photoarchive.metadata.xmp_writer import build_xmp
 from photoarchive.rights import VERDICTS
 from tests.conftest import SEED, load_script
 from tests.hostile import good_jpeg
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser import CHROMIUM
 from tests.test_desk_workers import serving
 
 if TYPE_CHECKING:
@@ -121,16 +121,6 @@ def desk(team: Team) -> Iterator[str]:
     """The desk as editors run it (photoarchive serve, worker processes)."""
     with serving(team.root) as running:
         yield f"http://127.0.0.1:{running.port}"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 class Watched:

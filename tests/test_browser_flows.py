@@ -15,7 +15,7 @@ import pytest
 
 from photoarchive import init_archive
 from photoarchive.accounts import add_account
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser import CHROMIUM
 from tests.test_browser_desk import LAPTOP, PASSWORD, PHONE, XSS, Watched, csrf_token, sign_in
 from tests.test_desk_workers import serving
 
@@ -44,16 +44,6 @@ def root(demo_photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def desk(root: Path) -> Iterator[str]:
     with serving(root) as running:
         yield f"http://127.0.0.1:{running.port}"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def signed_in(browser: Browser, desk: str, name: str, viewport: Any = LAPTOP) -> Watched:
