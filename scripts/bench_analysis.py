@@ -317,15 +317,7 @@ def worktree(cache: Path, rev: str) -> Path:
         ["git", "-C", str(REPO), "rev-parse", "--verify", f"{rev}^{{commit}}"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    tree = cache / f"src-{sha[:12]}"
-    if not (tree / "src" / "photoarchive" / "__init__.py").exists():
-        say(f"cache: git worktree add {tree} {sha[:12]}")
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), sha],
-            check=True,
-            capture_output=True,
-        )
-    return tree
+    return bench_scale.git_worktree(cache / f"src-{sha[:12]}", sha)
 
 
 def cached_archive(

@@ -223,6 +223,18 @@ def corpus(n: int) -> Iterator[list[Any]]:
 
 
 # -- building the cache (subprocesses) ---------------------------------------------------------
+def git_worktree(tree: Path, rev: str) -> Path:
+    """Return a checkout of `rev` at `tree`, made with `git worktree add` once and kept."""
+    if not (tree / "src" / "photoarchive" / "__init__.py").exists():
+        say(f"cache: git worktree add {tree} {rev}")
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev],
+            check=True,
+            capture_output=True,
+        )
+    return tree
+
+
 def build_archive(root: Path, n: int, engine: str | None) -> dict[str, Any]:
     """Enter n records through the library and index them; return figures for the cache."""
     import photoarchive
@@ -453,15 +465,7 @@ class Cache:
 
     def baseline_worktree(self) -> Path:
         """A checkout of the code before this work (made once, kept)."""
-        src = self.baseline_src
-        if not (src / "src" / "photoarchive" / "__init__.py").exists():
-            say(f"cache: git worktree add {src} {BASELINE_COMMIT}")
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "add", "--detach", str(src), BASELINE_COMMIT],
-                check=True,
-                capture_output=True,
-            )
-        return src
+        return git_worktree(self.baseline_src, BASELINE_COMMIT)
 
     def get(self, kind: str, size: int) -> Built:
         name = f"{kind}-{size}" + (".sqlite" if kind == "fts5" else "")
