@@ -282,11 +282,14 @@ class WhooshEngine:
             # Whoosh's estimate of an OR is the sum of its parts: a word with its spellings
             # and equivalents (kiev OR kyiv OR київ...) is counted exactly before it is
             # taken for a word in most photos.
-            broad = (
-                limit is not None
-                and compiled.estimate_size(reader) > share
-                and (isinstance(compiled, q.Term) or len(_docs_of(searcher, compiled)) > share)
-            )
+            broad = False
+            matched = None  # the matches, where they had to be counted (kept for below)
+            if limit is not None and compiled.estimate_size(reader) > share:
+                if isinstance(compiled, q.Term):
+                    broad = True
+                else:
+                    matched = _docs_of(searcher, compiled)
+                    broad = len(matched) > share
             if sort != "relevance" or broad:
                 hits, total, docs = self._by_date(
                     searcher,
@@ -296,6 +299,7 @@ class WhooshEngine:
                     hidden,
                     limit,
                     page,
+                    matched,
                 )
                 counts = self._agency_counts(searcher, docs) if count_agencies else {}
                 return IndexResults(
@@ -356,12 +360,14 @@ class WhooshEngine:
         hidden: set[int],
         limit: int | None,
         page: int,
+        matched: Any = None,
     ) -> tuple[list[Hit], int, Any]:
         """Return a page of the matches newest first by a date column (no scoring: the
-        matching documents are read from the postings), the total and every match."""
+        matching documents are read from the postings, unless `matched` holds them
+        already), the total and every match."""
         import numpy as np
 
-        docs = _matching(searcher, compiled, allowed, hidden)
+        docs = _matching(searcher, compiled, allowed, hidden, matched)
         check_time()
         # Newest first (~ turns the unsigned dates around, a photo without the date was
         # given 0 and comes last); equal dates in index order.
@@ -554,12 +560,18 @@ def _mask(filters: SearchFilters) -> Any:
     return q.Or([q.Term("state", s) for s in filters.hidden_states()])
 
 
-def _matching(searcher: Any, compiled: Any, allowed: set[int] | None, hidden: set[int]) -> Any:
+def _matching(
+    searcher: Any,
+    compiled: Any,
+    allowed: set[int] | None,
+    hidden: set[int],
+    matched: Any = None,
+) -> Any:
     """Return the matching document numbers, filtered, as a sorted numpy array (postings
-    only, no scoring)."""
+    only, no scoring; `matched`: the query's matches, when read already)."""
     import numpy as np
 
-    docs = _docs_of(searcher, compiled)
+    docs = _docs_of(searcher, compiled) if matched is None else matched
     if allowed is not None:
         docs = docs[np.isin(docs, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))]
     if hidden:
