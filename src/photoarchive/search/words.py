@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING
 
-from photoarchive.search.analysis import SPELLING_FIELD, WORD, analyse, query_word
+from photoarchive.search.analysis import SPELLING_FIELD, WORD, QueryWord, analyse, query_word
 from photoarchive.search.tree import DEFAULT_FIELD, Node, Or, Pattern, Phrase, Term, boosted
 
 if TYPE_CHECKING:
@@ -39,9 +39,7 @@ class WordFinder:
         forms = query_word(word)
         if forms is None:
             return None
-        found: list[Node] = [Term(name, t) for t in forms.terms]
-        if name == DEFAULT_FIELD:
-            found += [Term(SPELLING_FIELD, t, VARIANT_BOOST) for t in forms.spellings]
+        found = _forms_found(name, forms, 1.0)
         if self.thesaurus is not None:
             from photoarchive.search.thesaurus import lookup_keys
 
@@ -61,10 +59,7 @@ class WordFinder:
         forms = query_word(words[0], base_form=True)
         if forms is None:
             return []
-        found: list[Node] = [Term(name, t, VARIANT_BOOST) for t in forms.terms]
-        if name == DEFAULT_FIELD:
-            found += [Term(SPELLING_FIELD, t, VARIANT_BOOST) for t in forms.spellings]
-        return found
+        return _forms_found(name, forms, VARIANT_BOOST)
 
     def name_word(self, name: str, term: str) -> Node:
         """Return what a word of a name field finds: itself and its equivalents."""
@@ -122,6 +117,15 @@ class WordFinder:
         edits = int(distance) if distance else (1 if len(term) <= 4 else 2)
         near = Pattern(name, "fuzzy", term, boost=FUZZY_BOOST, distance=min(edits, 2))
         return boosted(any_of([Term(name, term), near]), boost)
+
+
+def _forms_found(name: str, forms: QueryWord, boost: float) -> list[Node]:
+    """Return the terms a word's forms are found by: its base forms in the field (scored
+    by `boost`) and, for `text`, its other forms and spellings in `spelling` (half)."""
+    found: list[Node] = [Term(name, t, boost) for t in forms.terms]
+    if name == DEFAULT_FIELD:
+        found += [Term(SPELLING_FIELD, t, VARIANT_BOOST) for t in forms.spellings]
+    return found
 
 
 def fold_lower(word: str) -> str:
