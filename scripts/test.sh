@@ -35,7 +35,7 @@ PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q \
     tests/test_web.py tests/test_abuse_web.py tests/test_desk_workers.py tests/test_browser.py \
     tests/test_search_languages.py tests/test_search_filters.py tests/test_desk_filters.py \
     tests/test_desk_editing.py tests/test_desk_admin.py tests/test_browser_flows.py \
-    tests/test_selections.py tests/test_desk_selections.py
+    tests/test_selections.py tests/test_desk_selections.py tests/test_search_service.py
 # Ukrainian analysed by the light stemmer, as without the `ukrainian` extra.
 PHOTOARCHIVE_UKRAINIAN=stems pytest -q tests/test_search_languages.py
 contract=../shared/checks/contract.py

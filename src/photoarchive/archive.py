@@ -87,6 +87,7 @@ class Archive:
     ) -> None:
         self.root = root
         self.readonly = readonly
+        self._settings_state = _file_state(root / SETTINGS_FILE)
         self.settings: ArchiveSettings = load_settings(root / SETTINGS_FILE)
         self.store = FileStore(root)
         #: Every writer holds it while it changes the catalog or the index.
@@ -101,6 +102,15 @@ class Archive:
             or self.catalog.pending("rebuild_index")
         ):
             self._upgrade(on_wait)
+
+    def outdated(self) -> bool:
+        """True if a long-lived reader should open the archive again: its settings (the
+        search engine, limits) changed, or its catalog had to be read as an immutable file
+        and has changed since."""
+        return (
+            _file_state(self.root / SETTINGS_FILE) != self._settings_state
+            or self.catalog.changed_on_disk()
+        )
 
     def _engine(self, name: str | None = None) -> SearchEngine:
         """Return the search engine `name` (default: the archive's) for this archive."""
@@ -166,11 +176,7 @@ class Archive:
         """The rights policy from rights.toml (ConfigError if broken), read again whenever
         the file has changed, so a long-running desk judges by the policy as it stands."""
         path = self.root / POLICY_FILE
-        try:
-            info = path.stat()
-            state: tuple[int, int, int] | None = (info.st_ino, info.st_size, info.st_mtime_ns)
-        except OSError:
-            state = None
+        state = _file_state(path)
         if self._policy is None or state != self._policy_state:
             self._policy = None
             self._policy = load_policy(path)
@@ -556,6 +562,14 @@ class Archive:
         from photoarchive.verify import verify_archive
 
         return verify_archive(self, repair=repair, prune=prune, on_progress=on_progress)
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _now() -> datetime:

@@ -44,6 +44,7 @@ COMMAND_MODULES = {
     "rights": "rights",
     "captions": "captions",
     "serve": "serve",
+    "searchd": "serve",
     "contact-sheet": "serve",
     "edit": "wire",
     "kill": "wire",

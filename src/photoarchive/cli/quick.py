@@ -1,11 +1,20 @@
 """The quick path of `photoarchive search ... --json`: what scripts run most, read without
 click (about a third of the command's start-up), answering exactly as the click command
-does; anything it does not recognise goes to click."""
+does; anything it does not recognise goes to click.
+
+Where `photoarchive searchd` runs for the archive, the question is passed to it through the
+archive's socket and answered by its warm archive; the command then imports nothing of the
+archive at all. If the service is not there, or gives up, the search runs here.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from photoarchive.archive import Archive
 
 # Options of `search` the quick path reads, and whether each takes a value.
 _OPTIONS = {
@@ -19,27 +28,48 @@ _OPTIONS = {
 }
 _INCLUDES = ("killed", "superseded", "notice")
 
+#: The search service's socket, in the archive folder.
+SOCKET_NAME = "searchd.sock"
+#: The first field of every question to the service; a service of another version answers
+#: nothing it does not share the meaning of.
+PROTOCOL = "photoarchive-search-1"
+#: Seconds to wait for the service beyond the query's own time budget before searching here.
+_SERVICE_GRACE = 5.0
+#: What the service answers when the command should search for itself.
+SEARCH_HERE = b"-\n"
+
+#: A search as the quick path reads it: archive folder, query, limit, page, included
+#: states, use to be cleared for, time budget.
+Question = tuple[str, str, int, int, tuple[str, ...], str | None, float | None]
+
 
 def quick_search(argv: list[str]) -> int | None:
     """Run `[--archive DIR] search QUERY --json [options]` and return its exit status, or
     None if `argv` is anything else (or anything unusual happens before output), for click
     to handle."""
-    parsed = _parse(argv)
-    if parsed is None:
+    question = _parse(argv)
+    if question is None:
         return None
-    from photoarchive.errors import PhotoArchiveError
+    answered = _ask_service(question)
+    if answered is not None:
+        status, text = answered
+        if status != 0:
+            sys.stderr.write(text + "\n")
+            return status
+    else:
+        from photoarchive.errors import PhotoArchiveError
 
-    try:
-        text = _search(*parsed)
-    except PhotoArchiveError as exc:
-        from photoarchive.cli.output import printable
+        try:
+            text = _search(question)
+        except PhotoArchiveError as exc:
+            from photoarchive.cli.output import printable
 
-        sys.stderr.write(f"Error: {printable(exc)}\n")
-        return 1
-    except Exception:
-        # Whatever else went wrong is said by the click command, which runs the same
-        # read-only search again and words every error as the command line does.
-        return None
+            sys.stderr.write(f"Error: {printable(exc)}\n")
+            return 1
+        except Exception:
+            # Whatever else went wrong is said by the click command, which runs the same
+            # read-only search again and words every error as the command line does.
+            return None
     try:
         sys.stdout.buffer.write(text.encode("utf-8") + b"\n")
         sys.stdout.flush()
@@ -53,9 +83,7 @@ def quick_search(argv: list[str]) -> int | None:
     return 0
 
 
-def _parse(
-    argv: list[str],
-) -> tuple[str, str, int, int, tuple[str, ...], str | None, float | None] | None:
+def _parse(argv: list[str]) -> Question | None:
     archive = os.environ.get("PHOTOARCHIVE_ARCHIVE") or "archive"
     args = list(argv)
     if args and args[0].startswith("--archive="):
@@ -117,26 +145,85 @@ def _one_int(given: list[str] | None, default: int, low: int, high: int | None) 
     return value
 
 
-def _search(
-    archive_dir: str,
-    query: str,
-    limit: int,
-    page: int,
-    include: tuple[str, ...],
-    cleared_for: str | None,
-    seconds: float | None,
-) -> str:
+def _search(question: Question) -> str:
     from photoarchive.archive import open_archive
-    from photoarchive.cli.output import json_text, say
+    from photoarchive.cli.output import say
+
+    with open_archive(question[0], readonly=True, on_wait=say) as archive:
+        return answer(archive, question)
+
+
+def answer(archive: Archive, question: Question) -> str:
+    """Return the JSON `search --json` prints for `question`, searched in `archive`."""
+    from photoarchive.cli.output import json_text
     from photoarchive.search import SearchFilters
 
-    with open_archive(archive_dir, readonly=True, on_wait=say) as archive:
-        result = archive.search(
-            query,
-            limit=limit,
-            page=page,
-            cleared_for=cleared_for,
-            filters=SearchFilters(states=("live", *include)),
-            seconds=seconds,
-        )
+    _, query, limit, page, include, cleared_for, seconds = question
+    result = archive.search(
+        query,
+        limit=limit,
+        page=page,
+        cleared_for=cleared_for,
+        filters=SearchFilters(states=("live", *include)),
+        seconds=seconds,
+    )
     return json_text([r.to_dict() for r in result.results])
+
+
+def encode_question(question: Question) -> bytes:
+    """The question as the service reads it: NUL-separated UTF-8 fields."""
+    _, query, limit, page, include, use, seconds = question
+    fields = [PROTOCOL, query, str(limit), str(page), ",".join(include), use or ""]
+    fields.append("" if seconds is None else repr(seconds))
+    return "\0".join(fields).encode("utf-8", "surrogateescape")
+
+
+def decode_question(archive_dir: str, data: bytes) -> Question | None:
+    """The question `encode_question` made (for the archive the service serves), or None
+    if it is not one this version reads."""
+    fields = data.decode("utf-8", "surrogateescape").split("\0")
+    if len(fields) != 7 or fields[0] != PROTOCOL:
+        return None
+    _, query, limit, page, include, use, seconds = fields
+    try:
+        return (
+            archive_dir,
+            query,
+            int(limit),
+            int(page),
+            tuple(i for i in include.split(",") if i),
+            use or None,
+            float(seconds) if seconds else None,
+        )
+    except ValueError:
+        return None
+
+
+def _ask_service(question: Question) -> tuple[int, str] | None:
+    """The exit status and output (or error line) of `question` as answered by the archive's
+    search service, or None if there is none or it did not answer (the caller searches)."""
+    path = os.path.join(question[0], SOCKET_NAME)
+    if not os.path.exists(path):
+        return None
+    # _socket rather than socket: the module's enums and helpers cost more than the answer.
+    import _socket
+
+    seconds = question[6]
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        conn.settimeout((seconds if seconds is not None else 60.0) + _SERVICE_GRACE)
+        conn.connect(path)
+        conn.sendall(encode_question(question))
+        conn.shutdown(_socket.SHUT_WR)
+        chunks = []
+        while chunk := conn.recv(1 << 16):
+            chunks.append(chunk)
+    except OSError:
+        return None  # not running (a socket left by a killed service), too slow, gone
+    finally:
+        conn.close()
+    reply = b"".join(chunks)
+    status, newline, text = reply.partition(b"\n")
+    if not newline or status not in (b"0", b"1"):
+        return None
+    return int(status), text.decode("utf-8")

@@ -1,4 +1,5 @@
-"""The serve and contact-sheet commands: the desk in a browser, and printed sheets."""
+"""The serve, searchd and contact-sheet commands: the desk in a browser, the search service
+for scripts, and printed sheets."""
 
 from __future__ import annotations
 
@@ -101,6 +102,45 @@ def serve(
         partial(create_app, ctx.obj, allowed_hosts=names, query_seconds=query_seconds),
         listener,
         server.server_options(count, threads, query_seconds),
+    )
+
+
+@click.command()
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Searches answered at once, each thread with its own archive reader.",
+)
+@click.pass_context
+def searchd(ctx: click.Context, threads: int) -> None:
+    """Keep the archive open and answer `photoarchive search --json` from it.
+
+    Scripts that search often (a CMS hand-off, a monitor) then get their answer in tens of
+    milliseconds: the command passes its question to this service through the socket
+    `searchd.sock` in the archive folder (readable and writable by this user alone) instead
+    of starting the search itself. The answers are the same, new photos and edits included;
+    when the service is not running, or does not answer, the command searches by itself.
+    Ctrl-C or SIGTERM stops it.
+
+    Example:
+
+    \b
+        photoarchive searchd &
+        photoarchive search 'kharkiv tank' --json
+    """
+    from photoarchive.cli.search_service import SearchService
+
+    with open_from_context(ctx):
+        pass  # a missing or damaged archive is one error line before any socket is made
+    service = SearchService(Path(ctx.obj), threads)
+    service.start()
+    service.serve(
+        on_ready=lambda: say(
+            f"Answering searches of {ctx.obj} at {service.path} with {threads} "
+            f"thread{'s' if threads > 1 else ''} (Ctrl-C to stop)"
+        )
     )
 
 
@@ -225,4 +265,4 @@ def contact_sheet(
     say(f"Wrote {len(entries)} photos on {pages} page(s): {', '.join(str(p) for p in written)}")
 
 
-COMMANDS = [serve, contact_sheet]
+COMMANDS = [serve, searchd, contact_sheet]

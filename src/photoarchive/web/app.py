@@ -3,7 +3,6 @@ headers, error pages, the search time budget."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from photoarchive.archive import Archive, open_archive
+from photoarchive.archive_pool import ArchivePool
 from photoarchive.fieldtext import field_text
 from photoarchive.sizes import human_size
 from photoarchive.web.hosts import LOOPBACK_NAMES, HostAllowList
@@ -26,26 +26,6 @@ CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-
-
-class ArchivePool:
-    """A read-only Archive per thread (SQLite connections stay in the thread that made them)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._local = threading.local()
-
-    def get(self) -> Archive:
-        """Return this thread's archive, opening it on first use (and again when a catalog
-        that had to be read as an immutable file, on a full or read-only disk, changes)."""
-        archive = getattr(self._local, "archive", None)
-        if archive is not None and archive.catalog.changed_on_disk():
-            archive.close()
-            archive = None
-        if archive is None:
-            archive = open_archive(self.root, readonly=True)
-            self._local.archive = archive
-        return archive
 
 
 def create_app(
