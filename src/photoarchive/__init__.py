@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+# Not typing.TYPE_CHECKING: importing typing (and the re and enum it brings) would cost
+# the command passing a search to the service more than the search.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive, init_archive, open_archive

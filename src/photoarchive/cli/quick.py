@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+
+# Not typing.TYPE_CHECKING: importing typing (and the re and enum it brings) would cost
+# the command passing a search to the service more than the search.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
