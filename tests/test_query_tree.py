@@ -64,3 +64,43 @@ def test_a_words_alternatives_score_as_whoosh_scores_each(tmp_path: Any, demo_ph
                 pytest.approx(expected)
             )
     archive.close()
+
+
+def test_decoded_postings_kept_between_searches_follow_the_index(
+    tmp_path: Any, demo_photos: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Postings kept decoded (every term here, however short) give the same photos and
+    scores as decoding them anew, and follow removals and new photos: a segment's postings
+    never change, its deletions and new segments are read as they come."""
+    from photoarchive import init_archive
+    from photoarchive.search import whoosh_postings
+
+    kept = whoosh_postings.DecodedPostings(budget=1 << 20, smallest=1)
+    monkeypatch.setattr(whoosh_postings, "DECODED", kept)
+    photos = sorted(demo_photos.glob("*.jpg"))
+    archive, _ = init_archive(tmp_path / "archive", search_engine="whoosh")
+    archive.ingest(photos[:5])
+
+    def found(query: str, **options: Any) -> list[tuple[str, float]]:
+        hits = archive.search(query, **options).results
+        return [(hit.record.sha256, round(hit.score or 0, 6)) for hit in hits]
+
+    queries = ["ukraine", "tank OR turret", "kharkiv", "ukraine -tank"]
+    first = {query: found(query, limit=None) for query in queries}
+    assert kept._entries, "nothing was kept"
+    again = {query: found(query, limit=None) for query in queries}
+    assert again == first
+    kept.clear()
+    assert {query: found(query, limit=None) for query in queries} == first
+
+    # A photo taken out of the index (its segment's postings unchanged, its deletion new).
+    gone = first["ukraine"][0][0]
+    archive.index.add([], delete=[gone])
+    assert gone not in {sha for sha, _ in found("ukraine", limit=None)}
+    # New photos in a new segment.
+    archive.ingest(photos[5:])
+    after = found("ukraine", limit=None)
+    kept.clear()
+    assert found("ukraine", limit=None) == after
+    assert len(after) > len(first["ukraine"]) - 1
+    archive.close()
