@@ -688,6 +688,45 @@ def cli(engines: list[Built], peers: list[Built], repeat: int) -> dict[str, Row]
     return times
 
 
+def cli_served(engines: list[Built], repeat: int) -> dict[str, Row]:
+    """The same commands with `photoarchive searchd` running for each archive: the command
+    passes its question through the archive's socket (measured one archive at a time, each
+    with its own service, stopped before the next starts)."""
+    exe = photoarchive_exe()
+    times: dict[str, Row] = {name: {} for name in QUERIES}
+    for b in engines:
+        say(f"CLI with searchd: {b.label}")
+        service = subprocess.Popen(
+            [*exe, "--archive", str(b.path), "searchd"],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=b.env,
+        )
+        assert service.stderr is not None
+        ready = service.stderr.readline()
+        if "Answering searches" not in ready:
+            failed("CLI with searchd", "start", b.label, ready.strip() or "no ready line")
+            service.kill()
+            continue
+        try:
+            for name, (query, _, use, _) in QUERIES.items():
+                options = ["--cleared-for", use] if use else []
+                args = [*exe, "--archive", str(b.path), "search", query, *options, "--json"]
+                subprocess.run(args, capture_output=True, env=b.env)
+                row = times[name].setdefault(b.label, [])
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    done = subprocess.run(args, capture_output=True, env=b.env, text=True)
+                    if done.returncode:
+                        failed("CLI with searchd", name, b.label, done.stderr.strip())
+                    else:
+                        row.append((time.perf_counter() - started) * 1000)
+        finally:
+            service.terminate()
+            service.wait(timeout=60)
+    return times
+
+
 def desk_tools() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any], str]:
     """start_desk, stop_desk and load from scripts/bench_web.py, or stand-ins until it has
     them (gunicorn with N workers; threads fetching the paths in turn)."""
@@ -1003,6 +1042,16 @@ def run(options: Any) -> None:
         "query)\n"
     )
     print(table(["query", *labels], cells("CLI", cli_times, labels)))
+    service_module = SCRIPTS.parent / "src/photoarchive/cli/search_service.py"
+    served = [b for b in current if service_module.exists()]
+    if served:
+        served_times = cli_served(served, options.cli_repeat)
+        served_labels = [b.label for b in served]
+        print(
+            "\n### CLI end to end with `photoarchive searchd` running: the same commands, "
+            f"p50 / p95 ms, {options.cli_repeat} rounds\n"
+        )
+        print(table(["query", *served_labels], cells("CLI", served_times, served_labels)))
 
     loaded = [b for b in (t_large, whoosh) if b]
     desk_times, loads, source = desk(
