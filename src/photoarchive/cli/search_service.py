@@ -19,7 +19,13 @@ from types import FrameType
 
 from photoarchive.archive_pool import ArchivePool
 from photoarchive.cli.output import printable
-from photoarchive.cli.quick import SEARCH_HERE, SOCKET_NAME, answer, decode_question
+from photoarchive.cli.quick import (
+    SEARCH_HERE,
+    SOCKET_NAME,
+    answer,
+    decode_question,
+    known_use,
+)
 from photoarchive.errors import PhotoArchiveError, ServeError
 
 #: A question longer than this is not one the command line sends.
@@ -142,7 +148,7 @@ class SearchService:
 
     def _reply(self, data: bytes | None) -> bytes:
         question = decode_question(str(self.root), data) if data is not None else None
-        if question is None:
+        if question is None or not known_use(question):
             return SEARCH_HERE
         try:
             return b"0\n" + answer(self._pool.get(), question).encode("utf-8")
