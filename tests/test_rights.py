@@ -450,3 +450,49 @@ def test_verdict_filters_judge_every_hit_after_the_policy_time_zone_changed(
         assert arc._verdict_filter(SearchFilters(), {"cleared"}, "editorial", NOW) is not None
         again = arc.search("ukrainian OR russian OR tank OR flag", cleared_for="editorial", at=NOW)
         assert [r.record.id for r in again.results] == [r.record.id for r in page.results]
+
+
+def test_cleared_searches_follow_the_clock_and_the_policy(archive: Archive, tmp_path: Path) -> None:
+    """One archive asked again and again (as the desk and searchd ask): the judgement of the
+    index's rights facts is kept, yet a search after an embargo lifts, after a licence ends
+    and after rights.toml changes finds what a first search at that moment would."""
+    embargoed = photo(
+        tmp_path,
+        "embargo.jpg",
+        caption="Ukrainian forces in Kupiansk",
+        credit="REUTERS/Gleb Garanich",
+        special_instructions="EMBARGOED UNTIL 12 SEPTEMBER 2022 1400 GMT",
+    )
+    plain = photo(tmp_path, "plain.jpg", caption="Ukrainian forces in Izium", credit="AFP")
+    outcomes = archive.ingest([embargoed, plain]).outcomes
+    embargo_id = outcomes[0].id or ""
+    assert embargo_id and outcomes[1].id
+
+    def cleared(at: datetime) -> set[str]:
+        found = archive.search("ukrainian forces", limit=None, cleared_for="editorial", at=at)
+        return {r.record.sha256[:12] for r in found.results}
+
+    before = datetime(2022, 9, 12, 13, 59, tzinfo=UTC)
+    after = datetime(2022, 9, 12, 14, 1, tzinfo=UTC)
+    for _ in range(2):  # the second time from what was kept
+        assert embargo_id[:12] not in cleared(before)
+        assert embargo_id[:12] in cleared(after)
+        assert embargo_id[:12] not in cleared(before + timedelta(seconds=30))
+    assert len(cleared(after)) == 2
+
+    # The Reuters licence of the starter policy ends; the day after, nothing of Reuters'.
+    end = archive.policy.agencies["reuters"].licence_end
+    assert end is not None
+    last_day = datetime(end.year, end.month, end.day, 12, tzinfo=UTC)
+    assert embargo_id[:12] in cleared(last_day)
+    assert embargo_id[:12] not in cleared(last_day + timedelta(days=1))
+
+    # The desk blocks AFP: the next search judges by the new policy.
+    policy = archive.root / "rights.toml"
+    text = policy.read_text(encoding="utf-8")
+    afp = text.index("[agencies.afp]")
+    policy.write_text(
+        text[:afp] + text[afp:].replace('status = "licensed"', 'status = "blocked"', 1),
+        encoding="utf-8",
+    )
+    assert cleared(after) == {embargo_id[:12]}

@@ -22,6 +22,7 @@ from photoarchive.errors import (
     StorageError,
 )
 from photoarchive.locking import WriterLock
+from photoarchive.passing_keys import PassingKeys
 from photoarchive.policy import POLICY_FILE, STARTER_POLICY, RightsPolicy, load_policy
 from photoarchive.record import PhotoRecord
 from photoarchive.search import Entry, SearchEngine, SearchFilters, highlight, open_engine
@@ -93,6 +94,7 @@ class Archive:
         #: Every writer holds it while it changes the catalog or the index.
         self.lock = WriterLock(root, self.settings.lock_wait_seconds, on_wait, readonly)
         self._policy: RightsPolicy | None = None
+        self._passing = PassingKeys()
         self._policy_state: tuple[int, int, int] | None = None
         self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly)
         self.index: SearchEngine = self._engine()
@@ -461,17 +463,12 @@ class Archive:
         another time zone than the policy's (every hit must then be judged)."""
         from dataclasses import replace
 
-        from photoarchive.rights import RightsFacts, judge_facts
-
-        zone = str(self.policy.timezone)
-        passing = set()
-        for key in self.index.rights_keys():
-            facts = RightsFacts.from_status_key(key)
-            if facts.zone != zone:
-                return None
-            if judge_facts(facts, self.policy, use, at).status in wanted:
-                passing.add(key)
-        return replace(filters, rights=frozenset(passing), killed_passes="blocked" in wanted)
+        passing = self._passing.passing(
+            self.index.rights_keys(), self.policy, use, frozenset(wanted), at
+        )
+        if passing is None:
+            return None
+        return replace(filters, rights=passing, killed_passes="blocked" in wanted)
 
     def _entries(self, records: list[PhotoRecord]) -> list[Entry]:
         """Return the index entries of catalog records: with their states and rights facts."""
