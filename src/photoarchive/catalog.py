@@ -969,21 +969,35 @@ def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
     return StorageError(f"cannot write the catalog {path}: {text}")
 
 
+#: The columns of a stored photo beyond its record, in StoredPhoto's order.
+_STORED_COLUMNS = (
+    "ext",
+    "warnings",
+    "picture_id",
+    "version",
+    "pixel_digest",
+    "dhash",
+    "notice",
+    "notice_reason",
+    "supplier",
+)
+
+
 @functools.cache
-def _record_positions(names: tuple[str, ...]) -> tuple[int, ...]:
-    """Return where each record column is in a row of these column names."""
-    return tuple(names.index(c) for c in _RECORD_COLUMNS)
+def _positions(names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Return where each record column, and each other column of a stored photo, is in a
+    row of these column names (looked up once: a row's values by name cost more than the
+    rest of making the photo)."""
+    return (
+        tuple(names.index(c) for c in _RECORD_COLUMNS),
+        tuple(names.index(c) for c in _STORED_COLUMNS),
+    )
 
 
 def _stored(row: sqlite3.Row) -> StoredPhoto:
     values = tuple(row)
-    data = dict(
-        zip(
-            _RECORD_COLUMNS,
-            [values[i] for i in _record_positions(tuple(row.keys()))],
-            strict=True,
-        )
-    )
+    of_record, of_stored = _positions(tuple(row.keys()))
+    data = dict(zip(_RECORD_COLUMNS, [values[i] for i in of_record], strict=True))
     for name in _JSON_COLUMNS:
         # Most of these are empty for most photos: reading a million of them for a rebuild
         # spent a third of its catalog time in json.loads("[]").
@@ -992,15 +1006,18 @@ def _stored(row: sqlite3.Row) -> StoredPhoto:
             data[name] = [] if name in _LIST_COLUMNS else {}
         else:
             data[name] = json.loads(text)
+    ext, warnings, picture_id, version, pixel_digest, dhash, notice, reason, supplier = (
+        values[i] for i in of_stored
+    )
     return StoredPhoto(
         record=PhotoRecord(**data),
-        ext=row["ext"],
-        warnings=json.loads(row["warnings"]),
-        picture_id=row["picture_id"],
-        version=row["version"],
-        pixel_digest=row["pixel_digest"],
-        dhash=row["dhash"],
-        notice=row["notice"],
-        notice_reason=row["notice_reason"],
-        supplier=row["supplier"],
+        ext=ext,
+        warnings=json.loads(warnings) if warnings and warnings != "[]" else [],
+        picture_id=picture_id,
+        version=version,
+        pixel_digest=pixel_digest,
+        dhash=dhash,
+        notice=notice,
+        notice_reason=reason,
+        supplier=supplier,
     )
