@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from photoarchive.catalog import MIGRATIONS, Catalog, StoredPhoto
+from photoarchive.catalog import MIGRATIONS, Catalog, StoredPhoto, file_state
 from photoarchive.config import SETTINGS_FILE, ArchiveSettings, load_settings, starter_settings_text
 from photoarchive.errors import (
     ArchiveNotFoundError,
@@ -88,7 +88,7 @@ class Archive:
     ) -> None:
         self.root = root
         self.readonly = readonly
-        self._settings_state = _file_state(root / SETTINGS_FILE)
+        self._settings_state = file_state(root / SETTINGS_FILE)
         self.settings: ArchiveSettings = load_settings(root / SETTINGS_FILE)
         self.store = FileStore(root)
         #: Every writer holds it while it changes the catalog or the index.
@@ -110,7 +110,7 @@ class Archive:
         search engine, limits) changed, or its catalog had to be read as an immutable file
         and has changed since."""
         return (
-            _file_state(self.root / SETTINGS_FILE) != self._settings_state
+            file_state(self.root / SETTINGS_FILE) != self._settings_state
             or self.catalog.changed_on_disk()
         )
 
@@ -178,7 +178,7 @@ class Archive:
         """The rights policy from rights.toml (ConfigError if broken), read again whenever
         the file has changed, so a long-running desk judges by the policy as it stands."""
         path = self.root / POLICY_FILE
-        state = _file_state(path)
+        state = file_state(path)
         if self._policy is None or state != self._policy_state:
             self._policy = None
             self._policy = load_policy(path)
@@ -559,14 +559,6 @@ class Archive:
         from photoarchive.verify import verify_archive
 
         return verify_archive(self, repair=repair, prune=prune, on_progress=on_progress)
-
-
-def _file_state(path: Path) -> tuple[int, int, int] | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _now() -> datetime:

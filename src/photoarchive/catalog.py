@@ -30,6 +30,18 @@ from photoarchive.record import PhotoRecord
 from photoarchive.states import PhotoState
 
 _RECORD_COLUMNS = PhotoRecord.field_names()
+#: The columns of a stored photo beyond its record, in StoredPhoto's order.
+_STORED_COLUMNS = (
+    "ext",
+    "warnings",
+    "picture_id",
+    "version",
+    "pixel_digest",
+    "dhash",
+    "notice",
+    "notice_reason",
+    "supplier",
+)
 
 
 def _column_type(name: str) -> str:
@@ -295,7 +307,7 @@ class Catalog:
         if self.immutable_state is None:
             return False
         wal = self.path.with_name(self.path.name + "-wal")
-        return _file_state(self.path) != self.immutable_state or wal.exists()
+        return file_state(self.path) != self.immutable_state or wal.exists()
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -363,18 +375,7 @@ class Catalog:
         rec = photo.record.to_dict()
         for name in _JSON_COLUMNS:
             rec[name] = json.dumps(rec[name], ensure_ascii=False)
-        columns = [
-            *_RECORD_COLUMNS,
-            "ext",
-            "warnings",
-            "picture_id",
-            "version",
-            "pixel_digest",
-            "dhash",
-            "notice",
-            "notice_reason",
-            "supplier",
-        ]
+        columns = [*_RECORD_COLUMNS, *_STORED_COLUMNS]
         values = [
             *(rec[c] for c in _RECORD_COLUMNS),
             photo.ext,
@@ -938,13 +939,15 @@ def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple[int, int, i
         wal = path.with_name(path.name + "-wal")
         if "locked" in str(exc) or (wal.exists() and wal.stat().st_size > 0):
             raise
-    seen = _file_state(path)
+    seen = file_state(path)
     conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=30)
     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     return conn, seen
 
 
-def _file_state(path: Path) -> tuple[int, int, int] | None:
+def file_state(path: Path) -> tuple[int, int, int] | None:
+    """Return what tells a file's new version from its old (inode, size, modification
+    time), or None if it is not there."""
     try:
         info = path.stat()
     except OSError:
@@ -967,20 +970,6 @@ def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
             "try again when it has finished"
         )
     return StorageError(f"cannot write the catalog {path}: {text}")
-
-
-#: The columns of a stored photo beyond its record, in StoredPhoto's order.
-_STORED_COLUMNS = (
-    "ext",
-    "warnings",
-    "picture_id",
-    "version",
-    "pixel_digest",
-    "dhash",
-    "notice",
-    "notice_reason",
-    "supplier",
-)
 
 
 @functools.cache
