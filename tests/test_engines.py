@@ -403,15 +403,16 @@ def test_a_large_rebuild_makes_the_same_documents_in_worker_processes(
 def test_a_broad_query_pages_through_every_photo_newest_first(
     both: tuple[Archive, Archive],
 ) -> None:
-    """Matching more than half of the photos, Whoosh lists them by date without scoring:
-    its pages still hold every match once, newest first, as one listing would."""
-    whoosh = both[0]
-    seen: list[str] = []
-    page = 1
-    while hits := whoosh.index.search("*:*", limit=7, page=page).hits:
-        seen += [h.sha256 for h in hits]
-        page += 1
-    assert len(seen) == len(set(seen)) == PHOTOS
-    assert seen == [h.sha256 for h in whoosh.index.search("*:*", limit=PHOTOS).hits]
-    dates = [whoosh.get(sha).date_created or "" for sha in seen]
-    assert dates == sorted(dates, reverse=True)
+    """Matching more than half of the photos, both engines list them by date without
+    scoring: their pages still hold every match once, newest first, as one listing would."""
+    for arc in both:
+        for query in ("*:*", "ukraine"):
+            seen: list[str] = []
+            page = 1
+            while hits := arc.index.search(query, limit=7, page=page).hits:
+                seen += [h.sha256 for h in hits]
+                page += 1
+            assert len(seen) == len(set(seen)) == PHOTOS, (arc.settings.search_engine, query)
+            assert seen == [h.sha256 for h in arc.index.search(query, limit=PHOTOS).hits]
+            dates = [arc.get(sha).date_created or "" for sha in seen]
+            assert dates == sorted(dates, reverse=True), (arc.settings.search_engine, query)

@@ -8,6 +8,10 @@ from typing import NamedTuple
 
 #: The states of photos that are never published: left out of searches unless asked for.
 WITHHELD = ("superseded", "killed", "notice")
+#: A query matching more than this share of the photos is listed newest first by every
+#: engine: its words say little about relevance (BM25 gives a word in every photo almost no
+#: weight), and scoring every match is what made such a search the slowest.
+BROAD_SHARE = 0.5
 #: How results may be ordered: by score, or newest first by date taken or ingested.
 SORTS = ("relevance", "date", "ingested")
 

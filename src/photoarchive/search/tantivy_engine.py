@@ -26,7 +26,7 @@ from photoarchive.search.documents import (
     field_terms,
 )
 from photoarchive.search.query import ExpansionBudget, parse_query
-from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
+from photoarchive.search.results import BROAD_SHARE, WITHHELD, Hit, IndexResults, SearchFilters
 from photoarchive.search.tree import (
     And,
     AndMaybe,
@@ -394,12 +394,14 @@ class TantivyEngine:
                 total = searcher.search(narrowed, 1).count if size else 0
                 return IndexResults(hits=[], total=total, terms=parsed.marked)
             options: dict[str, Any] = {"count": True, "offset": first}
-            if sort != "relevance":
+            ordered = sort != "relevance" or (
+                limit is not None and _fewest_matches(tree, searcher) > size * BROAD_SHARE
+            )
+            if ordered:
                 options["order_by_field"] = "ingested_at" if sort == "ingested" else "date_created"
                 options["order"] = tantivy.Order.Desc
             found = searcher.search(narrowed, wanted, **options)
             check_time()
-            ordered = sort != "relevance"
             hits = [
                 Hit(searcher.doc(address).get_first("sha256"), 0.0 if ordered else float(score))
                 for score, address in found.hits
@@ -418,6 +420,23 @@ class TantivyEngine:
         return IndexResults(
             hits=hits, total=int(found.count), agency_counts=counts, terms=parsed.marked
         )
+
+
+def _fewest_matches(node: Node, searcher: Any) -> int:
+    """Return a lower bound of the photos a query matches, from the index's term counts: a
+    word's, the most of its alternatives', every photo for `*:*`, else none known.
+
+    As the Whoosh engine does, a query matching more than BROAD_SHARE of the photos is listed
+    newest first; a word in most photos (with its spellings, however many) is known to be
+    one without counting its matches.
+    """
+    if isinstance(node, Term):
+        return int(searcher.doc_freq(node.field, node.text))
+    if isinstance(node, Or):
+        return max((_fewest_matches(part, searcher) for part in node.parts), default=0)
+    if isinstance(node, Every):
+        return int(searcher.num_docs)
+    return 0
 
 
 class _Compiler:

@@ -17,7 +17,7 @@ from photoarchive.search import folders
 from photoarchive.search.deadline import Deadline, check_time, time_budget
 from photoarchive.search.documents import DATE_FIELDS, TERM_FIELDS, Entry, document, field_terms
 from photoarchive.search.query import ExpansionBudget, parse_query
-from photoarchive.search.results import WITHHELD, Hit, IndexResults, SearchFilters
+from photoarchive.search.results import BROAD_SHARE, WITHHELD, Hit, IndexResults, SearchFilters
 from photoarchive.search.tree import (
     And,
     AndMaybe,
@@ -38,10 +38,6 @@ INDEX_NAME = "photos"
 #: The engine and the version of its documents (see search.folders.FORMAT_FILE).
 INDEX_FORMAT = "whoosh-4"
 WRITER_LOCK_SECONDS = 60.0
-#: A query matching more than this share of the photos is ranked newest first: its words
-#: say little about relevance (BM25 gives a word in every photo almost no weight), and
-#: scoring every match in Python is what made it slow.
-BROAD_SHARE = 0.5
 
 
 @functools.cache
