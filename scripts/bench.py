@@ -21,8 +21,9 @@ measured in the same run.
    engine in turn per query class: reindex time and peak memory; each query class in
    process (warm), through the CLI (and again with `photoarchive searchd` running) and on
    the desk page; the desk under load (--load-clients for --load-seconds); the every-photo
-   query before and after; CLI start-up before and after. Markdown tables on stdout, progress on stderr. The first run builds the cache
-   (hours at full size); later runs take about an hour.
+   query before and after; CLI start-up before and after. Markdown tables on stdout,
+   progress on stderr. The first run builds the cache (hours at full size); later runs take
+   about 20 minutes.
 6. With --analysis, instead of the above: the search analysis, the code before it against
    today's at 100,000 photos, taking turns (scripts/bench_analysis.py; options there).
 
