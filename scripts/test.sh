@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh dev
 export PATH="$PWD/.venv/bin:$PATH"
+# The PostgreSQL tests need a real server: our own cluster on a private port of 127.0.0.1.
+postgres_env=$(bash scripts/postgres.sh start)
+eval "$postgres_env"
 
 # The end-to-end browser test drives Debian's Chromium (Playwright's own browser download
 # is not used) and the export tests read files back with exiftool and exiv2; install them
