@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from photoarchive import Archive, init_archive
 from photoarchive.cli import main
+from tests.postgres import fresh_database, postgres_url
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -92,3 +93,10 @@ def browser() -> Iterator[Any]:
         launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """The URL of a new, empty database on the PostgreSQL test server, dropped afterwards."""
+    with fresh_database(postgres_url()) as url:
+        yield url
