@@ -93,10 +93,14 @@ class ArchiveSettings:
     query_seconds: int = 10
     #: "whoosh" (the default) or "tantivy"; `photoarchive reindex --engine` switches.
     search_engine: str = "whoosh"
+    #: The PostgreSQL server holding the ingest queue (`ingest --queue`, `worker`), or "".
+    queue: str = ""
 
 
 #: The search engines an archive may use (search.ENGINES), the default first.
 SEARCH_ENGINES = ("whoosh", "tantivy")
+#: How a queue's URL begins (libpq's two spellings).
+QUEUE_SCHEMES = ("postgresql://", "postgres://")
 _ENGINE_HELP = (
     '# search engine: "whoosh" (the default, pure Python) or "tantivy" (for large archives:\n'
     "# pip install 'photoarchive[tantivy]'); change it with 'photoarchive reindex --engine'"
@@ -164,7 +168,7 @@ def load_settings(path: Path) -> ArchiveSettings:
         if name == SETTINGS_SECTION:
             continue
         where = f"{path}, line {_line_of(text, name)}"
-        if name in known or name == "search_engine":
+        if name in known or name in ("search_engine", "queue"):
             # A setting written above the [archive] header would be silently ignored.
             raise ConfigError(f"{where}: {name} must be under [{SETTINGS_SECTION}]")
         if isinstance(value, dict):
@@ -182,6 +186,13 @@ def load_settings(path: Path) -> ArchiveSettings:
     values: dict[str, Any] = {}
     for key, value in section.items():
         where = f"{path}, line {_line_of(text, key, SETTINGS_SECTION)}"
+        if key == "queue":
+            if not isinstance(value, str) or not value.startswith(QUEUE_SCHEMES):
+                raise ConfigError(
+                    f"{where}: queue must be a PostgreSQL URL (postgresql://USER@HOST/DATABASE)"
+                )
+            values[key] = value
+            continue
         if key == "search_engine":
             if value not in SEARCH_ENGINES:
                 raise ConfigError(
@@ -194,7 +205,7 @@ def load_settings(path: Path) -> ArchiveSettings:
             table = f"{SETTINGS_SECTION}.{key}"
             raise ConfigError(f"{path}, line {_line_of(text, table)}: unknown section [{table}]")
         if setting is None:
-            names = [*known, "search_engine"]
+            names = [*known, "search_engine", "queue"]
             raise ConfigError(f"{where}: unknown setting '{key}'{_did_you_mean(key, names)}")
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{where}: {key} must be a whole number")

@@ -87,3 +87,7 @@ class SelectionError(PhotoArchiveError):
 
 class SelectionNotFoundError(SelectionError):
     """No selection has that name."""
+
+
+class QueueError(PhotoArchiveError):
+    """The ingest queue's server cannot be reached or refused what was asked."""

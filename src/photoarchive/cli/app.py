@@ -39,6 +39,7 @@ COMMAND_MODULES = {
     "reindex": "maintenance",
     "verify": "maintenance",
     "ingest": "ingest",
+    "worker": "ingest",
     "search": "search",
     "show": "show",
     "rights": "rights",

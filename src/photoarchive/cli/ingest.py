@@ -36,6 +36,13 @@ LOG_EVERY = 100
     "relative to the folder given).",
 )
 @click.option(
+    "--queue",
+    "queued",
+    is_flag=True,
+    help="Record a job per file in the archive's ingest queue (archive.toml's queue) for "
+    "`photoarchive worker` on any machine, instead of ingesting here.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print each file's outcome as JSON on stdout."
 )
 @click.pass_context
@@ -49,6 +56,7 @@ def ingest(
     keywords: tuple[str, ...],
     jobs: int | None,
     manifest: Path | None,
+    queued: bool,
     as_json: bool,
 ) -> None:
     """Ingest photos from files and folders (recursively).
@@ -62,10 +70,16 @@ def ingest(
     a file are named too and make the exit status 1. Files that cannot be ingested are named on
     stderr with a reason and the exit status is 1; the rest of the batch goes in.
 
+    With --queue the files are not ingested here: a job for each is recorded in the
+    archive's ingest queue (a PostgreSQL server named by archive.toml's queue), and
+    `photoarchive worker` processes, on this machine or others that see the same files and
+    archive, ingest them.
+
     Example:
 
     \b
         photoarchive ingest ~/wires/reuters --credit "REUTERS" --keyword Ukraine
+        photoarchive ingest /shared/incoming --queue
     """
     from photoarchive.ingest import FileOutcome, IngestOptions
     from photoarchive.manifest import load_manifest, place_of
@@ -80,6 +94,9 @@ def ingest(
         jobs=jobs or os.cpu_count() or 1,
         manifest=rows,
     )
+    if queued:
+        _queue(ctx, paths, options, as_json)
+        return
     with open_from_context(ctx, write=True) as archive:
         bar: Any = None
 
@@ -132,9 +149,107 @@ def ingest(
         raise SystemExit(1)
 
 
+def _queue(ctx: click.Context, paths: tuple[str, ...], options: Any, as_json: bool) -> None:
+    """Record a job for each file found under `paths` in the archive's ingest queue."""
+    from photoarchive.errors import QueueError
+    from photoarchive.ingest import discover
+    from photoarchive.ingest_worker import job_options, queue_of
+
+    if options.manifest is not None:
+        raise QueueError("--manifest is not taken with --queue: ingest such a batch here")
+    found, missing, skipped = discover(paths)
+    for path in missing:
+        say(f"not found: {path}")
+    with open_from_context(ctx) as archive:
+        queue = queue_of(archive)
+        try:
+            # Absolute paths: a worker may run in another folder, or on another machine
+            # that mounts the files at the same place.
+            ids = queue.submit([str(p.resolve()) for p in found], job_options(options))
+        finally:
+            queue.close()
+    if as_json:
+        print_json([{"path": str(p.resolve()), "job": i} for p, i in zip(found, ids, strict=True)])
+    summary = f"{len(ids)} files queued for the workers (photoarchive worker)"
+    if skipped:
+        summary += f" ({len(skipped)} non-image files skipped)"
+    say(summary)
+    if missing:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option(
+    "--name", default=None, help="This worker's name in the queue [default: host:pid:random]."
+)
+@click.option(
+    "--until-empty",
+    is_flag=True,
+    help="Stop when no job is waiting or held by another worker (else wait for more).",
+)
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(1, 3600),
+    default=60.0,
+    show_default=True,
+    help="How long a job stays this worker's without word from it (renewed while it works).",
+)
+@click.pass_context
+def worker(ctx: click.Context, name: str | None, until_empty: bool, lease_seconds: float) -> None:
+    """Ingest the files waiting in the archive's ingest queue (see ingest --queue).
+
+    Jobs are claimed one at a time under a lease the worker renews while it ingests; a
+    worker that dies (killed, its machine gone) lets its job go when the lease runs out,
+    and another worker takes it. A file ingested before its worker died is found to be a
+    duplicate the second time, so no photo is ingested twice. Run as many workers as the
+    machines have cores; Ctrl-C or SIGTERM stops one after its current file.
+
+    Example:
+
+    \b
+        photoarchive worker
+        photoarchive worker --until-empty
+    """
+    import signal
+    import threading
+
+    from photoarchive.ingest_worker import queue_of, work, worker_name
+
+    who = name or worker_name()
+    stop = threading.Event()
+
+    def stopping(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, stopping) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with open_from_context(ctx, write=True) as archive:
+            queue = queue_of(archive)
+            say(f"Worker {who} taking jobs for {ctx.obj} (Ctrl-C to stop)")
+
+            def told(job: Any, outcome: dict[str, Any]) -> None:
+                if outcome["status"] == "rejected":
+                    say(f"rejected: {job.path}: {outcome.get('reason')}")
+                else:
+                    say(f"{outcome['status']}: {job.path} ({outcome.get('id')})")
+
+            try:
+                done = work(
+                    archive, queue, who, until_empty=until_empty, lease=lease_seconds,
+                    stop=stop, on_outcome=told,
+                )  # fmt: skip
+            finally:
+                queue.close()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(done.counts.items())) or "nothing"
+    say(f"Worker {who} done: {counts}")
+
+
 def _clear(bar: object) -> None:
     if bar is not None:
         click.echo("\r\033[K", nl=False, err=True)
 
 
-COMMANDS = [ingest]
+COMMANDS = [ingest, worker]

@@ -1,0 +1,122 @@
+"""An ingest worker: claims jobs from the archive's queue one at a time, ingests each file
+under a lease it keeps renewing, and records the outcome."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from photoarchive.archive import Archive
+from photoarchive.errors import QueueError
+from photoarchive.ingest import IngestOptions
+from photoarchive.queue import LEASE_SECONDS, Job, JobQueue, open_queue
+
+#: The desk's values a job may carry (IngestOptions' fields, less the process count).
+JOB_OPTIONS = ("caption", "headline", "credit", "byline", "keywords")
+
+
+def worker_name() -> str:
+    """A name no other worker has: this machine, this process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def queue_of(archive: Archive) -> JobQueue:
+    """The archive's ingest queue (QueueError if archive.toml names none)."""
+    url = archive.settings.queue
+    if not url:
+        raise QueueError(
+            'this archive has no ingest queue: set queue = "postgresql://USER@HOST/DATABASE" '
+            "under [archive] in archive.toml"
+        )
+    return open_queue(url, archive.catalog.archive_id() or str(archive.root.resolve()))
+
+
+def job_options(options: IngestOptions) -> dict[str, Any]:
+    """The desk's values of an ingest as a job carries them."""
+    found: dict[str, Any] = {}
+    for name in JOB_OPTIONS:
+        value = getattr(options, name)
+        if value:
+            found[name] = list(value) if name == "keywords" else value
+    return found
+
+
+@dataclass
+class Worked:
+    """What a worker did: outcomes by status, and jobs it lost to another worker."""
+
+    counts: dict[str, int]
+    lost: int = 0
+
+
+def work(
+    archive: Archive,
+    queue: JobQueue,
+    name: str,
+    *,
+    until_empty: bool = False,
+    lease: float = LEASE_SECONDS,
+    stop: threading.Event | None = None,
+    on_outcome: Callable[[Job, dict[str, Any]], None] | None = None,
+) -> Worked:
+    """Claim and ingest jobs until `stop` is set (or, `until_empty`, until no job is waiting
+    or held by anyone); return what was done."""
+    stop = stop or threading.Event()
+    worked = Worked(counts={})
+    while not stop.is_set():
+        job = queue.claim(name, lease)
+        if job is None:
+            if until_empty:
+                counts = queue.counts()
+                if not counts["waiting"] and not counts["running"]:
+                    break
+            # Woken by a submission; a job held by a worker that died becomes claimable
+            # when its lease runs out, so look again well within one.
+            queue.wait(min(5.0, lease / 2))
+            continue
+        outcome = _ingest(archive, queue, job, name, lease)
+        status = str(outcome["status"])
+        worked.counts[status] = worked.counts.get(status, 0) + 1
+        if not queue.finish(job, name, outcome):
+            worked.lost += 1  # its lease ran out and another worker took it meanwhile
+        if on_outcome is not None:
+            on_outcome(job, outcome)
+    return worked
+
+
+def _ingest(archive: Archive, queue: JobQueue, job: Job, name: str, lease: float) -> dict[str, Any]:
+    """Ingest a job's file while a thread renews its lease."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(lease / 3):
+            try:
+                if not queue.renew(job, name, lease):
+                    return
+            except QueueError:
+                return  # the server away for a moment: the lease may run out, no harm
+
+    renewer = threading.Thread(target=renew, name=f"lease {job.id}", daemon=True)
+    renewer.start()
+    try:
+        values = {k: v for k, v in job.options.items() if k in JOB_OPTIONS}
+        if "keywords" in values:
+            values["keywords"] = tuple(values["keywords"])
+        report = archive.ingest([job.path], IngestOptions(**values, jobs=1))
+    finally:
+        done.set()
+        renewer.join()
+    if not report.outcomes:
+        return {"status": "rejected", "reason": "the file is gone"}
+    outcome = report.outcomes[0]
+    return {
+        "status": outcome.status,
+        "id": outcome.id,
+        "reason": outcome.reason,
+        "warnings": list(outcome.warnings),
+    }

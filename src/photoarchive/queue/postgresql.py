@@ -1,0 +1,187 @@
+"""The ingest queue in a PostgreSQL table: jobs claimed with FOR UPDATE SKIP LOCKED under a
+lease, submissions announced with NOTIFY so that waiting workers wake at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from photoarchive.errors import QueueError
+from photoarchive.queue import LEASE_SECONDS, Job
+
+TABLE = "photoarchive_ingest_jobs"
+#: The channel submissions are announced on (the payload: the archive's id).
+CHANNEL = "photoarchive_ingest_jobs"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    id bigserial PRIMARY KEY,
+    archive_id text NOT NULL,
+    path text NOT NULL,
+    options jsonb NOT NULL DEFAULT '{{}}',
+    state text NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'running', 'done')),
+    worker text,
+    lease_until timestamptz,
+    attempts integer NOT NULL DEFAULT 0,
+    submitted_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    outcome jsonb
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_open ON {TABLE} (archive_id, id) WHERE state <> 'done'
+"""
+
+# The oldest job nobody holds: waiting, or claimed by a worker whose lease ran out. SKIP
+# LOCKED lets workers claiming at the same moment each take a different one.
+_CLAIM = f"""
+UPDATE {TABLE} AS j
+SET state = 'running', worker = %(worker)s, attempts = j.attempts + 1,
+    lease_until = now() + make_interval(secs => %(lease)s)
+WHERE j.id = (
+    SELECT id FROM {TABLE}
+    WHERE archive_id = %(archive)s
+      AND (state = 'waiting' OR (state = 'running' AND lease_until < now()))
+    ORDER BY id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING j.id, j.path, j.options, j.attempts
+"""
+
+
+class PostgresQueue:
+    """The jobs of one archive in a table shared by every archive on the server."""
+
+    def __init__(self, url: str, archive_id: str) -> None:
+        self.url = url
+        self.archive_id = archive_id
+        self._conn = _connect(url)
+        self._listener: Any = None
+        with self._guard("make the queue's table"), self._conn.transaction():
+            # Workers starting together must not create the table twice.
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
+            for statement in _SCHEMA.split(";"):
+                self._conn.execute(statement)
+
+    def submit(self, paths: Sequence[str], options: Mapping[str, Any]) -> list[int]:
+        from psycopg.types.json import Jsonb
+
+        with self._guard("queue the files"), self._conn.transaction():
+            rows = self._conn.execute(
+                f"INSERT INTO {TABLE} (archive_id, path, options) "
+                "SELECT %s, p, %s FROM unnest(%s::text[]) WITH ORDINALITY AS u(p, n) "
+                "ORDER BY n RETURNING id",
+                (self.archive_id, Jsonb(dict(options)), list(paths)),
+            ).fetchall()
+            # Delivered when the transaction commits: workers wake to jobs they can see.
+            self._conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self.archive_id))
+        return sorted(int(r[0]) for r in rows)
+
+    def claim(self, worker: str, lease: float = LEASE_SECONDS) -> Job | None:
+        with self._guard("claim a job"):
+            row = self._conn.execute(
+                _CLAIM, {"worker": worker, "lease": lease, "archive": self.archive_id}
+            ).fetchone()
+        if row is None:
+            return None
+        return Job(int(row[0]), str(row[1]), dict(row[2]), int(row[3]))
+
+    def renew(self, job: Job, worker: str, lease: float = LEASE_SECONDS) -> bool:
+        with self._guard("renew a lease"):
+            done = self._conn.execute(
+                f"UPDATE {TABLE} SET lease_until = now() + make_interval(secs => %s) "
+                "WHERE id = %s AND state = 'running' AND worker = %s",
+                (lease, job.id, worker),
+            )
+        return bool(done.rowcount == 1)
+
+    def finish(self, job: Job, worker: str, outcome: Mapping[str, Any]) -> bool:
+        from psycopg.types.json import Jsonb
+
+        with self._guard("record an outcome"):
+            done = self._conn.execute(
+                f"UPDATE {TABLE} SET state = 'done', outcome = %s, finished_at = now(), "
+                "lease_until = NULL WHERE id = %s AND state = 'running' AND worker = %s",
+                (Jsonb(dict(outcome)), job.id, worker),
+            )
+        return bool(done.rowcount == 1)
+
+    def wait(self, seconds: float) -> None:
+        with self._guard("wait for jobs"):
+            if self._listener is None:
+                self._listener = _connect(self.url)
+                self._listener.execute(f"LISTEN {CHANNEL}")
+            for note in self._listener.notifies(timeout=seconds):
+                if note.payload == self.archive_id:
+                    break
+
+    def counts(self) -> dict[str, int]:
+        with self._guard("count the jobs"):
+            rows = self._conn.execute(
+                f"SELECT state, count(*) FROM {TABLE} WHERE archive_id = %s GROUP BY state",
+                (self.archive_id,),
+            ).fetchall()
+        found = {"waiting": 0, "running": 0, "done": 0}
+        found.update({str(state): int(n) for state, n in rows})
+        return found
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        with self._guard("read the outcomes"):
+            rows = self._conn.execute(
+                f"SELECT path, outcome, attempts FROM {TABLE} "
+                "WHERE archive_id = %s AND state = 'done' ORDER BY id",
+                (self.archive_id,),
+            ).fetchall()
+        return [{"path": p, "attempts": a, **(o or {})} for p, o, a in rows]
+
+    def close(self) -> None:
+        for conn in (self._conn, self._listener):
+            if conn is not None:
+                conn.close()
+
+    def _guard(self, what: str) -> Any:
+        return _Guard(what, self.url)
+
+
+class _Guard:
+    """Turns the driver's errors into one QueueError line naming what was being done."""
+
+    def __init__(self, what: str, url: str) -> None:
+        self.what = what
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        import psycopg
+
+        if isinstance(exc, psycopg.Error):
+            raise QueueError(
+                f"the ingest queue at {_shown(self.url)} failed to {self.what}: {_first_line(exc)}"
+            ) from None
+
+
+def _connect(url: str) -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise QueueError(
+            "the ingest queue needs psycopg: pip install 'photoarchive[postgresql]'"
+        ) from None
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise QueueError(
+            f"cannot reach the ingest queue at {_shown(url)}: {_first_line(exc)}"
+        ) from None
+
+
+def _shown(url: str) -> str:
+    """The URL without its password."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
