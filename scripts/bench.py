@@ -26,6 +26,8 @@ measured in the same run.
    about 20 minutes.
 6. With --analysis, instead of the above: the search analysis, the code before it against
    today's at 100,000 photos, taking turns (scripts/bench_analysis.py; options there).
+7. With --queue, instead of the above: ingest through the PostgreSQL queue by 1, 2 and 3
+   workers beside `ingest -j N`, taking turns (scripts/bench_queue.py; options there).
 
     python scripts/bench.py [--large 20 --medium 20] [--entries 10000,100000] [--repeat 30]
     python scripts/bench.py --scale [--cache ~/.cache/photoarchive-bench]
@@ -386,6 +388,17 @@ def main() -> int:
         "--analysis", action="store_true",
         help="instead: the search analysis before and after (--analysis --help for its options)",
     )  # fmt: skip
+    parser.add_argument(
+        "--queue", action="store_true",
+        help="instead: ingest through the PostgreSQL queue by 1-3 workers beside ingest -j N "
+        "(--queue --help for its options)",
+    )  # fmt: skip
+    if "--queue" in sys.argv[1:]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_queue
+
+        bench_queue.run(bench_queue.options(sys.argv[1:]))
+        return 0
     if "--analysis" in sys.argv[1:]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import bench_analysis

@@ -48,8 +48,8 @@ class JobQueue(Protocol):
         ...
 
     def wait(self, seconds: float) -> None:
-        """Return when a job may be waiting (a submission was announced) or after
-        `seconds`."""
+        """Return when a job may be waiting or done (a submission or an outcome was
+        announced), or after `seconds`."""
         ...
 
     def counts(self) -> dict[str, int]:

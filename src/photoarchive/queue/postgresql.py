@@ -1,5 +1,6 @@
 """The ingest queue in a PostgreSQL table: jobs claimed with FOR UPDATE SKIP LOCKED under a
-lease, submissions announced with NOTIFY so that waiting workers wake at once."""
+lease; submissions and finished jobs announced with NOTIFY, so that waiting workers look again
+at once."""
 
 from __future__ import annotations
 
@@ -98,12 +99,14 @@ class PostgresQueue:
     def finish(self, job: Job, worker: str, outcome: Mapping[str, Any]) -> bool:
         from psycopg.types.json import Jsonb
 
-        with self._guard("record an outcome"):
+        with self._guard("record an outcome"), self._conn.transaction():
             done = self._conn.execute(
                 f"UPDATE {TABLE} SET state = 'done', outcome = %s, finished_at = now(), "
                 "lease_until = NULL WHERE id = %s AND state = 'running' AND worker = %s",
                 (Jsonb(dict(outcome)), job.id, worker),
             )
+            # Workers waiting for the last jobs to end (--until-empty) look again.
+            self._conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self.archive_id))
         return bool(done.rowcount == 1)
 
     def wait(self, seconds: float) -> None:
