@@ -194,15 +194,25 @@ def _queue(ctx: click.Context, paths: tuple[str, ...], options: Any, as_json: bo
     show_default=True,
     help="How long a job stays this worker's without word from it (renewed while it works).",
 )
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 1000),
+    default=8,
+    show_default=True,
+    help="Jobs claimed at a time and ingested together (one catalog and index commit).",
+)
 @click.pass_context
-def worker(ctx: click.Context, name: str | None, until_empty: bool, lease_seconds: float) -> None:
+def worker(
+    ctx: click.Context, name: str | None, until_empty: bool, lease_seconds: float, batch: int
+) -> None:
     """Ingest the files waiting in the archive's ingest queue (see ingest --queue).
 
-    Jobs are claimed one at a time under a lease the worker renews while it ingests; a
-    worker that dies (killed, its machine gone) lets its job go when the lease runs out,
-    and another worker takes it. A file ingested before its worker died is found to be a
-    duplicate the second time, so no photo is ingested twice. Run as many workers as the
-    machines have cores; Ctrl-C or SIGTERM stops one after its current file.
+    Jobs are claimed a few at a time (--batch) under a lease the worker renews while it
+    ingests them together; a worker that dies (killed, its machine gone) lets its jobs go
+    when the lease runs out, and another worker takes them. A file ingested before its
+    worker died is found to be a duplicate the second time, so no photo is ingested twice.
+    Run as many workers as the machines have cores; Ctrl-C or SIGTERM stops one after its
+    current batch.
 
     Example:
 
@@ -235,7 +245,7 @@ def worker(ctx: click.Context, name: str | None, until_empty: bool, lease_second
 
             try:
                 done = work(
-                    archive, queue, who, until_empty=until_empty, lease=lease_seconds,
+                    archive, queue, who, until_empty=until_empty, lease=lease_seconds, batch=batch,
                     stop=stop, on_outcome=told,
                 )  # fmt: skip
             finally:

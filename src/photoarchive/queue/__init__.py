@@ -33,13 +33,13 @@ class JobQueue(Protocol):
         """Record a waiting job for each path (in one transaction); return their ids."""
         ...
 
-    def claim(self, worker: str, lease: float = LEASE_SECONDS) -> Job | None:
-        """Take the oldest waiting job, or one whose lease ran out, for `worker`; None if
-        there is none."""
+    def claim(self, worker: str, lease: float = LEASE_SECONDS, limit: int = 1) -> list[Job]:
+        """Take up to `limit` of the oldest jobs nobody holds (waiting, or whose lease ran
+        out) for `worker`, oldest first; none if there are none."""
         ...
 
-    def renew(self, job: Job, worker: str, lease: float = LEASE_SECONDS) -> bool:
-        """Extend the lease of a job `worker` holds; False if it is no longer its own."""
+    def renew(self, jobs: Sequence[Job], worker: str, lease: float = LEASE_SECONDS) -> bool:
+        """Extend the lease of jobs `worker` holds; False if one is no longer its own."""
         ...
 
     def finish(self, job: Job, worker: str, outcome: Mapping[str, Any]) -> bool:

@@ -38,12 +38,12 @@ _CLAIM = f"""
 UPDATE {TABLE} AS j
 SET state = 'running', worker = %(worker)s, attempts = j.attempts + 1,
     lease_until = now() + make_interval(secs => %(lease)s)
-WHERE j.id = (
+WHERE j.id IN (
     SELECT id FROM {TABLE}
     WHERE archive_id = %(archive)s
       AND (state = 'waiting' OR (state = 'running' AND lease_until < now()))
     ORDER BY id
-    LIMIT 1
+    LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 RETURNING j.id, j.path, j.options, j.attempts
@@ -78,23 +78,23 @@ class PostgresQueue:
             self._conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self.archive_id))
         return sorted(int(r[0]) for r in rows)
 
-    def claim(self, worker: str, lease: float = LEASE_SECONDS) -> Job | None:
-        with self._guard("claim a job"):
-            row = self._conn.execute(
-                _CLAIM, {"worker": worker, "lease": lease, "archive": self.archive_id}
-            ).fetchone()
-        if row is None:
-            return None
-        return Job(int(row[0]), str(row[1]), dict(row[2]), int(row[3]))
+    def claim(self, worker: str, lease: float = LEASE_SECONDS, limit: int = 1) -> list[Job]:
+        with self._guard("claim jobs"):
+            rows = self._conn.execute(
+                _CLAIM,
+                {"worker": worker, "lease": lease, "archive": self.archive_id, "limit": limit},
+            ).fetchall()
+        jobs = [Job(int(r[0]), str(r[1]), dict(r[2]), int(r[3])) for r in rows]
+        return sorted(jobs, key=lambda job: job.id)
 
-    def renew(self, job: Job, worker: str, lease: float = LEASE_SECONDS) -> bool:
+    def renew(self, jobs: Sequence[Job], worker: str, lease: float = LEASE_SECONDS) -> bool:
         with self._guard("renew a lease"):
             done = self._conn.execute(
                 f"UPDATE {TABLE} SET lease_until = now() + make_interval(secs => %s) "
-                "WHERE id = %s AND state = 'running' AND worker = %s",
-                (lease, job.id, worker),
+                "WHERE id = ANY(%s) AND state = 'running' AND worker = %s",
+                (lease, [job.id for job in jobs], worker),
             )
-        return bool(done.rowcount == 1)
+        return bool(done.rowcount == len(jobs))
 
     def finish(self, job: Job, worker: str, outcome: Mapping[str, Any]) -> bool:
         from psycopg.types.json import Jsonb
