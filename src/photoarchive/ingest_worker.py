@@ -1,5 +1,5 @@
-"""An ingest worker: claims jobs from the archive's queue one at a time, ingests each file
-under a lease it keeps renewing, and records the outcome."""
+"""An ingest worker: claims jobs from the archive's queue a few at a time, ingests their files
+under a lease it keeps renewing, and records each outcome."""
 
 from __future__ import annotations
 
