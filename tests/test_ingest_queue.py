@@ -114,23 +114,37 @@ def test_killed_workers_lose_and_duplicate_nothing(tmp_path: Path, postgresql_ur
     def start(n: int) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "photoarchive", "--archive", str(root), "worker",
-             "--until-empty", "--name", f"w{n}", "--lease-seconds", "3"],
+             "--until-empty", "--name", f"w{n}", "--lease-seconds", "3", "--batch", "2"],
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
 
+    def held_by(worker: str) -> set[int]:
+        import psycopg
+
+        with psycopg.connect(postgresql_url) as conn:
+            rows = conn.execute(
+                "SELECT id FROM photoarchive_ingest_jobs WHERE worker = %s AND state = 'running'",
+                (worker,),
+            ).fetchall()
+        return {row[0] for row in rows}
+
     workers = [start(n) for n in range(3)]
-    # Kill two once each has ingested something (mid-way through the batch).
-    victims = workers[:2]
-    for victim in victims:
+    # Kill two while each holds jobs, once it has ingested something (mid-way through the
+    # batch); the jobs they held then are the ones another worker must take over.
+    held: set[int] = set()
+    for n, victim in enumerate(workers[:2]):
         assert victim.stderr is not None
         while True:
             line = victim.stderr.readline()
             assert line, "the worker ended before it ingested anything"
             if line.startswith("new: "):
                 break
-        time.sleep(0.03)  # into its next file
+        deadline = time.monotonic() + 30
+        while not held_by(f"w{n}") and time.monotonic() < deadline:
+            time.sleep(0.005)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=30)
+        held |= held_by(f"w{n}")  # still running when it died
     survivor = workers[2]
     log = survivor.communicate(timeout=300)[1]
     assert survivor.returncode == 0, log
@@ -147,8 +161,10 @@ def test_killed_workers_lose_and_duplicate_nothing(tmp_path: Path, postgresql_ur
             queue.close()
     assert counts == {"waiting": 0, "running": 0, "done": len(files)}
     assert {o["status"] for o in outcomes} <= {"new", "duplicate"}
-    # The killed workers' jobs were taken again when their leases ran out.
-    assert any(o["attempts"] > 1 for o in outcomes), outcomes
+    # The jobs the killed workers held were taken again when their leases ran out.
+    assert held, "neither worker held a job when it was killed"
+    retaken = [o for o in outcomes if o["job"] in held]
+    assert len(retaken) == len(held) and all(o["attempts"] > 1 for o in retaken), outcomes
     assert sum(o["status"] == "new" for o in outcomes) <= len(files)
     verified = photoarchive(root, "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -57,7 +57,8 @@ class JobQueue(Protocol):
         ...
 
     def outcomes(self) -> list[dict[str, Any]]:
-        """Every finished job's path, outcome and attempts, in the order submitted."""
+        """Every finished job's id ("job"), path, attempts and outcome, in the order
+        submitted."""
         ...
 
     def close(self) -> None:

@@ -131,11 +131,11 @@ class PostgresQueue:
     def outcomes(self) -> list[dict[str, Any]]:
         with self._guard("read the outcomes"):
             rows = self._conn.execute(
-                f"SELECT path, outcome, attempts FROM {TABLE} "
+                f"SELECT id, path, outcome, attempts FROM {TABLE} "
                 "WHERE archive_id = %s AND state = 'done' ORDER BY id",
                 (self.archive_id,),
             ).fetchall()
-        return [{"path": p, "attempts": a, **(o or {})} for p, o, a in rows]
+        return [{"job": i, "path": p, "attempts": a, **(o or {})} for i, p, o, a in rows]
 
     def close(self) -> None:
         for conn in (self._conn, self._listener):
