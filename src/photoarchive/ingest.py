@@ -86,6 +86,16 @@ class FileOutcome:
     reason: str | None = None
     warnings: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome as `ingest --json` prints it and the ingest queue records it."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            "id": self.id,
+            "reason": self.reason,
+            "warnings": list(self.warnings),
+        }
+
 
 @dataclass(frozen=True)
 class IngestReport:

@@ -13,7 +13,7 @@ from typing import Any
 
 from photoarchive.archive import Archive
 from photoarchive.errors import QueueError
-from photoarchive.ingest import IngestOptions
+from photoarchive.ingest import FileOutcome, IngestOptions
 from photoarchive.queue import LEASE_SECONDS, Job, JobQueue, open_queue
 
 #: The desk's values a job may carry (IngestOptions' fields, less the process count).
@@ -128,21 +128,15 @@ def _ingest_group(archive: Archive, jobs: list[Job]) -> list[tuple[Job, dict[str
     if "keywords" in values:
         values["keywords"] = tuple(values["keywords"])
     report = archive.ingest([job.path for job in jobs], IngestOptions(**values, jobs=1))
-    by_path: dict[str, list[Any]] = {}
+    by_path: dict[str, list[FileOutcome]] = {}
     for outcome in report.outcomes:
         by_path.setdefault(str(outcome.path), []).append(outcome)
     results: list[tuple[Job, dict[str, Any]]] = []
     for job in jobs:
         found = by_path.get(job.path)
         if not found:
-            results.append((job, {"status": "rejected", "reason": "the file is gone"}))
+            gone = FileOutcome(job.path, "rejected", reason="the file is gone")
+            results.append((job, gone.to_dict()))
             continue
-        outcome = found.pop(0)
-        told: dict[str, Any] = {
-            "status": outcome.status,
-            "id": outcome.id,
-            "reason": outcome.reason,
-            "warnings": list(outcome.warnings),
-        }
-        results.append((job, told))
+        results.append((job, found.pop(0).to_dict()))
     return results

@@ -122,18 +122,7 @@ def ingest(
         if bar is not None:
             bar.render_finish()
     if as_json:
-        print_json(
-            [
-                {
-                    "path": o.path,
-                    "status": o.status,
-                    "id": o.id,
-                    "reason": o.reason,
-                    "warnings": list(o.warnings),
-                }
-                for o in report.outcomes
-            ]
-        )
+        print_json([o.to_dict() for o in report.outcomes])
     summary = (
         f"{report.count('new')} new, {report.count('duplicate')} duplicate, "
         f"{report.count('rejected')} rejected"
@@ -160,16 +149,17 @@ def _queue(ctx: click.Context, paths: tuple[str, ...], options: Any, as_json: bo
     found, missing, skipped = discover(paths)
     for path in missing:
         say(f"not found: {path}")
+    # Absolute paths: a worker may run in another folder, or on another machine that
+    # mounts the files at the same place.
+    files = [str(p.resolve()) for p in found]
     with open_from_context(ctx) as archive:
         queue = queue_of(archive)
         try:
-            # Absolute paths: a worker may run in another folder, or on another machine
-            # that mounts the files at the same place.
-            ids = queue.submit([str(p.resolve()) for p in found], job_options(options))
+            ids = queue.submit(files, job_options(options))
         finally:
             queue.close()
     if as_json:
-        print_json([{"path": str(p.resolve()), "job": i} for p, i in zip(found, ids, strict=True)])
+        print_json([{"path": f, "job": i} for f, i in zip(files, ids, strict=True)])
     summary = f"{len(ids)} files queued for the workers (photoarchive worker)"
     if skipped:
         summary += f" ({len(skipped)} non-image files skipped)"

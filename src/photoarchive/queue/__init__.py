@@ -1,10 +1,10 @@
 """The ingest queue: files waiting to be ingested, claimed by workers on any machine.
 
-`photoarchive ingest --queue` records a job per file; `photoarchive worker` claims them one at
-a time under a lease, ingests and records the outcome. A worker that dies (killed, its machine
-gone) stops renewing its lease, and its job is claimed again once the lease runs out; the
-archive's content addressing makes a second ingest of the same file a duplicate, so no photo is
-ingested twice.
+`photoarchive ingest --queue` records a job per file; `photoarchive worker` claims them a few at
+a time under a lease, ingests them and records each outcome. A worker that dies (killed, its
+machine gone) stops renewing its lease, and its jobs are claimed again once the lease runs out;
+the archive's content addressing makes a second ingest of the same file a duplicate, so no
+photo is ingested twice.
 """
 
 from __future__ import annotations

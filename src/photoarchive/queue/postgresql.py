@@ -5,7 +5,8 @@ at once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from photoarchive.errors import QueueError
@@ -142,26 +143,16 @@ class PostgresQueue:
             if conn is not None:
                 conn.close()
 
-    def _guard(self, what: str) -> Any:
-        return _Guard(what, self.url)
-
-
-class _Guard:
-    """Turns the driver's errors into one QueueError line naming what was being done."""
-
-    def __init__(self, what: str, url: str) -> None:
-        self.what = what
-        self.url = url
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Turn the driver's errors into one QueueError line naming what was being done."""
         import psycopg
 
-        if isinstance(exc, psycopg.Error):
+        try:
+            yield
+        except psycopg.Error as exc:
             raise QueueError(
-                f"the ingest queue at {_shown(self.url)} failed to {self.what}: {_first_line(exc)}"
+                f"the ingest queue at {_shown(self.url)} failed to {what}: {_first_line(exc)}"
             ) from None
 
 
