@@ -103,6 +103,17 @@ EOF
     chown -R postgres:postgres "$CONF" 2>/dev/null || true
 }
 
+# pg_ctlcluster start with stdin from /dev/null, output to $1 and every other descriptor closed.
+start_detached() {
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec pg_ctlcluster "$VERSION" "$CLUSTER" start </dev/null >"$1" 2>&1
+    )
+}
+
 start() {
     if ! have_server; then
         if is_root && command -v apt-get >/dev/null 2>&1; then
@@ -140,7 +151,18 @@ start() {
         fi
         configure
         say "starting the cluster $VERSION/$CLUSTER"
-        pg_ctlcluster "$VERSION" "$CLUSTER" start
+        # The server must inherit none of our descriptors: fd 3 is the caller's `$(...)` pipe,
+        # and a server holding it (or a CI runner's pipe) open keeps the caller waiting for
+        # ever. Its own log is enough.
+        local out
+        out=$(mktemp)
+        if ! start_detached "$out"; then
+            cat "$out" >&2
+            rm -f "$out"
+            say "the cluster $VERSION/$CLUSTER did not start"
+            exit 1
+        fi
+        rm -f "$out"
     fi
     local port
     port=$(cluster_port)
