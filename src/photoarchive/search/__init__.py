@@ -1,6 +1,6 @@
 """Search engines behind one interface: the query language, analysis, documents and
-highlighting are ours; each engine (Whoosh, the default, and tantivy) indexes the terms
-we make and answers the query tree we read, so both find the same photos."""
+highlighting are ours; each engine (Whoosh, the default, tantivy and PostgreSQL) indexes
+the terms we make and answers the query tree we read, so all find the same photos."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ DEFAULT_ENGINE = "whoosh"
 class SearchEngine(Protocol):
     """What the archive asks of a search engine."""
 
-    #: "whoosh" or "tantivy"
+    #: "whoosh", "tantivy" or "postgresql"
     name: str
     #: The folder the index lives in.
     folder: Path
@@ -99,9 +99,24 @@ def index_folder(root: Path, engine: str) -> Path:
     return root / ENGINES[engine]
 
 
-def open_engine(engine: str, root: Path, archive_id: str | None) -> SearchEngine:
-    """Return the search engine `engine` for the archive at `root` (nothing is read yet)."""
+def open_engine(
+    engine: str,
+    root: Path,
+    archive_id: str | None,
+    database: tuple[str, str] | None = None,
+) -> SearchEngine:
+    """Return the search engine `engine` for the archive at `root` (nothing is read yet);
+    "postgresql" needs `database`, the (libpq URL, schema) its tables live in."""
     folder = index_folder(root, check_engine(engine))
+    if engine == "postgresql":
+        if database is None:
+            raise ConfigError(
+                "the postgresql search engine needs the archive's catalog on PostgreSQL"
+            )
+        from photoarchive.search.postgresql_engine import PostgresEngine
+
+        url, schema = database
+        return PostgresEngine(url, schema, archive_id, folder)
     if engine == "tantivy":
         from photoarchive.search.tantivy_engine import TantivyEngine
 

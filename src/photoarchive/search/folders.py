@@ -33,7 +33,16 @@ def with_analysis(index_format: str) -> str:
 def check_marks(folder: Path, archive_id: str | None, index_format: str) -> None:
     """Raise IndexOutdatedError unless the index in `folder` is of `index_format` and built
     for the archive `archive_id` (None: any)."""
-    found = _read(folder / FORMAT_FILE)
+    check_found_marks(
+        _read(folder / FORMAT_FILE), _read(folder / ARCHIVE_ID_FILE), archive_id, index_format
+    )
+
+
+def check_found_marks(
+    found: str | None, found_archive_id: str | None, archive_id: str | None, index_format: str
+) -> None:
+    """Raise IndexOutdatedError unless the marks an index holds (its format and archive id,
+    wherever the engine keeps them) are `index_format` and `archive_id` (None: any)."""
     if found != index_format and found and found.split("+")[0] == index_format.split("+")[0]:
         from photoarchive.search.languages import ukrainian_analysis
 
@@ -49,7 +58,7 @@ def check_marks(folder: Path, archive_id: str | None, index_format: str) -> None
             "the search index was built by another version of photoarchive; rebuild it with "
             "'photoarchive reindex'"
         )
-    if archive_id is not None and _read(folder / ARCHIVE_ID_FILE) != archive_id:
+    if archive_id is not None and found_archive_id != archive_id:
         raise IndexOutdatedError(
             "the search index was not built for this archive's catalog (it was copied from "
             "another archive or is older); rebuild it with 'photoarchive reindex'"
@@ -106,7 +115,8 @@ def folder_identity(folder: Path) -> tuple[int, int] | None:
 
 
 #: Each engine's index folder in an archive.
-INDEX_FOLDERS = {"whoosh": "index", "tantivy": "index-tantivy"}
+#: PostgreSQL keeps its index in the database: its folder is a name only, never made.
+INDEX_FOLDERS = {"whoosh": "index", "tantivy": "index-tantivy", "postgresql": "index-postgresql"}
 
 
 def missing(folder: Path) -> IndexUnavailableError:
