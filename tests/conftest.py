@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from photoarchive import Archive, init_archive
+from photoarchive.archive import CATALOG_VARIABLE
 from photoarchive.cli import main
 from tests.postgres import fresh_database, postgres_url
 
@@ -21,6 +23,28 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 SEED = SHARED / "seed" / "captions.tsv"
+
+
+#: Set to "postgresql" to run the tests with every new archive's catalog on the test server.
+CATALOG_BACKEND = "PHOTOARCHIVE_TEST_CATALOG"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def catalog_backend() -> Iterator[str]:
+    """Which catalog the tests' archives have: "sqlite", or "postgresql" (with
+    $PHOTOARCHIVE_TEST_CATALOG=postgresql), each then in its own schema of a database made
+    for the run on the test server, which `init` (and the CLI the tests start) is pointed at
+    by $PHOTOARCHIVE_CATALOG."""
+    backend = os.environ.get(CATALOG_BACKEND, "sqlite")
+    if backend != "postgresql":
+        yield "sqlite"
+        return
+    with fresh_database(postgres_url()) as url:
+        os.environ[CATALOG_VARIABLE] = url
+        try:
+            yield backend
+        finally:
+            os.environ.pop(CATALOG_VARIABLE, None)
 
 
 @pytest.fixture

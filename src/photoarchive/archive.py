@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from photoarchive.catalog import MIGRATIONS, Catalog, StoredPhoto, file_state
+from photoarchive.catalog import (
+    CATALOG_FILE,
+    MIGRATIONS,
+    Catalog,
+    ServerCatalog,
+    StoredPhoto,
+    catalog_location,
+    file_state,
+)
 from photoarchive.config import SETTINGS_FILE, ArchiveSettings, load_settings, starter_settings_text
 from photoarchive.errors import (
     ArchiveNotFoundError,
@@ -32,12 +40,12 @@ from photoarchive.store import FileStore, atomic_write
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from photoarchive.catalog.migrate import MigrationReport
     from photoarchive.ingest import IngestOptions, IngestReport, ProgressCallback
     from photoarchive.rights import Verdict
     from photoarchive.search.thesaurus import Thesaurus
     from photoarchive.verify import VerifyReport
 
-CATALOG_FILE = "catalog.sqlite"
 BULK_INDEX = 20_000
 
 
@@ -96,7 +104,7 @@ class Archive:
         self._policy: RightsPolicy | None = None
         self._passing = PassingKeys()
         self._policy_state: tuple[int, int, int] | None = None
-        self.catalog = Catalog(root / CATALOG_FILE, readonly=readonly)
+        self.catalog = Catalog(catalog_location(root, self.settings), readonly=readonly)
         self.index: SearchEngine = self._engine()
         if (
             self.catalog.schema_version() < len(MIGRATIONS)
@@ -150,7 +158,7 @@ class Archive:
                 f"upgraded, which needs write access ({exc}); run any command that writes "
                 "(photoarchive reindex) where the archive is writable"
             ) from None
-        self.catalog = Catalog(self.root / CATALOG_FILE, readonly=True)
+        self.catalog = Catalog(catalog_location(self.root, self.settings), readonly=True)
         self.index.close()
         self.index = self._engine()
 
@@ -523,6 +531,41 @@ class Archive:
             self.catalog.mark_indexed(self.catalog.all_hashes())
             return count
 
+    def move_catalog(
+        self,
+        url: str,
+        schema: str | None = None,
+        on_progress: Callable[[str, int], None] | None = None,
+    ) -> MigrationReport:
+        """Copy the archive's catalog to a new schema on the PostgreSQL server `url`, check
+        the copy, and name it in archive.toml: the archive then uses the server. The
+        catalog.sqlite file is left as it was. The writer lock is held throughout, so the
+        catalog cannot change while it is copied."""
+        from photoarchive.catalog.migrate import copy_catalog
+        from photoarchive.config import check_schema_name, set_settings
+        from photoarchive.postgres import is_server_url
+
+        if self.catalog.path is None:
+            raise PhotoArchiveError(
+                f"the catalog of {self.root} is on a server already ({self.catalog.where})"
+            )
+        if not is_server_url(url):
+            raise PhotoArchiveError(
+                f"{url[:80]!r} is not a PostgreSQL URL (postgresql://USER@HOST/DATABASE)"
+            )
+        target = ServerCatalog(url, check_schema_name(schema or _new_schema_name()))
+        with self.writing("move of the catalog"):
+            report = copy_catalog(self.catalog.path, target, on_progress)
+            set_settings(
+                self.root / SETTINGS_FILE,
+                {"catalog": target.url, "catalog_schema": target.schema},
+            )
+            self.settings = load_settings(self.root / SETTINGS_FILE)
+            self._settings_state = file_state(self.root / SETTINGS_FILE)
+            old, self.catalog = self.catalog, Catalog(target, readonly=self.readonly)
+            old.close()
+        return report
+
     def _rebuild_index(self, on_progress: Callable[[int], None] | None) -> int:
         count = self.index.rebuild(self.index_documents(on_progress))
         self.catalog.mark_indexed(self.catalog.all_hashes())
@@ -593,15 +636,22 @@ def open_archive(
 
 #: The environment variable naming the search engine of archives made by `init`.
 ENGINE_VARIABLE = "PHOTOARCHIVE_SEARCH_ENGINE"
+#: The environment variable naming the PostgreSQL server of the catalogs `init` makes.
+CATALOG_VARIABLE = "PHOTOARCHIVE_CATALOG"
 
 
 def init_archive(
-    root: str | os.PathLike[str], search_engine: str | None = None
+    root: str | os.PathLike[str],
+    search_engine: str | None = None,
+    catalog: str | None = None,
+    catalog_schema: str | None = None,
 ) -> tuple[Archive, bool]:
     """Create an archive (or open the existing one); return it and whether it was created.
 
     A new archive searches with `search_engine` ("whoosh" or "tantivy"); by default with
-    $PHOTOARCHIVE_SEARCH_ENGINE, else Whoosh.
+    $PHOTOARCHIVE_SEARCH_ENGINE, else Whoosh. Its catalog is on the PostgreSQL server
+    `catalog` (by default $PHOTOARCHIVE_CATALOG), in a new schema (`catalog_schema`, by
+    default one named for the archive), else in the folder's catalog.sqlite.
     """
     path = Path(root)
     if is_archive(path):
@@ -614,6 +664,10 @@ def init_archive(
     from photoarchive.search import require_engine
 
     engine = require_engine(search_engine or os.environ.get(ENGINE_VARIABLE) or "whoosh")
+    server = catalog if catalog is not None else os.environ.get(CATALOG_VARIABLE, "")
+    location: Path | ServerCatalog = path / CATALOG_FILE
+    if server:
+        location = ServerCatalog(server, _check_schema(catalog_schema or _new_schema_name()))
     try:
         path.mkdir(parents=True, exist_ok=True)
         for sub in ("originals", "renditions"):
@@ -623,16 +677,33 @@ def init_archive(
     settings = starter_settings_text()
     # The catalog and index first, archive.toml last: a folder with archive.toml is complete.
     # This is the one place a catalog is created.
-    catalog = Catalog(path / CATALOG_FILE, create=True)
-    archive_id = catalog.archive_id()
-    catalog.close()
+    made = Catalog(location, create=True)
+    archive_id = made.archive_id()
+    made.close()
     if not (path / POLICY_FILE).exists():
         atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
     _write_starter_thesaurus(path)
     open_engine(engine, path, archive_id).create()
     settings = settings.replace('search_engine = "whoosh"', f'search_engine = "{engine}"')
+    if isinstance(location, ServerCatalog):
+        settings += (
+            "# the catalog is on this PostgreSQL server, in this schema\n"
+            f'catalog = "{location.url}"\ncatalog_schema = "{location.schema}"\n'
+        )
     atomic_write(path / SETTINGS_FILE, settings.encode("utf-8"))
     return Archive(path), True
+
+
+def _new_schema_name() -> str:
+    import secrets
+
+    return f"photoarchive_{secrets.token_hex(4)}"
+
+
+def _check_schema(name: str) -> str:
+    from photoarchive.config import check_schema_name
+
+    return check_schema_name(name)
 
 
 def _write_starter_thesaurus(root: Path) -> None:

@@ -4,13 +4,13 @@ and after, whether made in the browser or on the command line."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
+    from photoarchive.catalog.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def now_text() -> str:
 
 
 def record(
-    conn: sqlite3.Connection,
+    conn: Connection,
     by: str,
     action: str,
     target: str | None = None,
@@ -78,7 +78,7 @@ def audit_log(
                field, old, new, 0 AS kind, number FROM edits WHERE at >= :after
         UNION ALL
         SELECT e.at, e.by, e.action, substr(p.current_sha256, 1, 12), 'reason', NULL,
-               json_quote(e.reason), 1, e.number
+               e.reason, 1, e.number
         FROM picture_events e JOIN pictures p ON p.picture_id = e.picture_id
         WHERE e.at >= :after
         UNION ALL
@@ -100,7 +100,8 @@ def audit_log(
                 target=row["target"],
                 field=row["field"],
                 old=_value(row["old"]),
-                new=_value(row["new"]),
+                # A kill's reason is stored as written, not as JSON.
+                new=row["new"] if row["kind"] == 1 else _value(row["new"]),
             )
         )
         if len(out) >= limit:

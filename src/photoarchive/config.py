@@ -95,6 +95,23 @@ class ArchiveSettings:
     search_engine: str = "whoosh"
     #: The PostgreSQL server holding the ingest queue (`ingest --queue`, `worker`), or "".
     queue: str = ""
+    #: The PostgreSQL server holding the catalog, or "" for the file in the archive folder.
+    catalog: str = ""
+    #: The schema the catalog's tables are in on that server (one server, many archives).
+    catalog_schema: str = "photoarchive"
+
+
+#: Settings whose values are text, beside the numbers of SETTINGS.
+_TEXT_SETTINGS = ("search_engine", "queue", "catalog", "catalog_schema")
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_SCHEMA_RULE = "catalog_schema must be a schema name (lower-case letters, digits and _, at most 63)"
+
+
+def check_schema_name(name: str) -> str:
+    """Return `name` if it can name the catalog's schema; else raise ConfigError."""
+    if not _SCHEMA_NAME.fullmatch(name):
+        raise ConfigError(f"{_SCHEMA_RULE}, not {name[:70]!r}")
+    return name
 
 
 #: The search engines an archive may use (search.ENGINES), the default first.
@@ -120,28 +137,42 @@ def starter_settings_text() -> str:
 def set_search_engine(path: Path, engine: str) -> None:
     """Write `search_engine = ENGINE` into archive.toml at `path`, keeping the rest of the
     file (comments included) as it is."""
+    set_settings(path, {"search_engine": engine})
+
+
+def set_settings(path: Path, values: dict[str, str]) -> None:
+    """Write text settings into archive.toml at `path` (replacing those there), keeping the
+    rest of the file (comments included) as it is."""
     from photoarchive.store import atomic_write
 
     text = path.read_bytes().decode("utf-8-sig")
-    line = f'search_engine = "{engine}"'
     lines = text.splitlines()
-    current = None
-    header_at = None
-    for number, old in enumerate(lines):
-        header = re.match(r"^\[\s*([^\]]+?)\s*\]", old.strip())
-        if header:
-            current = header.group(1).strip().strip("\"'")
-            if current == SETTINGS_SECTION:
-                header_at = number
-        elif current == SETTINGS_SECTION and re.match(r"^search_engine\s*=", old.strip()):
-            lines[number] = line
-            break
-    else:
-        if header_at is None:
-            lines += [f"[{SETTINGS_SECTION}]", line]
+    for name, value in values.items():
+        line = f"{name} = {_toml_string(value)}"
+        current = None
+        header_at = None
+        for number, old in enumerate(lines):
+            header = re.match(r"^\[\s*([^\]]+?)\s*\]", old.strip())
+            if header:
+                current = header.group(1).strip().strip("\"'")
+                if current == SETTINGS_SECTION:
+                    header_at = number
+            elif current == SETTINGS_SECTION and re.match(rf"^{name}\s*=", old.strip()):
+                lines[number] = line
+                break
         else:
-            lines.insert(header_at + 1, line)
+            if header_at is None:
+                lines += [f"[{SETTINGS_SECTION}]", line]
+            else:
+                lines.insert(header_at + 1, line)
     atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def _toml_string(value: str) -> str:
+    import json
+
+    # A JSON string of text without control characters is a TOML basic string.
+    return json.dumps(value, ensure_ascii=False)
 
 
 def load_settings(path: Path) -> ArchiveSettings:
@@ -168,7 +199,7 @@ def load_settings(path: Path) -> ArchiveSettings:
         if name == SETTINGS_SECTION:
             continue
         where = f"{path}, line {_line_of(text, name)}"
-        if name in known or name in ("search_engine", "queue"):
+        if name in known or name in _TEXT_SETTINGS:
             # A setting written above the [archive] header would be silently ignored.
             raise ConfigError(f"{where}: {name} must be under [{SETTINGS_SECTION}]")
         if isinstance(value, dict):
@@ -186,11 +217,16 @@ def load_settings(path: Path) -> ArchiveSettings:
     values: dict[str, Any] = {}
     for key, value in section.items():
         where = f"{path}, line {_line_of(text, key, SETTINGS_SECTION)}"
-        if key == "queue":
+        if key in ("queue", "catalog"):
             if not isinstance(value, str) or not value.startswith(QUEUE_SCHEMES):
                 raise ConfigError(
-                    f"{where}: queue must be a PostgreSQL URL (postgresql://USER@HOST/DATABASE)"
+                    f"{where}: {key} must be a PostgreSQL URL (postgresql://USER@HOST/DATABASE)"
                 )
+            values[key] = value
+            continue
+        if key == "catalog_schema":
+            if not isinstance(value, str) or not _SCHEMA_NAME.fullmatch(value):
+                raise ConfigError(f"{where}: {_SCHEMA_RULE}")
             values[key] = value
             continue
         if key == "search_engine":
@@ -205,7 +241,7 @@ def load_settings(path: Path) -> ArchiveSettings:
             table = f"{SETTINGS_SECTION}.{key}"
             raise ConfigError(f"{path}, line {_line_of(text, table)}: unknown section [{table}]")
         if setting is None:
-            names = [*known, "search_engine", "queue"]
+            names = [*known, *_TEXT_SETTINGS]
             raise ConfigError(f"{where}: unknown setting '{key}'{_did_you_mean(key, names)}")
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{where}: {key} must be a whole number")

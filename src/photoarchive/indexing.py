@@ -8,10 +8,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import tzinfo
-from pathlib import Path
 from typing import Any
 
-from photoarchive.catalog import Catalog, StoredPhoto
+from photoarchive.catalog import Catalog, CatalogLocation, StoredPhoto
 from photoarchive.record import PhotoRecord
 from photoarchive.search.documents import Entry, document
 
@@ -95,7 +94,7 @@ def _documents_by_workers(
         max_workers=workers,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(catalog.path, zone),
+        initargs=(catalog.location, zone),
     ) as pool:
         pending: deque[Future[list[dict[str, Any]]]] = deque()
         tasks = iter(ranges)
@@ -125,10 +124,10 @@ def _ranges(rows: Iterable[tuple[str]]) -> list[tuple[str, str | None]]:
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(path: Path, zone: tzinfo) -> None:
+def _start_worker(location: CatalogLocation, zone: tzinfo) -> None:
     import gc
 
-    _worker["catalog"] = Catalog(path, readonly=True)
+    _worker["catalog"] = Catalog(location, readonly=True)
     _worker["zone"] = zone
     # A worker makes a few thousand short-lived objects per photo, almost none in cycles:
     # with the default threshold (700) the collector ran every few photos, over the

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from photoarchive.catalog import Catalog, StoredPhoto
+from photoarchive.catalog import Catalog, StoredPhoto, catalog_location
 from photoarchive.config import ArchiveSettings
 from photoarchive.errors import PhotoArchiveError, RejectedFileError, StorageError
 from photoarchive.identity import supplier_of
@@ -325,7 +325,7 @@ def _already_catalogued(root: str, sha256: str) -> bool:
     if held is None or held[0] != root:
         if held is not None:
             held[1].close()
-        held = (root, Catalog(Path(root) / "catalog.sqlite", readonly=True))
+        held = (root, Catalog(catalog_location(Path(root)), readonly=True))
         _readonly_catalogs.held = held
     return held[1].has(sha256)
 

@@ -3,21 +3,21 @@ rules of identity.py, and kills carried out (by notices, waiting ones, and the d
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from photoarchive.record import PhotoRecord
 
 if TYPE_CHECKING:
     from photoarchive.catalog import StoredPhoto
+    from photoarchive.catalog.connection import Connection
 
     # The identity rules (and the notices they read) are needed when pictures are linked,
     # not by every command that opens the catalog.
     from photoarchive.identity import Sighting
 
 
-def link_version(conn: sqlite3.Connection, photo: StoredPhoto) -> tuple[str, int, str | None]:
+def link_version(conn: Connection, photo: StoredPhoto) -> tuple[str, int, str | None]:
     """Return the picture a new photo belongs to, its version number, and a warning for
     the desk (or None), by the rules of identity.py; record the picture."""
     from photoarchive.identity import place
@@ -96,7 +96,7 @@ class _Seen:
         return self.sighting.reference
 
 
-def _sighting_row(row: sqlite3.Row) -> _Seen:
+def _sighting_row(row: Any) -> _Seen:
     from photoarchive.identity import Sighting, supplier_key
     from photoarchive.notices import reference_key
 
@@ -142,21 +142,19 @@ def supplier_of_photo(photo: StoredPhoto) -> str:
     return photo.supplier if photo.supplier is not None else supplier_key(photo.record.agency)
 
 
-def file_refs(conn: sqlite3.Connection, photo: StoredPhoto) -> list[str]:
+def file_refs(conn: Connection, photo: StoredPhoto) -> list[str]:
     """Record the names a notice may use for the photo; return them."""
     from photoarchive.notices import photo_refs
 
     refs = photo_refs(photo.record)
     conn.executemany(
-        "INSERT OR IGNORE INTO refs (ref, sha256) VALUES (?, ?)",
+        "INSERT INTO refs (ref, sha256) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [(ref, photo.record.sha256) for ref in refs],
     )
     return refs
 
 
-def apply_kills(
-    conn: sqlite3.Connection, photo: StoredPhoto, picture_id: str, refs: list[str]
-) -> None:
+def apply_kills(conn: Connection, photo: StoredPhoto, picture_id: str, refs: list[str]) -> None:
     """Carry out a kill notice, or the standing kills that name a newly arrived photo."""
     from photoarchive.identity import kill_targets
     from photoarchive.notices import picture_ids_in
@@ -218,7 +216,7 @@ def reference_key_of(rec: PhotoRecord) -> str | None:
     return reference_key(rec.transmission_reference)
 
 
-def _sightings_named(conn: sqlite3.Connection, refs: list[str], own: str) -> list[_Seen]:
+def _sightings_named(conn: Connection, refs: list[str], own: str) -> list[_Seen]:
     if not refs:
         return []
     marks = ", ".join("?" * len(refs))
@@ -231,7 +229,7 @@ def _sightings_named(conn: sqlite3.Connection, refs: list[str], own: str) -> lis
 
 
 def kill_picture(
-    conn: sqlite3.Connection,
+    conn: Connection,
     picture_id: str,
     at: str,
     reason: str,

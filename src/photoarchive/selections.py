@@ -11,7 +11,6 @@ own (no search index is involved, so a selection never waits behind an ingest)."
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from photoarchive.errors import QueryError, SelectionError, SelectionNotFoundErr
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
+    from photoarchive.catalog.connection import Connection
     from photoarchive.record import PhotoRecord
     from photoarchive.search import SearchFilters
 
@@ -67,7 +67,7 @@ def _key(name: str) -> str:
     return name.casefold()
 
 
-def _find(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+def _find(conn: Connection, name: str) -> Any | None:
     """Return the selection's row (names compared without case, in every script)."""
     wanted = _key(name.strip())
     row = conn.execute(
@@ -75,14 +75,14 @@ def _find(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
         (name.strip(),),
     ).fetchone()
     if row is not None:
-        return row  # type: ignore[no-any-return]
+        return row
     for row in conn.execute("SELECT selection_id, name, created_by, created_at FROM selections"):
         if _key(row["name"]) == wanted:
-            return row  # type: ignore[no-any-return]
+            return row
     return None
 
 
-def _require(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+def _require(conn: Connection, name: str) -> Any:
     row = _find(conn, name)
     if row is None:
         shown = name.strip()[:MAX_NAME]
@@ -256,7 +256,7 @@ def containing(archive: Archive, sha256: str) -> list[str]:
     return sorted((r["name"] for r in rows), key=_key)
 
 
-def _shas(conn: sqlite3.Connection, selection_id: int) -> list[str]:
+def _shas(conn: Connection, selection_id: int) -> list[str]:
     rows = conn.execute(
         "SELECT sha256 FROM selection_photos WHERE selection_id = ? ORDER BY added_at, rowid",
         (selection_id,),
@@ -264,7 +264,7 @@ def _shas(conn: sqlite3.Connection, selection_id: int) -> list[str]:
     return [r["sha256"] for r in rows]
 
 
-def _ids(conn: sqlite3.Connection, selection_id: int) -> list[str]:
+def _ids(conn: Connection, selection_id: int) -> list[str]:
     return _short(_shas(conn, selection_id))
 
 
@@ -284,7 +284,7 @@ def _resolve(archive: Archive, ids: Iterable[str]) -> list[str]:
     return out
 
 
-def _last_changes(conn: sqlite3.Connection, names: list[str]) -> dict[str, str]:
+def _last_changes(conn: Connection, names: list[str]) -> dict[str, str]:
     """Return when each selection last changed by the audit log (taking a photo out
     leaves no other trace), keyed by the name without case."""
     if not names:

@@ -1,5 +1,6 @@
-"""The catalog of record: SQLite in WAL mode, ordered migrations, the project's SQL (that of
-picture identity in picture_links.py)."""
+"""The catalog of record: the project's SQL, written once, over SQLite in WAL mode (the
+embedded default, one file in the archive) or a PostgreSQL server (several machines, one
+archive); the schema's migrations are in schema.py, identity's SQL in picture_links.py."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from photoarchive.catalog.schema import MIGRATIONS
+from photoarchive.catalog.sqlite import connect_readonly, file_state, require_catalog, write_error
 from photoarchive.errors import (
     AmbiguousIdError,
     CatalogMissingError,
     PhotoArchiveError,
     PhotoNotFoundError,
-    StorageError,
 )
 from photoarchive.picture_links import (
     apply_kills,
@@ -29,7 +31,26 @@ from photoarchive.picture_links import (
 from photoarchive.record import PhotoRecord
 from photoarchive.states import PhotoState
 
+if TYPE_CHECKING:
+    from photoarchive.catalog.connection import Connection
+    from photoarchive.config import ArchiveSettings
+
+__all__ = [
+    "CATALOG_FILE",
+    "MIGRATIONS",
+    "Catalog",
+    "CatalogLocation",
+    "Picture",
+    "ServerCatalog",
+    "StoredPhoto",
+    "catalog_location",
+    "file_state",
+]
+
 _RECORD_COLUMNS = PhotoRecord.field_names()
+#: Record fields stored as JSON text (lists and mappings).
+_JSON_COLUMNS = frozenset(PhotoRecord.structured_fields())
+_LIST_COLUMNS = frozenset(PhotoRecord.list_fields())
 #: The columns of a stored photo beyond its record, in StoredPhoto's order.
 _STORED_COLUMNS = (
     "ext",
@@ -44,163 +65,29 @@ _STORED_COLUMNS = (
 )
 
 
-def _column_type(name: str) -> str:
-    if name in ("width", "height", "file_size", "orientation", "display_width", "display_height"):
-        return "INTEGER"
-    return "REAL" if name.startswith("gps_") else "TEXT"
+class ServerCatalog(NamedTuple):
+    """A catalog on a PostgreSQL server: its URL and the schema its tables are in."""
+
+    url: str
+    schema: str
 
 
-# The record's fields when the catalog was first made: migration 0 creates these, later
-# migrations add the rest (a new catalog runs them all, as an old one does).
-_FIRST_COLUMNS = _RECORD_COLUMNS[: _RECORD_COLUMNS.index("ingested_at") + 1]
-_PHOTO_COLUMNS = ",\n        ".join(
-    f"{c} {_column_type(c)}" for c in _FIRST_COLUMNS if c != "sha256"
-)
-#: Record fields stored as JSON text (lists and mappings).
-_JSON_COLUMNS = frozenset(PhotoRecord.structured_fields())
-_LIST_COLUMNS = frozenset(PhotoRecord.list_fields())
-_EXTENSION_COLUMNS = _RECORD_COLUMNS[_RECORD_COLUMNS.index("ingested_at") + 1 :]
+#: Where a catalog is: its SQLite file, or a server.
+CatalogLocation = Path | ServerCatalog
+#: The embedded catalog's file in the archive folder.
+CATALOG_FILE = "catalog.sqlite"
 
-# Ordered migrations: entry N brings the schema from version N to N+1.
-MIGRATIONS: tuple[str, ...] = (
-    f"""
-    CREATE TABLE photos (
-        sha256 TEXT PRIMARY KEY,
-        {_PHOTO_COLUMNS},
-        ext TEXT NOT NULL,
-        warnings TEXT NOT NULL DEFAULT '[]',
-        needs_index INTEGER NOT NULL DEFAULT 1
-    );
-    CREATE UNIQUE INDEX photos_id ON photos (id);
-    CREATE INDEX photos_needs_index ON photos (needs_index) WHERE needs_index = 1;
-    CREATE TABLE sources (
-        sha256 TEXT NOT NULL REFERENCES photos (sha256) ON DELETE CASCADE,
-        field TEXT NOT NULL,
-        family TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (sha256, field, family)
-    );
-    """,
-    """
-    ALTER TABLE photos ADD COLUMN picture_id TEXT;
-    ALTER TABLE photos ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-    ALTER TABLE photos ADD COLUMN pixel_digest TEXT;
-    ALTER TABLE photos ADD COLUMN dhash TEXT;
-    UPDATE photos SET picture_id = sha256;
-    CREATE INDEX photos_picture ON photos (picture_id, version);
-    CREATE INDEX photos_reference ON photos (transmission_reference)
-        WHERE transmission_reference IS NOT NULL;
-    CREATE INDEX photos_pixels ON photos (pixel_digest) WHERE pixel_digest IS NOT NULL;
-    CREATE TABLE pictures (
-        picture_id TEXT PRIMARY KEY,
-        current_sha256 TEXT NOT NULL,
-        killed_at TEXT,
-        kill_reason TEXT
-    );
-    INSERT INTO pictures (picture_id, current_sha256) SELECT sha256, sha256 FROM photos;
-    CREATE TABLE edits (
-        number INTEGER PRIMARY KEY,
-        sha256 TEXT NOT NULL REFERENCES photos (sha256),
-        at TEXT NOT NULL,
-        editor TEXT NOT NULL,
-        field TEXT NOT NULL,
-        old TEXT,
-        new TEXT
-    );
-    CREATE INDEX edits_photo ON edits (sha256, number);
-    """,
-    # The archive's identity: its search index carries it, so an index copied from another
-    # archive (or left from before) is recognised instead of trusted.
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    INSERT INTO meta (key, value) VALUES ('archive_id', lower(hex(randomblob(16))));
-    """,
-    # Picture identity by the rules of identity.py: notices kept per photo, the names a
-    # notice may use for a photo, kills waiting for their picture, and the desk's kills.
-    # Existing pictures are linked again by the rules (Catalog.relink, run by the archive).
-    """
-    ALTER TABLE photos ADD COLUMN supplier TEXT;
-    ALTER TABLE photos ADD COLUMN notice TEXT;
-    ALTER TABLE photos ADD COLUMN notice_reason TEXT;
-    ALTER TABLE pictures ADD COLUMN killed_by TEXT;
-    CREATE TABLE refs (
-        ref TEXT NOT NULL,
-        sha256 TEXT NOT NULL REFERENCES photos (sha256) ON DELETE CASCADE,
-        PRIMARY KEY (ref, sha256)
-    );
-    CREATE INDEX refs_photo ON refs (sha256);
-    CREATE TABLE standing_kills (
-        number INTEGER PRIMARY KEY,
-        ref TEXT NOT NULL,
-        supplier TEXT NOT NULL,
-        notice_sha256 TEXT NOT NULL,
-        at TEXT NOT NULL,
-        reason TEXT NOT NULL
-    );
-    CREATE INDEX standing_kills_ref ON standing_kills (ref);
-    CREATE TABLE picture_events (
-        number INTEGER PRIMARY KEY,
-        picture_id TEXT NOT NULL,
-        at TEXT NOT NULL,
-        by TEXT NOT NULL,
-        action TEXT NOT NULL,
-        reason TEXT,
-        notice_sha256 TEXT
-    );
-    CREATE INDEX picture_events_picture ON picture_events (picture_id, number);
-    INSERT INTO meta (key, value) VALUES ('relink', 'pending');
-    """,
-    # IPTC Extension, PLUS, caption languages and provenance (C2PA, digital source type).
-    # Photos catalogued before have them empty until `reindex --reread` reads their files.
-    "\n".join(f"ALTER TABLE photos ADD COLUMN {c} {_column_type(c)};" for c in _EXTENSION_COLUMNS)
-    + "\nCREATE INDEX photos_source_type ON photos (digital_source_type)"
-    " WHERE digital_source_type IS NOT NULL;"
-    # The index has new fields: it is rebuilt when the archive is first opened to write.
-    "\nINSERT INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
-    # The index holds terms made by photoarchive's own analysis, the same for every search
-    # engine: the old one is rebuilt when the archive is first opened to write.
-    "INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
-    # The analysis folds accents and reads Ukrainian and Russian: rebuilt the same way.
-    "INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_index', 'pending');",
-    # The desk as a team: accounts, shared selections, and the audit log of changes that
-    # have no history of their own (accounts, selections, the rights policy).
-    """
-    CREATE TABLE users (
-        name TEXT PRIMARY KEY COLLATE NOCASE,
-        role TEXT NOT NULL,
-        password TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        failures INTEGER NOT NULL DEFAULT 0,
-        locked_until TEXT
-    );
-    CREATE TABLE selections (
-        selection_id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        created_by TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE selection_photos (
-        selection_id INTEGER NOT NULL REFERENCES selections (selection_id) ON DELETE CASCADE,
-        sha256 TEXT NOT NULL REFERENCES photos (sha256),
-        added_by TEXT NOT NULL,
-        added_at TEXT NOT NULL,
-        PRIMARY KEY (selection_id, sha256)
-    );
-    CREATE TABLE audit (
-        number INTEGER PRIMARY KEY,
-        at TEXT NOT NULL,
-        by TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT,
-        field TEXT,
-        old TEXT,
-        new TEXT
-    );
-    CREATE INDEX audit_at ON audit (at);
-    CREATE INDEX edits_at ON edits (at);
-    CREATE INDEX picture_events_at ON picture_events (at);
-    """,
-)
+
+def catalog_location(root: Path, settings: ArchiveSettings | None = None) -> CatalogLocation:
+    """Return where the catalog of the archive at `root` is, by its settings (archive.toml's
+    `catalog`, read when not given): a server, or the file in the folder."""
+    if settings is None:
+        from photoarchive.config import SETTINGS_FILE, load_settings
+
+        settings = load_settings(root / SETTINGS_FILE)
+    if settings.catalog:
+        return ServerCatalog(settings.catalog, settings.catalog_schema)
+    return root / CATALOG_FILE
 
 
 @dataclass(frozen=True)
@@ -238,32 +125,73 @@ class Picture:
 
 
 class Catalog:
-    """The SQLite catalog; one connection, writes inside `transaction()`."""
+    """The catalog: one connection (SQLite's, or a pool on the server), writes inside
+    `transaction()`."""
 
-    def __init__(self, path: Path, readonly: bool = False, create: bool = False) -> None:
-        """Open the catalog at `path`; only `create=True` (photoarchive init) may make one.
+    conn: Connection
+
+    def __init__(
+        self, location: CatalogLocation, readonly: bool = False, create: bool = False
+    ) -> None:
+        """Open the catalog at `location`; only `create=True` (photoarchive init) may make one.
 
         A missing or empty catalog raises CatalogMissingError: every command then stops
         rather than work on an empty catalog (and, say, prune every original).
         """
-        self.path = path
+        self.location = location
         self.readonly = readonly
         # (SQLite's data_version, the photo count then): see count().
         self._count: tuple[int, int] | None = None
-        if not create:
-            _require_catalog(path)
+        #: Set when the catalog had to be opened as an immutable file (see
+        #: _connect_readonly): what the file was then, to notice when it changes.
+        self.immutable_state: tuple[int, int, int] | None = None
+        self._server: Any = None
+        if isinstance(location, ServerCatalog):
+            self.path: Path | None = None
+            self._open_server(location, readonly, create)
+        else:
+            self.path = location
+            self._open_file(location, readonly, create)
+
+    @property
+    def on_server(self) -> bool:
+        """True if the catalog is on a PostgreSQL server."""
+        return self._server is not None
+
+    def _open_server(self, location: ServerCatalog, readonly: bool, create: bool) -> None:
+        from photoarchive.catalog.postgresql import PostgresConnection
+
+        server = PostgresConnection(location.url, location.schema, readonly)
+        self._server = server
+        self.conn = server
         try:
-            #: Set when the catalog had to be opened as an immutable file (see
-            #: _connect_readonly): what the file was then, to notice when it changes.
-            self.immutable_state: tuple[int, int, int] | None = None
+            if create:
+                server.create_schema(len(MIGRATIONS))
+            elif not server.schema_exists():
+                raise CatalogMissingError(
+                    f"the archive's catalog {server.where} is missing: restore it from a "
+                    "backup. Nothing was changed (no command creates a new, empty catalog in "
+                    "an archive)"
+                )
+            if not readonly:
+                server.migrate(len(MIGRATIONS))
+        except BaseException:
+            server.close()
+            raise
+
+    def _open_file(self, path: Path, readonly: bool, create: bool) -> None:
+        if not create:
+            require_catalog(path)
+        try:
             if readonly:
-                self.conn, self.immutable_state = _connect_readonly(path)
+                conn, self.immutable_state = connect_readonly(path)
             else:
-                self.conn = sqlite3.connect(path, timeout=30)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA foreign_keys = ON")
+                conn = sqlite3.connect(path, timeout=30)
+            self.conn = conn
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
             if not create and self.schema_version() == 0:
-                self.conn.close()
+                conn.close()
                 raise CatalogMissingError(
                     f"the catalog {path} is empty (schema version 0): it is not this "
                     "archive's catalog; restore catalog.sqlite from a backup. Nothing was changed"
@@ -271,24 +199,22 @@ class Catalog:
             if not create:
                 # Each table's first page: garbage there would otherwise surface as an
                 # error in the middle of a command (or be migrated over by a writer).
-                tables = self.conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
-                ).fetchall()
-                for (table,) in tables:
-                    self.conn.execute(f'SELECT * FROM "{table}" LIMIT 1').fetchall()
+                tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                for (table,) in tables.fetchall():
+                    conn.execute(f'SELECT * FROM "{table}" LIMIT 1').fetchall()
             if not readonly:
-                self.conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA journal_mode = WAL")
                 # FULL: a committed photo survives a power cut, not only a crash.
-                self.conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("PRAGMA synchronous = FULL")
                 self._migrate()
                 if create and self.count() == 0:
                     # A new catalog has no pictures to link again, nor an old index.
-                    with self.transaction() as conn:
-                        conn.execute("DELETE FROM meta WHERE key IN ('relink', 'rebuild_index')")
+                    with self.transaction() as tx:
+                        tx.execute("DELETE FROM meta WHERE key IN ('relink', 'rebuild_index')")
         except sqlite3.OperationalError as exc:
             if readonly:
                 raise PhotoArchiveError(f"catalog {path} cannot be opened: {exc}") from None
-            raise _write_error(path, exc) from None
+            raise write_error(path, exc) from None
         except sqlite3.DatabaseError as exc:
             # Garbage, a truncated copy, a file that is not SQLite: never repaired by
             # guessing, since the catalog is the record of truth.
@@ -297,20 +223,34 @@ class Catalog:
                 "backup. Nothing was changed"
             ) from None
 
+    @property
+    def where(self) -> str:
+        """The catalog, named for messages."""
+        return str(self.path) if self._server is None else str(self._server.where)
+
     def close(self) -> None:
         """Close the connection."""
-        self.conn.close()
+        if self._server is not None:
+            self._server.close()
+        else:
+            self._sqlite.close()
+
+    @property
+    def _sqlite(self) -> sqlite3.Connection:
+        assert isinstance(self.conn, sqlite3.Connection)
+        return self.conn
 
     def changed_on_disk(self) -> bool:
         """True if this catalog was opened as an immutable file and the file has changed
         since (a long-lived reader must then open it again)."""
-        if self.immutable_state is None:
+        if self.immutable_state is None or self.path is None:
             return False
         wal = self.path.with_name(self.path.name + "-wal")
         return file_state(self.path) != self.immutable_state or wal.exists()
 
     def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        conn = self._sqlite
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise PhotoArchiveError(
                 f"catalog {self.path} is schema version {version}; this photoarchive knows "
@@ -324,23 +264,28 @@ class Catalog:
                     continue
                 for statement in MIGRATIONS[number].split(";"):
                     if statement.strip():
-                        self.conn.execute(statement)
-                self.conn.execute(f"PRAGMA user_version = {number + 1}")
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """Run a block as one transaction: committed whole or rolled back whole."""
         self._count = None
+        if self._server is not None:
+            with self._server.transaction() as conn:
+                yield conn
+            return
+        conn = self._sqlite
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield conn
             except BaseException:
-                self.conn.rollback()
+                conn.rollback()
                 raise
-            self.conn.commit()
+            conn.commit()
         except sqlite3.OperationalError as exc:
-            raise _write_error(self.path, exc) from None
+            raise write_error(self.path or Path(), exc) from None
 
     def archive_id(self) -> str | None:
         """Return the archive's identity (None in a catalog from before it was recorded)."""
@@ -351,7 +296,10 @@ class Catalog:
         return None if row is None else str(row[0])
 
     def schema_version(self) -> int:
-        """Return the schema version stored in PRAGMA user_version."""
+        """Return the schema version (SQLite's PRAGMA user_version; a row of meta on a
+        server)."""
+        if self._server is not None:
+            return int(self._server.schema_version())
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def has(self, sha256: str) -> bool:
@@ -365,9 +313,7 @@ class Catalog:
             return self._insert(conn, photo, sources)
 
     @staticmethod
-    def _insert(
-        conn: sqlite3.Connection, photo: StoredPhoto, sources: dict[str, dict[str, Any]]
-    ) -> bool:
+    def _insert(conn: Connection, photo: StoredPhoto, sources: dict[str, dict[str, Any]]) -> bool:
         if conn.execute("SELECT 1 FROM photos WHERE sha256 = ?", (photo.record.sha256,)).fetchone():
             return False
         picture_id, version, warning = link_version(conn, photo)
@@ -389,8 +335,8 @@ class Catalog:
             supplier_of_photo(photo),
         ]
         cur = conn.execute(
-            f"INSERT OR IGNORE INTO photos ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))})",
+            f"INSERT INTO photos ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING",
             values,
         )
         if cur.rowcount == 0:
@@ -772,7 +718,7 @@ class Catalog:
             notice_reason=notice[1] if notice else None,
         )
 
-    def _rows_for(self, sql: str, shas: Iterable[str]) -> Iterator[sqlite3.Row]:
+    def _rows_for(self, sql: str, shas: Iterable[str]) -> Iterator[Any]:
         """Run `sql` (with {} for the placeholders) over the hashes, 500 at a time."""
         wanted = list(shas)
         for start in range(0, len(wanted), 500):
@@ -856,8 +802,8 @@ class Catalog:
         """Return a photo's edits, oldest first (those after revision `after`)."""
         rows = self.conn.execute(
             "SELECT at, editor, field, old, new FROM edits WHERE sha256 = ? ORDER BY number "
-            "LIMIT -1 OFFSET ?",
-            (sha256, after),
+            "LIMIT ? OFFSET ?",
+            (sha256, 2**62, after),
         )
         return [
             {
@@ -875,6 +821,9 @@ class Catalog:
         # Counting is a scan of every row (13 ms at a million photos, on every desk page):
         # the count is kept until the catalog changes, which SQLite's data_version tells for
         # other connections' commits and transaction() for this one's.
+        if self._server is not None:
+            # The server keeps no cheap change counter: PostgreSQL counts in parallel.
+            return int(self.conn.execute("SELECT count(*) FROM photos").fetchone()[0])
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         if self._count is not None and self._count[0] == version:
             return self._count[1]
@@ -905,73 +854,6 @@ def _column(name: str) -> str:
     return name
 
 
-def _require_catalog(path: Path) -> None:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise CatalogMissingError(
-            f"the archive's catalog {path} is missing: restore catalog.sqlite from a backup. "
-            "Nothing was changed (no command creates a new, empty catalog in an archive)"
-        ) from None
-    except OSError as exc:
-        raise PhotoArchiveError(f"catalog {path} cannot be read: {exc.strerror}") from None
-    if size == 0:
-        raise CatalogMissingError(
-            f"the archive's catalog {path} is empty (0 bytes): restore catalog.sqlite from a "
-            "backup. Nothing was changed"
-        )
-
-
-def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple[int, int, int] | None]:
-    """Open the catalog for reading only, also where nothing can be written beside it.
-
-    Reading a WAL database needs its shared-memory file (-shm); on a read-only file system,
-    or a full disk, it cannot be made when no other process has the catalog open. When no
-    WAL content is waiting to be checkpointed, the database file alone is the whole truth
-    and is opened as immutable.
-    """
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn, None
-    except sqlite3.OperationalError as exc:
-        conn.close()
-        wal = path.with_name(path.name + "-wal")
-        if "locked" in str(exc) or (wal.exists() and wal.stat().st_size > 0):
-            raise
-    seen = file_state(path)
-    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=30)
-    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    return conn, seen
-
-
-def file_state(path: Path) -> tuple[int, int, int] | None:
-    """Return what tells a file's new version from its old (inode, size, modification
-    time), or None if it is not there."""
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
-
-
-def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
-    text = str(exc)
-    if "full" in text:
-        return StorageError(
-            f"disk full while writing the catalog {path}; nothing was "
-            "recorded for this batch: free some space and run it again"
-        )
-    if "readonly" in text or "read-only" in text:
-        return StorageError(f"cannot write the catalog {path}: the archive is read-only")
-    if "locked" in text:
-        return StorageError(
-            f"the catalog {path} stayed locked by another process for 30 s; "
-            "try again when it has finished"
-        )
-    return StorageError(f"cannot write the catalog {path}: {text}")
-
-
 @functools.cache
 def _positions(names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Return where each record column, and each other column of a stored photo, is in a
@@ -983,7 +865,7 @@ def _positions(names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]
     )
 
 
-def _stored(row: sqlite3.Row) -> StoredPhoto:
+def _stored(row: Any) -> StoredPhoto:
     values = tuple(row)
     of_record, of_stored = _positions(tuple(row.keys()))
     data = dict(zip(_RECORD_COLUMNS, [values[i] for i in of_record], strict=True))

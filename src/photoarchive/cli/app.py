@@ -38,6 +38,7 @@ COMMAND_MODULES = {
     "stats": "maintenance",
     "reindex": "maintenance",
     "verify": "maintenance",
+    "migrate": "maintenance",
     "ingest": "ingest",
     "worker": "ingest",
     "search": "search",

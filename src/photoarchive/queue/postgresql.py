@@ -4,12 +4,12 @@ at once."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from photoarchive.errors import QueueError
+from photoarchive.errors import PhotoArchiveError, QueueError
+from photoarchive.postgres import first_line, psycopg_module, shown
 from photoarchive.queue import LEASE_SECONDS, Job
 
 TABLE = "photoarchive_ingest_jobs"
@@ -152,30 +152,18 @@ class PostgresQueue:
             yield
         except psycopg.Error as exc:
             raise QueueError(
-                f"the ingest queue at {_shown(self.url)} failed to {what}: {_first_line(exc)}"
+                f"the ingest queue at {shown(self.url)} failed to {what}: {first_line(exc)}"
             ) from None
 
 
 def _connect(url: str) -> Any:
     try:
-        import psycopg
-    except ImportError:
-        raise QueueError(
-            "the ingest queue needs psycopg: pip install 'photoarchive[postgresql]'"
-        ) from None
+        psycopg = psycopg_module("the ingest queue")
+    except PhotoArchiveError as exc:
+        raise QueueError(str(exc)) from None
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
         raise QueueError(
-            f"cannot reach the ingest queue at {_shown(url)}: {_first_line(exc)}"
+            f"cannot reach the ingest queue at {shown(url)}: {first_line(exc)}"
         ) from None
-
-
-def _shown(url: str) -> str:
-    """The URL without its password."""
-    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
