@@ -688,19 +688,31 @@ class PostgresEngine:
 
         if limit is not None and limit <= 0:
             return [], self._count(conn, where)
+        cut = "ORDER BY {order} OFFSET {first}" + ("" if limit is None else " LIMIT {limit}")
         if ordered:
+            # Newest first: the page is read along the date's index, stopping at the page's
+            # end (a query matching most photos finds them at once); the matches are
+            # counted apart, from the GIN index alone.
             column = sql.Identifier("ingested_at" if sort == "ingested" else "date_created")
-            score: sql.Composable = sql.SQL("0.0")
-            order: sql.Composable = sql.SQL("{c} DESC NULLS LAST, sha256").format(c=column)
-        else:
-            score = compiler.score(tree) or sql.SQL("0.0")
-            order = sql.SQL("score DESC, sha256")
+            statement = self._sql(
+                "SELECT sha256 FROM {docs} WHERE {where} " + cut,
+                where=where,
+                order=sql.SQL("{c} DESC NULLS LAST, sha256").format(c=column),
+                first=_literal(first),
+                limit=_literal(limit or 0),
+            )
+            shas = [row[0] for row in conn.execute(statement)]
+            if first == 0 and (limit is None or len(shas) < limit):
+                total = len(shas)  # every match is on this page
+            else:
+                total = self._count(conn, where)
+            return [Hit(sha, 0.0) for sha in shas], total
+        # By score: every match is scored anyway, and counted in the same pass.
         statement = self._sql(
-            "SELECT sha256, {score} AS score, count(*) OVER () FROM {docs} WHERE {where} "
-            "ORDER BY {order} OFFSET {first}" + ("" if limit is None else " LIMIT {limit}"),
-            score=score,
+            "SELECT sha256, {score} AS score, count(*) OVER () FROM {docs} WHERE {where} " + cut,
+            score=compiler.score(tree) or sql.SQL("0.0"),
             where=where,
-            order=order,
+            order=sql.SQL("score DESC, sha256"),
             first=_literal(first),
             limit=_literal(limit or 0),
         )
