@@ -119,6 +119,7 @@ def catalog_pages_of_garbage(root: Path) -> None:
     path.write_bytes(data[:4096] + garbage(len(data) - 4096))
 
 
+@pytest.mark.sqlite_file
 @pytest.mark.parametrize(
     "damage", [catalog_of_garbage, catalog_truncated, catalog_pages_of_garbage]
 )
@@ -145,6 +146,7 @@ def test_a_damaged_catalog_is_named_by_every_command(
     assert "restore catalog.sqlite from a backup" in line
 
 
+@pytest.mark.sqlite_file
 def test_the_desk_does_not_start_on_a_damaged_catalog(damaged: Callable[[Damage], Path]) -> None:
     from photoarchive.web import create_app
 
@@ -440,6 +442,7 @@ def test_the_desk_does_not_start_on_broken_settings(damaged: Callable[[Damage], 
         create_app(root)
 
 
+@pytest.mark.sqlite_file
 def test_settings_starting_with_a_byte_order_mark_are_simply_read(
     damaged: Callable[[Damage], Path],
 ) -> None:
@@ -536,6 +539,7 @@ def test_a_broken_manifest_is_one_line_naming_its_line(
 # -- in a real process --------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_file
 def test_a_real_process_prints_one_line_and_no_traceback(damaged: Callable[[Damage], Path]) -> None:
     root = damaged(catalog_pages_of_garbage)
     env = {k: v for k, v in os.environ.items() if k != "PHOTOARCHIVE_DEBUG"}

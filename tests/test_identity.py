@@ -342,6 +342,7 @@ def as_schema_3(catalog: Path, merge: tuple[str, str] | None = None) -> dict[str
     return full
 
 
+@pytest.mark.sqlite_file
 def test_an_older_archive_on_a_read_only_disk_is_one_clear_error(
     run: Any, cli: Any, tmp_path: Path
 ) -> None:
@@ -362,6 +363,7 @@ def test_an_older_archive_on_a_read_only_disk_is_one_clear_error(
     assert len(search(run, "firefighter")) == 1
 
 
+@pytest.mark.sqlite_file
 def test_an_older_archive_is_linked_again_by_the_rules(run: Any, cli: Any, tmp_path: Path) -> None:
     """A catalog from before the rules (schema 3) had the pool copies as two versions of one
     picture and the kill notice as a version of its picture: opening it fixes both."""

@@ -116,6 +116,7 @@ def _lose_catalog(root: Path, how: str) -> None:
         sqlite3.connect(catalog).execute("CREATE TABLE x (y)").connection.commit()
 
 
+@pytest.mark.sqlite_file
 @pytest.mark.parametrize("how", ["missing", "empty", "version-0"])
 def test_a_lost_catalog_stops_every_command_and_prune_deletes_nothing(
     filled: Path, tmp_path: Path, how: str
@@ -145,6 +146,7 @@ def test_a_lost_catalog_stops_every_command_and_prune_deletes_nothing(
         open_archive(filled)
 
 
+@pytest.mark.sqlite_file
 def test_prune_refuses_a_catalog_that_lost_photos(filled: Path, tmp_path: Path) -> None:
     """A catalog restored from an old backup owns far fewer originals than the disk."""
     backup = tmp_path / "backup.sqlite"
@@ -217,8 +219,8 @@ def test_an_index_copied_from_another_archive_is_refused(filled: Path, tmp_path:
 
 
 def _make_stale(root: Path, sha: str, credit: str, agency: str) -> None:
-    """Change a photo's credit in the catalog behind the index's back."""
-    with sqlite3.connect(root / "catalog.sqlite") as conn:
+    """Change a photo's credit in the catalog (file or server) behind the index's back."""
+    with open_archive(root) as arc, arc.catalog.transaction() as conn:
         conn.execute(
             "UPDATE photos SET credit = ?, agency = ? WHERE sha256 = ?", (credit, agency, sha)
         )

@@ -113,11 +113,20 @@ def translate(sql: str) -> str:
     return "".join(out)
 
 
-def _params(values: Any) -> Any:
+def _value(value: Any) -> Any:
     # Flags are stored as integers, as in SQLite; psycopg would send a Python bool as boolean.
+    if isinstance(value, bool):
+        return int(value)
+    # PostgreSQL's text cannot hold NUL: it is kept as U+FFFD, what exports write for it.
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
+def _params(values: Any) -> Any:
     if isinstance(values, Mapping):
-        return {k: int(v) if isinstance(v, bool) else v for k, v in values.items()}
-    return [int(v) if isinstance(v, bool) else v for v in values]
+        return {k: _value(v) for k, v in values.items()}
+    return [_value(v) for v in values]
 
 
 class PostgresConnection:
