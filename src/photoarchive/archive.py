@@ -125,7 +125,9 @@ class Archive:
     def _engine(self, name: str | None = None) -> SearchEngine:
         """Return the search engine `name` (default: the archive's) for this archive."""
         engine = name or self.settings.search_engine
-        return open_engine(engine, self.root, self.catalog.archive_id())
+        where = self.catalog.location
+        database = (where.url, where.schema) if isinstance(where, ServerCatalog) else None
+        return open_engine(engine, self.root, self.catalog.archive_id(), database)
 
     def _upgrade(self, on_wait: Callable[[str], None] | None) -> None:
         """Bring a catalog from an older photoarchive up to date: its schema (migrated when
@@ -663,11 +665,24 @@ def init_archive(
         return Archive(path), False
     from photoarchive.search import require_engine
 
-    engine = require_engine(search_engine or os.environ.get(ENGINE_VARIABLE) or "whoosh")
     server = catalog if catalog is not None else os.environ.get(CATALOG_VARIABLE, "")
+    # Search follows the catalog unless chosen.
+    engine = require_engine(
+        search_engine or os.environ.get(ENGINE_VARIABLE) or ("postgresql" if server else "whoosh")
+    )
     location: Path | ServerCatalog = path / CATALOG_FILE
     if server:
+        from photoarchive.postgres import is_server_url
+
+        if not is_server_url(server):
+            raise ConfigError(
+                f"{server[:80]!r} is not a PostgreSQL URL (postgresql://USER@HOST/DATABASE)"
+            )
         location = ServerCatalog(server, _check_schema(catalog_schema or _new_schema_name()))
+    elif engine == "postgresql":
+        raise ConfigError(
+            "the postgresql search engine needs the catalog on PostgreSQL (init --catalog URL)"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
         for sub in ("originals", "renditions"):
@@ -683,7 +698,8 @@ def init_archive(
     if not (path / POLICY_FILE).exists():
         atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
     _write_starter_thesaurus(path)
-    open_engine(engine, path, archive_id).create()
+    database = (location.url, location.schema) if isinstance(location, ServerCatalog) else None
+    open_engine(engine, path, archive_id, database).create()
     settings = settings.replace('search_engine = "whoosh"', f'search_engine = "{engine}"')
     if isinstance(location, ServerCatalog):
         settings += (

@@ -115,12 +115,13 @@ def check_schema_name(name: str) -> str:
 
 
 #: The search engines an archive may use (search.ENGINES), the default first.
-SEARCH_ENGINES = ("whoosh", "tantivy")
+SEARCH_ENGINES = ("whoosh", "tantivy", "postgresql")
 #: How a queue's URL begins (libpq's two spellings).
 QUEUE_SCHEMES = ("postgresql://", "postgres://")
 _ENGINE_HELP = (
-    '# search engine: "whoosh" (the default, pure Python) or "tantivy" (for large archives:\n'
-    "# pip install 'photoarchive[tantivy]'); change it with 'photoarchive reindex --engine'"
+    '# search engine: "whoosh" (the default, pure Python), "tantivy" (for large archives:\n'
+    "# pip install 'photoarchive[tantivy]') or \"postgresql\" (with the catalog on PostgreSQL,\n"
+    "# where it is the default); change it with 'photoarchive reindex --engine'"
 )
 
 
@@ -250,6 +251,15 @@ def load_settings(path: Path) -> ArchiveSettings:
                 f"{where}: {key} = {value} is outside {setting.minimum}..{setting.maximum}"
             )
         values[key] = value
+    if values.get("catalog") and "search_engine" not in section:
+        # Search follows the catalog unless set.
+        values["search_engine"] = "postgresql"
+    if values.get("search_engine") == "postgresql" and not values.get("catalog"):
+        where = f"{path}, line {_line_of(text, 'search_engine', SETTINGS_SECTION)}"
+        raise ConfigError(
+            f'{where}: search_engine = "postgresql" needs the catalog on PostgreSQL '
+            '(catalog = "postgresql://..."; photoarchive migrate --to moves it there)'
+        )
     return ArchiveSettings(**values)
 
 

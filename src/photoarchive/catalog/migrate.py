@@ -53,6 +53,8 @@ class MigrationReport:
     schema: str
     rows: dict[str, int] = field(default_factory=dict)
     compared: int = 0
+    #: The archive's search engine after the move (set by the caller).
+    search_engine: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class MigrationReport:
             "schema": self.schema,
             "rows": self.rows,
             "photos_compared": self.compared,
+            "search_engine": self.search_engine,
         }
 
 

@@ -11,26 +11,44 @@ from photoarchive.sizes import human_size
 @click.command()
 @click.option(
     "--engine",
-    type=click.Choice(["whoosh", "tantivy"]),
+    type=click.Choice(["whoosh", "tantivy", "postgresql"]),
     help="The search engine of a new archive (default: $PHOTOARCHIVE_SEARCH_ENGINE, else "
-    "whoosh); tantivy needs pip install 'photoarchive[tantivy]'.",
+    "postgresql with a catalog on PostgreSQL, else whoosh); tantivy needs pip install "
+    "'photoarchive[tantivy]'.",
+)
+@click.option(
+    "--catalog",
+    metavar="URL",
+    help="Keep the catalog on this PostgreSQL server (postgresql://USER@HOST/DATABASE; "
+    "default: $PHOTOARCHIVE_CATALOG, else catalog.sqlite in the folder).",
+)
+@click.option(
+    "--catalog-schema",
+    metavar="NAME",
+    help="The new schema for the catalog's tables on that server (default: photoarchive_ "
+    "and 8 random hex digits).",
 )
 @click.pass_context
-def init(ctx: click.Context, engine: str | None) -> None:
+def init(
+    ctx: click.Context, engine: str | None, catalog: str | None, catalog_schema: str | None
+) -> None:
     """Create an archive folder (settings, catalog, empty index).
 
     Running it on an existing archive changes nothing (switch engines with reindex
-    --engine).
+    --engine; move an embedded catalog to a server with migrate).
 
     Example:
 
     \b
         photoarchive --archive /srv/photos init
         photoarchive --archive /srv/photos init --engine tantivy
+        photoarchive --archive /mnt/desk/photos init --catalog postgresql://desk@db/photos
     """
     from photoarchive.archive import init_archive
 
-    archive, created = init_archive(ctx.obj, search_engine=engine)
+    archive, created = init_archive(
+        ctx.obj, search_engine=engine, catalog=catalog, catalog_schema=catalog_schema
+    )
     with archive:
         say(f"{'Created' if created else 'Already an archive:'} {archive.root}")
 
@@ -76,10 +94,11 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["whoosh", "tantivy"]),
+    type=click.Choice(["whoosh", "tantivy", "postgresql"]),
     help="Switch the archive to this search engine: its index is built, archive.toml is set "
     "to it and the other engine's index is removed. tantivy (pip install "
-    "'photoarchive[tantivy]') answers in milliseconds at a million photos.",
+    "'photoarchive[tantivy]') answers in milliseconds at a million photos; postgresql "
+    "keeps the index on the catalog's server (a catalog on PostgreSQL only).",
 )
 @click.pass_context
 def reindex(ctx: click.Context, reread: bool, engine: str | None) -> None:
@@ -198,15 +217,24 @@ def verify(ctx: click.Context, repair: bool, prune: bool, as_json: bool) -> None
     help="The new schema the catalog's tables go in (default: photoarchive_ and 8 random "
     "hex digits); one server can hold many archives.",
 )
+@click.option(
+    "--keep-engine",
+    is_flag=True,
+    help="Keep searching with the archive's engine (its index in the folder) rather than "
+    "build the search index on the server too.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was copied as JSON on stdout.")
 @click.pass_context
-def migrate(ctx: click.Context, url: str, schema: str | None, as_json: bool) -> None:
+def migrate(
+    ctx: click.Context, url: str, schema: str | None, keep_engine: bool, as_json: bool
+) -> None:
     """Move the archive's catalog to a PostgreSQL server.
 
     Every table is copied in one transaction, the rows of each are counted on both sides,
     and a sample of photos is read back and compared field by field. Only then does
     archive.toml name the server (settings catalog and catalog_schema); catalog.sqlite is
-    left as it was. Files and the search index stay where they are.
+    left as it was. The search index is then built on the server too (search_engine =
+    "postgresql"), unless --keep-engine. Files stay where they are.
 
     Example:
 
@@ -219,13 +247,21 @@ def migrate(ctx: click.Context, url: str, schema: str | None, as_json: bool) -> 
         report = archive.move_catalog(
             url, schema, on_progress=lambda table, n: say(f"copied {n} rows of {table}")
         )
+        if not keep_engine:
+            total = report.rows.get("photos", 0)
+            archive.reindex(
+                on_progress=lambda n: say(f"indexed {n}/{total} on the server"),
+                engine="postgresql",
+            )
+        report.search_engine = archive.index.name
     if as_json:
         print_json(report.to_dict())
         return
     say(
         f"Moved the catalog to {report.url}, schema {report.schema}: "
         f"{report.rows.get('photos', 0)} photos, {sum(report.rows.values())} rows in all; "
-        f"{report.compared} photos compared. catalog.sqlite is left as it was."
+        f"{report.compared} photos compared; searching with {report.search_engine}. "
+        "catalog.sqlite is left as it was."
     )
 
 
