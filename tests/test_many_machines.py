@@ -1,0 +1,132 @@
+"""One archive served by several processes against one PostgreSQL server: the catalog,
+the search index and the ingest queue there, workers and desk processes killed with SIGKILL
+while files come in, and nothing lost or ingested twice."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from photoarchive import open_archive
+from tests.test_desk_workers import get, poll, serving, total
+from tests.test_ingest_queue import catalogued, photoarchive, photos
+
+KILLS = 10
+
+
+def server_archive(root: Path, url: str) -> Path:
+    """An archive whose catalog, search index and queue are all on the server at `url`."""
+    made = photoarchive(root, "init", "--catalog", url, "--catalog-schema", "desk")
+    assert made.returncode == 0, made.stderr
+    settings = root / "archive.toml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("[archive]\n", f'[archive]\nqueue = "{url}"\n', 1))
+    return root
+
+
+def test_the_archive_lives_on_the_server(tmp_path: Path, postgresql_url: str) -> None:
+    root = server_archive(tmp_path / "archive", postgresql_url)
+    assert not (root / "catalog.sqlite").exists()
+    with open_archive(root, readonly=True) as arc:
+        assert arc.catalog.on_server and arc.index.name == "postgresql"
+    files = photos(tmp_path / "in", 3, side=200)
+    assert photoarchive(root, "ingest", *map(str, files)).returncode == 0
+    with open_archive(root, readonly=True) as arc:
+        assert arc.catalog.count() == 3
+        assert arc.search("*:*").total == 3
+
+
+def test_ten_kills_of_workers_and_desk_lose_and_duplicate_nothing(
+    tmp_path: Path, postgresql_url: str
+) -> None:
+    files = photos(tmp_path / "incoming", 60, side=500)
+    root = server_archive(tmp_path / "archive", postgresql_url)
+    queued = photoarchive(root, "ingest", str(tmp_path / "incoming"), "--queue")
+    assert queued.returncode == 0, queued.stderr
+
+    started = 0
+
+    def start_worker() -> subprocess.Popen[str]:
+        nonlocal started
+        started += 1
+        return subprocess.Popen(
+            [sys.executable, "-m", "photoarchive", "--archive", str(root), "worker",
+             "--until-empty", "--name", f"w{started}", "--lease-seconds", "3", "--batch", "2"],
+            stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+
+    failures: list[str] = []
+    stop = threading.Event()
+
+    with serving(root, workers=2) as desk:
+
+        def editors() -> None:
+            # Searches all along, as the desk's editors would make them; a request cut by a
+            # killed desk process is tried again (a browser's reload), once.
+            while not stop.is_set():
+                for _attempt in range(2):
+                    try:
+                        status = get(desk.port, "/?q=frame")[0]
+                    except OSError:
+                        status = 0
+                    if status == 200:
+                        break
+                    time.sleep(0.5)
+                else:
+                    failures.append(f"status {status}")
+
+        searching = threading.Thread(target=editors)
+        searching.start()
+        workers = [start_worker() for _ in range(3)]
+        rng = random.Random(20)
+        kills = {"worker": 0, "desk": 0}
+        try:
+            for n in range(KILLS):
+                time.sleep(rng.uniform(0.3, 1.2))
+                if n % 3 == 2:  # every third kill is a desk process, the rest ingest workers
+                    victims = desk.workers()
+                    assert victims, "the desk has no worker process"
+                    os.kill(rng.choice(victims), signal.SIGKILL)
+                    kills["desk"] += 1
+                    continue
+                live = [w for w in workers if w.poll() is None]
+                if not live:
+                    break
+                victim = rng.choice(live)
+                os.kill(victim.pid, signal.SIGKILL)
+                victim.wait()
+                kills["worker"] += 1
+                workers.append(start_worker())  # the machine's supervisor starts another
+            finished = [start_worker()]  # one more, to take what was held at the last kill
+            for worker in workers + finished:
+                worker.wait(timeout=300)
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+            stop.set()
+            searching.join(30)
+        assert sum(kills.values()) == KILLS, kills
+        assert kills["desk"] >= 3 and kills["worker"] >= 6, kills
+
+        # Every photo once, every job done; the desk (with replaced processes) finds them all.
+        assert catalogued(root) == sorted(p.name for p in files)
+        poll(lambda: total(desk.port, "*:*") == len(files), 30, "the desk finding every photo")
+        assert len(desk.workers()) == 2
+    assert not failures, failures
+    with open_archive(root, readonly=True) as arc:
+        from photoarchive.ingest_worker import queue_of
+
+        queue = queue_of(arc)
+        try:
+            assert queue.counts() == {"waiting": 0, "running": 0, "done": len(files)}
+        finally:
+            queue.close()
+    verified = photoarchive(root, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
