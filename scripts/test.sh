@@ -28,17 +28,23 @@ ruff check .
 ruff format --check .
 mypy
 pytest -q
-# The behavioural tests again with tantivy as the search engine of every archive they make
-# (tests/test_engines.py compares the two engines directly in the run above).
-PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q \
-    tests/test_search.py tests/test_query_limits.py tests/test_cli.py tests/test_cli_rights.py \
-    tests/test_ingest.py tests/test_rights.py tests/test_wire.py tests/test_identity.py \
-    tests/test_writers.py tests/test_safety.py tests/test_damaged_inputs.py tests/test_watch.py \
-    tests/test_export.py tests/test_handoff.py tests/test_contactsheet.py tests/test_limits.py \
-    tests/test_web.py tests/test_abuse_web.py tests/test_desk_workers.py tests/test_browser.py \
-    tests/test_search_languages.py tests/test_search_filters.py tests/test_desk_filters.py \
-    tests/test_desk_editing.py tests/test_desk_admin.py tests/test_browser_flows.py \
+# The behavioural tests: ingest, search, rights, wire, verify, the desk and its browser.
+behavioural=(
+    tests/test_search.py tests/test_query_limits.py tests/test_cli.py tests/test_cli_rights.py
+    tests/test_ingest.py tests/test_rights.py tests/test_wire.py tests/test_identity.py
+    tests/test_writers.py tests/test_safety.py tests/test_damaged_inputs.py tests/test_watch.py
+    tests/test_export.py tests/test_handoff.py tests/test_contactsheet.py tests/test_limits.py
+    tests/test_web.py tests/test_abuse_web.py tests/test_desk_workers.py tests/test_browser.py
+    tests/test_search_languages.py tests/test_search_filters.py tests/test_desk_filters.py
+    tests/test_desk_editing.py tests/test_desk_admin.py tests/test_browser_flows.py
     tests/test_selections.py tests/test_desk_selections.py tests/test_search_service.py
+)
+# Again with tantivy as the search engine of every archive they make (tests/test_engines.py
+# compares the engines directly in the run above).
+PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q "${behavioural[@]}"
+# Again with every archive's catalog, and so its search index, on the PostgreSQL server
+# (tests of the SQLite file itself are left out: they ran above).
+PHOTOARCHIVE_TEST_CATALOG=postgresql pytest -q -m "not sqlite_file" "${behavioural[@]}"
 # Ukrainian analysed by the light stemmer, as without the `ukrainian` extra.
 PHOTOARCHIVE_UKRAINIAN=stems pytest -q tests/test_search_languages.py
 contract=../shared/checks/contract.py
