@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from photoarchive.cli import main
 from tests.conftest import FIXTURES
-from tests.engines import index_dir
+from tests.engines import remove_index
 from tests.hostile import write_bad_files
 
 
@@ -164,7 +164,7 @@ def test_stats(seeded_cli: Any) -> None:
     assert by_credit == {None: 3, "Channel 4": 2, "AFP": 1, "Reuters": 1, "Twitter": 1}
     assert data["by_format"][0]["value"] == "JPEG"
     assert "8 photos" in seeded_cli("stats").stdout
-    assert data["search_engine"] in ("whoosh", "tantivy")
+    assert data["search_engine"] in ("whoosh", "tantivy", "postgresql")
 
 
 def test_verify_finds_bit_rot_and_reindex_repairs_the_index(seeded_cli: Any) -> None:
@@ -174,7 +174,7 @@ def test_verify_finds_bit_rot_and_reindex_repairs_the_index(seeded_cli: Any) -> 
     data = bytearray(original.read_bytes())
     data[-10] ^= 0xFF
     original.write_bytes(bytes(data))
-    shutil.rmtree(index_dir(root))
+    remove_index(root)
     result = seeded_cli("verify", "--json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)

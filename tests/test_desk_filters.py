@@ -316,12 +316,12 @@ def test_a_screen_grab_is_found_by_its_source_type_without_words(tmp_path: Path)
 
 
 def test_the_front_page_stays_up_when_search_does_not(demo_photos: Path, tmp_path: Path) -> None:
-    from tests.engines import index_dir
+    from tests.engines import remove_index
 
     arc, _ = init_archive(tmp_path / "archive")
     with arc:
         arc.ingest([demo_photos])
-    shutil.rmtree(index_dir(tmp_path / "archive"))
+    remove_index(tmp_path / "archive")
     app = create_app(tmp_path / "archive")
     app.config["TESTING"] = False
     client = app.test_client()

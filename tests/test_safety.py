@@ -18,6 +18,7 @@ from photoarchive import Archive, init_archive, open_archive
 from photoarchive.errors import IndexUnavailableError, StorageError
 from photoarchive.store import TEMP_PREFIX
 from tests.conftest import FIXTURES
+from tests.engines import remove_index
 from tests.hostile import good_jpeg
 
 
@@ -154,7 +155,7 @@ def test_verify_repair_and_prune(archive: Archive, tmp_path: Path) -> None:
     report = archive.ingest([FIXTURES / "xmp.png", FIXTURES / "iim_utf8.jpg"])
     first = archive.get(report.outcomes[0].id or "")
     archive.store.rendition_path(first.sha256, "thumb").unlink()
-    shutil.rmtree(archive.index.folder)
+    remove_index(archive.root)
     dead = archive.store.originals / "00" / f"{TEMP_PREFIX}999999-abc"
     dead.parent.mkdir(parents=True, exist_ok=True)
     dead.write_bytes(b"half a photo")
@@ -219,6 +220,7 @@ def test_an_index_from_another_version_asks_for_reindex(archive: Archive) -> Non
     stale.close()
 
 
+@pytest.mark.index_files
 def test_an_ingest_refuses_an_index_from_another_version(archive: Archive) -> None:
     """Writers never guess around an index they cannot trust: they say to run reindex."""
     from whoosh import fields, index

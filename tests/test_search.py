@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from photoarchive import Archive, init_archive
 from photoarchive.errors import IndexUnavailableError, QueryError
 from tests.conftest import SEED
+from tests.engines import remove_index
 
 ROWS = list(csv.DictReader(SEED.open(encoding="utf-8"), delimiter="\t")) if SEED.is_file() else []
 CAPTION = {r["photo"]: r["caption"] for r in ROWS}
@@ -117,7 +117,7 @@ def test_a_query_without_words_lists_the_newest_arrivals(seeded: Archive, query:
 
 def test_missing_index_says_how_to_fix_and_reindex_restores_it(seeded: Archive) -> None:
     before = [(r.record.id, round(r.score, 6)) for r in seeded.search("tank").results]
-    shutil.rmtree(seeded.index.folder)
+    remove_index(seeded.root)
     with pytest.raises(IndexUnavailableError, match="reindex"):
         seeded.search("tank")
     assert seeded.reindex() == 8

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from photoarchive import init_archive
 from photoarchive.ingest import IngestOptions
 from photoarchive.web import create_app
-from tests.engines import index_dir
+from tests.engines import remove_index
 from tests.hostile import good_jpeg
 
 XSS = '<script>alert(1)</script> "quoted" & <b>bold</b>'
@@ -194,12 +194,11 @@ def test_contact_sheet_download(desk: Any) -> None:
 
 
 def test_missing_index_is_a_503_saying_how_to_fix(tmp_path: Path, demo_photos: Path) -> None:
-    import shutil
 
     arc, _ = init_archive(tmp_path / "archive")
     with arc:
         arc.ingest([demo_photos])
-    shutil.rmtree(index_dir(tmp_path / "archive"))
+    remove_index(tmp_path / "archive")
     client = create_app(tmp_path / "archive").test_client()
     response = client.get("/?q=flag")
     assert response.status_code == 503 and "reindex" in response.get_data(as_text=True)

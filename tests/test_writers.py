@@ -27,7 +27,7 @@ from photoarchive.errors import (
     IndexUnavailableError,
 )
 from photoarchive.metadata.xmp_writer import build_xmp
-from tests.engines import index_dir
+from tests.engines import index_dir, index_exists, remove_index
 
 CREDITS = ("REUTERS/Gleb Garanich", "AFP", "Channel 4", "Twitter")
 
@@ -179,7 +179,7 @@ def test_prune_still_deletes_a_few_leftovers(filled: Path) -> None:
 def test_writers_refuse_a_missing_index_instead_of_making_a_partial_one(
     filled: Path, tmp_path: Path, command: str
 ) -> None:
-    shutil.rmtree(index_dir(filled))
+    remove_index(filled)
     new = make_photos(tmp_path / "new", range(200, 202))
     with open_archive(filled) as arc:
         some_id = next(arc.catalog.iter_photos()).record.id
@@ -189,7 +189,7 @@ def test_writers_refuse_a_missing_index_instead_of_making_a_partial_one(
         "watch": ("watch", str(new), "--once", "--settle", "0.1", "--poll", "0.1"),
     }[command]
     result = run(filled, *args)
-    assert not index_dir(filled).exists()  # never re-created holding only new photos
+    assert not index_exists(filled)  # never re-created holding only new photos
     if command == "edit":
         # The edit itself is saved; search catching up waits for the rebuild.
         assert result.returncode == 0 and "search does not show it yet" in result.stderr
@@ -206,6 +206,7 @@ def test_writers_refuse_a_missing_index_instead_of_making_a_partial_one(
         assert arc.verify().ok
 
 
+@pytest.mark.index_files
 def test_an_index_copied_from_another_archive_is_refused(filled: Path, tmp_path: Path) -> None:
     other, _ = init_archive(tmp_path / "other")
     other.close()
@@ -483,6 +484,7 @@ def _alive(pid: int) -> bool:
 # -- long-lived readers --------------------------------------------------------------------
 
 
+@pytest.mark.index_files
 def test_the_desk_follows_a_rebuilt_index_and_a_changed_policy(
     filled: Path, tmp_path: Path
 ) -> None:

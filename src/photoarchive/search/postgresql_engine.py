@@ -686,7 +686,9 @@ class PostgresEngine:
     ) -> tuple[list[Hit], int]:
         from psycopg import sql
 
-        if limit is not None and limit <= 0:
+        # A page past any archive's end (the desk accepts any page number) would overflow
+        # OFFSET's bigint: it is empty, with the true total.
+        if limit is not None and (limit <= 0 or first >= 2**62):
             return [], self._count(conn, where)
         cut = "ORDER BY {order} OFFSET {first}" + ("" if limit is None else " LIMIT {limit}")
         if ordered:
