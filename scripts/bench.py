@@ -27,13 +27,21 @@ measured in the same run.
 6. With --analysis, instead of the above: the search analysis, the code before it against
    today's at 100,000 photos, taking turns (scripts/bench_analysis.py; options there).
 7. With --queue, instead of the above: ingest through the PostgreSQL queue by 1, 2 and 3
-   workers beside `ingest -j N`, taking turns (scripts/bench_queue.py; options there).
+   workers beside `ingest -j N`, taking turns; the catalog in the folder, then also on the
+   server (scripts/bench_queue.py; options there).
+8. With --postgresql, instead of the above: search p50/p95 of the PostgreSQL engine beside
+   Whoosh and tantivy at --size photos in one run, the built indexes cached for later runs
+   (scripts/bench_pg_search.py; options there).
 
     python scripts/bench.py [--large 20 --medium 20] [--entries 10000,100000] [--repeat 30]
     python scripts/bench.py --scale [--cache ~/.cache/photoarchive-bench]
         [--scale-size 1000000 --scale-small 300000] [--repeat 30 --cli-repeat 7]
         [--desk-workers CORES --desk-repeat 20 --load-clients 8 --load-seconds 20]
         [--no-tantivy-small] [--no-baseline] [--skip-reindex]
+    python scripts/bench.py --queue [--files 60] [--rounds 3] [--workers 1,2,3]
+        [--ways direct,queue,server] [--postgres URL]
+    python scripts/bench.py --postgresql [--size 100000] [--engines postgresql,tantivy,whoosh]
+        [--repeat 30] [--budget 20] [--keep] [--rebuild] [--memory-limit-gb 12] [--url URL]
     python scripts/bench.py --analysis [--before 9a70973] [--size 100000] [--files 300]
         [--documents 20000] [--rounds 3] [--repeat 30] [--cli-repeat 7] [--cache DIR] [--rebuild]
 """
@@ -393,6 +401,17 @@ def main() -> int:
         help="instead: ingest through the PostgreSQL queue by 1-3 workers beside ingest -j N "
         "(--queue --help for its options)",
     )  # fmt: skip
+    parser.add_argument(
+        "--postgresql", action="store_true",
+        help="instead: search on the PostgreSQL engine beside Whoosh and tantivy "
+        "(--postgresql --help for its options)",
+    )  # fmt: skip
+    if "--postgresql" in sys.argv[1:]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_pg_search
+
+        bench_pg_search.run(bench_pg_search.options(sys.argv[1:]))
+        return 0
     if "--queue" in sys.argv[1:]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import bench_queue
