@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from photoarchive import open_archive
 from tests.test_desk_workers import get, poll, serving, total
 from tests.test_ingest_queue import catalogued, photoarchive, photos
@@ -130,3 +132,32 @@ def test_ten_kills_of_workers_and_desk_lose_and_duplicate_nothing(
             queue.close()
     verified = photoarchive(root, "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_photo_and_its_index_entry_are_one_transaction(
+    tmp_path: Path, postgresql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photoarchive.errors import IndexUnavailableError
+    from photoarchive.search.postgresql_engine import PostgresEngine
+
+    root = server_archive(tmp_path / "archive", postgresql_url)
+    first, second = photos(tmp_path / "in", 2, side=200)
+    with open_archive(root) as arc:
+        assert arc.index_in_catalog
+        arc.ingest([first])
+        assert arc.catalog.pending_index() == []  # indexed in the same commit
+        assert arc.search("*:*").total == 1
+
+        def fail(self: PostgresEngine, *args: object, **kwargs: object) -> int:
+            raise IndexUnavailableError("the index went away mid-write")
+
+        monkeypatch.setattr(PostgresEngine, "add", fail)
+        with pytest.raises(IndexUnavailableError):
+            arc.ingest([second])
+        monkeypatch.undo()
+        # Neither the row nor its entry: the catalog did not keep a photo its index lacks.
+        assert arc.catalog.count() == 1 and arc.search("*:*").total == 1
+    again = photoarchive(root, "ingest", str(second))
+    assert again.returncode == 0 and "1 new" in again.stderr, again.stderr
+    with open_archive(root, readonly=True) as arc:
+        assert arc.catalog.count() == 2 and arc.search("*:*").total == 2

@@ -127,7 +127,34 @@ class Archive:
         engine = name or self.settings.search_engine
         where = self.catalog.location
         database = (where.url, where.schema) if isinstance(where, ServerCatalog) else None
-        return open_engine(engine, self.root, self.catalog.archive_id(), database)
+        index = open_engine(engine, self.root, self.catalog.archive_id(), database)
+        if database is not None and engine == "postgresql":
+            from photoarchive.search.postgresql_engine import PostgresEngine
+
+            # The index's rows are written in the catalog's transaction when one is open.
+            assert isinstance(index, PostgresEngine)
+            index.join(self.catalog.conn.current)  # type: ignore[attr-defined]
+        return index
+
+    @property
+    def index_in_catalog(self) -> bool:
+        """True if the search index is written in the catalog's own transactions."""
+        return self.catalog.on_server and self.index.name == "postgresql"
+
+    def catalogue(self, photos: list[tuple[StoredPhoto, dict[str, Any]]]) -> set[str]:
+        """Catalogue photos (with their sources) and index them; return the hashes that
+        were new. With the index in the catalog's database, a photo's row and its index
+        entry are one transaction; otherwise the catalog commits first, its photos flagged
+        until the index has them (finished by `finish_pending_index`, or the next writer)."""
+        if not self.index_in_catalog:
+            return self.catalog.add_many(photos)
+        with self.catalog.transaction():
+            self.index.check()
+            inserted = self.catalog.add_many(photos)
+            records = [p.record for p, _ in photos if p.record.sha256 in inserted]
+            self.index.add(self._entries(records))
+            self.catalog.mark_indexed(inserted)
+        return inserted
 
     def _upgrade(self, on_wait: Callable[[str], None] | None) -> None:
         """Bring a catalog from an older photoarchive up to date: its schema (migrated when

@@ -239,7 +239,7 @@ def _ingest_files(
                         reason="its stored files were removed while it was ingested; "
                         "ingest it again",
                     )
-            inserted = archive.catalog.add_many([(p.photo, p.sources) for p, _ in complete])
+            inserted = archive.catalogue([(p.photo, p.sources) for p, _ in complete])
             for prepared, position in complete:
                 if prepared.photo.record.sha256 not in inserted:
                     # Another ingest catalogued the same bytes first.

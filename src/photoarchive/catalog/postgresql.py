@@ -230,6 +230,11 @@ class PostgresConnection:
         except Exception as exc:
             raise StorageError(f"lost the catalog at {self.where}: {first_line(exc)}") from None
 
+    def current(self) -> Any:
+        """The psycopg connection of this thread's open transaction, or None: work that
+        belongs with the catalog's (the search index's rows) joins it there."""
+        return getattr(self._local, "conn", None)
+
     def commit(self) -> None:
         """Nothing to do: a statement outside `transaction()` is committed as it runs."""
 

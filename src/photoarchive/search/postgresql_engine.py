@@ -27,7 +27,7 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -208,8 +208,10 @@ class PostgresEngine:
         self._pool: ConnectionPool[Any] | None = None
         self._pool_pid = 0
         self._checked = False
+        self._joined: Callable[[], Any] | None = None
 
     # -- connections ------------------------------------------------------------------------
+
     def _where(self) -> str:
         """Return the server and database, without user or password, for messages."""
         from psycopg.conninfo import conninfo_to_dict
@@ -259,10 +261,23 @@ class PostgresEngine:
         self._pool, self._pool_pid = pool, os.getpid()
         return pool
 
+    def join(self, current: Callable[[], Any]) -> None:
+        """Write inside the catalog's transaction when one is open in this thread
+        (`current` returns its connection, or None): a photo's row and its index entry are
+        then committed together."""
+        self._joined = current
+
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """Yield a connection (autocommit: each piece of work opens its transaction), with
-        the server's errors made the archive's."""
+    def _connection(self, join: bool = True) -> Iterator[psycopg.Connection[Any]]:
+        """Yield a connection (autocommit: each piece of work opens its transaction; inside
+        the catalog's transaction, that one's, where work opens a savepoint), with the
+        server's errors made the archive's. Searches (`join=False`) read committed rows on
+        a connection of their own."""
+        joined = self._joined() if join and self._joined is not None else None
+        if joined is not None:
+            with self._errors():
+                yield joined
+            return
         with self._errors():
             pool = self._pool_open()
             with pool.connection(timeout=_CONNECT_SECONDS * 2) as conn:
@@ -576,7 +591,7 @@ class PostgresEngine:
         """Yield a connection in a read-only transaction that sees one state of the index
         (REPEATABLE READ), its statements stopped at the deadline."""
         psycopg = _psycopg()
-        with self._connection() as conn:
+        with self._connection(join=False) as conn:
             self._check(conn)
             try:
                 with conn.transaction():
