@@ -40,12 +40,13 @@ behavioural=(
     tests/test_selections.py tests/test_desk_selections.py tests/test_search_service.py
 )
 # Again with tantivy as the search engine of every archive they make (tests/test_engines.py
-# compares the engines directly in the run above).
-PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q "${behavioural[@]}"
+# compares the engines directly in the run above). These two runs go two test files at a
+# time (pytest-xdist): much of their time is spent waiting on subprocesses and fsync.
+PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q -n 2 --dist loadfile "${behavioural[@]}"
 # Again with every archive's catalog, and so its search index, on the PostgreSQL server
 # (tests of the SQLite file and the index folder's own files are left out: they ran above).
-PHOTOARCHIVE_TEST_CATALOG=postgresql pytest -q -m "not sqlite_file and not index_files" \
-    "${behavioural[@]}"
+PHOTOARCHIVE_TEST_CATALOG=postgresql pytest -q -n 2 --dist loadfile \
+    -m "not sqlite_file and not index_files" "${behavioural[@]}"
 # Ukrainian analysed by the light stemmer, as without the `ukrainian` extra.
 PHOTOARCHIVE_UKRAINIAN=stems pytest -q tests/test_search_languages.py
 contract=../shared/checks/contract.py

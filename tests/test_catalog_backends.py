@@ -3,6 +3,7 @@ the PostgreSQL test server answer every question alike, and roll back alike."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -210,3 +211,21 @@ def test_the_archive_identity_and_schema(catalog: Catalog) -> None:
     archive_id = catalog.archive_id()
     assert archive_id and len(archive_id) == 32
     assert catalog.schema_version() == len(MIGRATIONS)
+
+
+def test_a_statement_failing_mid_transaction_never_passes_for_saved(catalog: Catalog) -> None:
+    """SQLite goes on after a failed statement; PostgreSQL rolls the whole transaction back
+    at COMMIT. Either way, what is reported saved is saved."""
+    sha = "01" * 32
+    catalog.add(photo(1), {})
+    try:
+        with catalog.transaction() as conn:
+            conn.execute("UPDATE photos SET caption = 'changed' WHERE sha256 = ?", (sha,))
+            with contextlib.suppress(Exception):
+                conn.execute("SELECT * FROM no_such_table")
+    except PhotoArchiveError as exc:
+        assert catalog.on_server and "nothing of it was recorded" in str(exc)
+        assert catalog.get(sha).record.caption == photo(1).record.caption
+    else:
+        assert not catalog.on_server
+        assert catalog.get(sha).record.caption == "changed"

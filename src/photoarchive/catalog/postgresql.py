@@ -270,6 +270,13 @@ class PostgresConnection:
                     yield self
                 finally:
                     self._local.conn = None
+                if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                    # A statement failed and its error was handled: the server would roll
+                    # the whole transaction back at COMMIT, so nothing may be reported saved.
+                    raise PhotoArchiveError(
+                        f"a change to the catalog {self.where} failed part-way; nothing of it "
+                        "was recorded: try again"
+                    )
         except psycopg.IntegrityError as exc:
             raise IntegrityError(first_line(exc)) from None
         except psycopg.Error as exc:

@@ -275,7 +275,9 @@ class PostgresEngine:
         a connection of their own."""
         joined = self._joined() if join and self._joined is not None else None
         if joined is not None:
-            with self._errors():
+            # In a savepoint: an error here (the index's tables gone, say) undoes only the
+            # index's part, and the catalog's transaction goes on to commit its own.
+            with self._errors(), joined.transaction():
                 yield joined
             return
         with self._errors():
