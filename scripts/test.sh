@@ -52,6 +52,16 @@ PHOTOARCHIVE_UKRAINIAN=stems pytest -q tests/test_search_languages.py
 contract=../shared/checks/contract.py
 if [ -f "$contract" ]; then
     python "$contract"
+    if [ -n "${PHOTOARCHIVE_TEST_POSTGRES:-}" ]; then
+        # Again with the archive's catalog and index on the server, in a database of its own.
+        python - "$contract" <<'EOF'
+import os, subprocess, sys
+from tests.postgres import fresh_database
+with fresh_database(os.environ["PHOTOARCHIVE_TEST_POSTGRES"]) as url:
+    env = {**os.environ, "PHOTOARCHIVE_CATALOG": url}
+    sys.exit(subprocess.run([sys.executable, sys.argv[1]], env=env).returncode)
+EOF
+    fi
 else
     echo "CLI contract check not run: $contract not found beside the checkout" >&2
 fi
