@@ -13,7 +13,8 @@ any size); its index documents are made once (two processes) and kept under --ca
 engine is built by `rebuild` (timed, with the peak resident memory of this process and its
 children sampled; a build passing --memory-limit-gb is stopped and that engine left out),
 then each query is run once to warm up and --repeat times, in this process, for p50/p95
-(fewer runs, at least 5, where --repeat would take over --budget seconds: marked `(n=K)`).
+(fewer runs, at least 5, where the first timed run says --repeat would take over
+--budget seconds: marked `(n=K)`).
 
 Built indexes are kept for later runs: the Whoosh and tantivy folders under
 --cache/pg-indexes-<corpus>/<engine>-<size> (with a .json of the build's time and memory),
@@ -99,18 +100,16 @@ def documents(n: int, cache: Path) -> Iterator[dict[str, Any]]:
 
 # -- timing ----------------------------------------------------------------------------------
 def timed(call: Callable[[], Any], repeat: int, budget: float = 0.0) -> list[float]:
-    """Run `call` once to warm up, then `repeat` times (fewer, at least 5, where that would
-    take over `budget` seconds); return the milliseconds of each timed run."""
-    started = time.perf_counter()
-    call()  # warm up
-    warm = time.perf_counter() - started
-    if budget and warm * repeat > budget:
-        repeat = max(5, min(repeat, int(budget / max(warm, 1e-6))))
-    out = []
-    for _ in range(repeat):
+    """Run `call` once to warm up, then `repeat` times (fewer, at least 5, where the first
+    timed run says that would take over `budget` seconds); return each run's milliseconds."""
+    call()  # warm up (the first call can be cold: it does not decide the count)
+    out: list[float] = []
+    while len(out) < repeat:
         started = time.perf_counter()
         call()
         out.append((time.perf_counter() - started) * 1000)
+        if budget and len(out) == 1 and out[0] / 1000 * repeat > budget:
+            repeat = max(5, int(budget / (out[0] / 1000)))
     return out
 
 
