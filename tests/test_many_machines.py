@@ -48,7 +48,7 @@ def test_the_archive_lives_on_the_server(tmp_path: Path, postgresql_url: str) ->
 def test_ten_kills_of_workers_and_desk_lose_and_duplicate_nothing(
     tmp_path: Path, postgresql_url: str
 ) -> None:
-    files = photos(tmp_path / "incoming", 60, side=500)
+    files = photos(tmp_path / "incoming", 90, side=500)
     root = server_archive(tmp_path / "archive", postgresql_url)
     queued = photoarchive(root, "ingest", str(tmp_path / "incoming"), "--queue")
     assert queued.returncode == 0, queued.stderr
@@ -72,6 +72,22 @@ def test_ten_kills_of_workers_and_desk_lose_and_duplicate_nothing(
             stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
 
+    def holding(
+        workers: dict[str, subprocess.Popen[str]],
+    ) -> tuple[subprocess.Popen[str], str] | None:
+        """A live worker that holds jobs now, if any."""
+        import psycopg
+
+        with psycopg.connect(postgresql_url) as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT worker FROM photoarchive_ingest_jobs WHERE state = 'running'"
+            ).fetchall()
+        for (name,) in rows:
+            worker = workers.get(name)
+            if worker is not None and worker.poll() is None:
+                return worker, name
+        return None
+
     failures: list[str] = []
     stop = threading.Event()
 
@@ -94,31 +110,37 @@ def test_ten_kills_of_workers_and_desk_lose_and_duplicate_nothing(
 
         searching = threading.Thread(target=editors)
         searching.start()
-        workers = [start_worker() for _ in range(3)]
+        workers = {}
+        for _ in range(3):
+            worker = start_worker()
+            workers[f"w{started}"] = worker
         rng = random.Random(20)
         kills = {"worker": 0, "desk": 0}
         try:
             for n in range(KILLS):
-                time.sleep(rng.uniform(0.3, 1.2))
+                time.sleep(rng.uniform(0.1, 0.5))
                 if n % 3 == 2:  # every third kill is a desk process, the rest ingest workers
                     victims = desk.workers()
                     assert victims, "the desk has no worker process"
                     os.kill(rng.choice(victims), signal.SIGKILL)
                     kills["desk"] += 1
                     continue
-                live = [w for w in workers if w.poll() is None]
-                if not live:
-                    break
-                victim = rng.choice(live)
+                # A worker killed while it holds jobs: mid-ingest, not between files.
+                found = poll(lambda: holding(workers), 60, "a worker holding jobs")
+                assert found is not None
+                victim, name = found
                 os.kill(victim.pid, signal.SIGKILL)
                 victim.wait()
                 kills["worker"] += 1
-                workers.append(start_worker())  # the machine's supervisor starts another
-            finished = [start_worker()]  # one more, to take what was held at the last kill
-            for worker in workers + finished:
+                del workers[name]
+                replacement = start_worker()  # the machine's supervisor starts another
+                workers[f"w{started}"] = replacement
+            last = start_worker()  # one more, to take what was held at the last kill
+            workers[f"w{started}"] = last
+            for worker in workers.values():
                 worker.wait(timeout=300)
         finally:
-            for worker in workers:
+            for worker in workers.values():
                 if worker.poll() is None:
                     worker.kill()
             stop.set()
