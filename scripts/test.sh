@@ -27,7 +27,9 @@ fi
 ruff check .
 ruff format --check .
 mypy
-pytest -q
+# Two test files at a time (pytest-xdist): much of the tests' time is spent waiting on
+# subprocesses, servers and fsync.
+pytest -q -n 2 --dist loadfile
 # The behavioural tests: ingest, search, rights, wire, verify, the desk and its browser.
 behavioural=(
     tests/test_search.py tests/test_query_limits.py tests/test_cli.py tests/test_cli_rights.py
@@ -40,8 +42,7 @@ behavioural=(
     tests/test_selections.py tests/test_desk_selections.py tests/test_search_service.py
 )
 # Again with tantivy as the search engine of every archive they make (tests/test_engines.py
-# compares the engines directly in the run above). These two runs go two test files at a
-# time (pytest-xdist): much of their time is spent waiting on subprocesses and fsync.
+# compares the engines directly in the run above).
 PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q -n 2 --dist loadfile "${behavioural[@]}"
 # Again with every archive's catalog, and so its search index, on the PostgreSQL server
 # (tests of the SQLite file and the index folder's own files are left out: they ran above).

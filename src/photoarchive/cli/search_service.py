@@ -39,6 +39,8 @@ _MAX_SOCKET_PATH = 107
 _WARM_UP = "news новини"
 #: Signals that stop the service (the socket removed): Ctrl-C, kill, the terminal closing.
 _STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: How often the waiting main thread looks at signals others took for it.
+_WAKE_SECONDS = 0.5
 
 
 class SearchService:
@@ -107,8 +109,15 @@ class SearchService:
                     self._warm(workers)
                     if on_ready is not None:
                         on_ready()
+                    # accept() wakes twice a second: a stopping signal the kernel handed to a
+                    # thread not ours (a library's, started with signals open) only sets a
+                    # flag, which the main thread acts on when it next runs.
+                    listener.settimeout(_WAKE_SECONDS)
                     while True:
-                        conn, _ = listener.accept()
+                        try:
+                            conn, _ = listener.accept()
+                        except TimeoutError:
+                            continue
                         workers.submit(self._handle, conn)
                 except KeyboardInterrupt:
                     pass
