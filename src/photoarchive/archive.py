@@ -149,7 +149,6 @@ class Archive:
         if not self.index_in_catalog:
             return self.catalog.add_many(photos)
         with self.catalog.transaction():
-            self.index.check()
             inserted = self.catalog.add_many(photos)
             records = [p.record for p, _ in photos if p.record.sha256 in inserted]
             self.index.add(self._entries(records))
@@ -571,18 +570,13 @@ class Archive:
         catalog.sqlite file is left as it was. The writer lock is held throughout, so the
         catalog cannot change while it is copied."""
         from photoarchive.catalog.migrate import copy_catalog
-        from photoarchive.config import check_schema_name, set_settings
-        from photoarchive.postgres import is_server_url
+        from photoarchive.config import set_settings
 
         if self.catalog.path is None:
             raise PhotoArchiveError(
                 f"the catalog of {self.root} is on a server already ({self.catalog.where})"
             )
-        if not is_server_url(url):
-            raise PhotoArchiveError(
-                f"{url[:80]!r} is not a PostgreSQL URL (postgresql://USER@HOST/DATABASE)"
-            )
-        target = ServerCatalog(url, check_schema_name(schema or _new_schema_name()))
+        target = _server_catalog(url, schema)
         with self.writing("move of the catalog"):
             report = copy_catalog(self.catalog.path, target, on_progress)
             set_settings(
@@ -699,13 +693,7 @@ def init_archive(
     )
     location: Path | ServerCatalog = path / CATALOG_FILE
     if server:
-        from photoarchive.postgres import is_server_url
-
-        if not is_server_url(server):
-            raise ConfigError(
-                f"{server[:80]!r} is not a PostgreSQL URL (postgresql://USER@HOST/DATABASE)"
-            )
-        location = ServerCatalog(server, _check_schema(catalog_schema or _new_schema_name()))
+        location = _server_catalog(server, catalog_schema)
     elif engine == "postgresql":
         raise ConfigError(
             "the postgresql search engine needs the catalog on PostgreSQL (init --catalog URL)"
@@ -729,24 +717,28 @@ def init_archive(
     open_engine(engine, path, archive_id, database).create()
     settings = settings.replace('search_engine = "whoosh"', f'search_engine = "{engine}"')
     if isinstance(location, ServerCatalog):
+        from photoarchive.config import toml_string
+
         settings += (
             "# the catalog is on this PostgreSQL server, in this schema\n"
-            f'catalog = "{location.url}"\ncatalog_schema = "{location.schema}"\n'
+            f"catalog = {toml_string(location.url)}\n"
+            f"catalog_schema = {toml_string(location.schema)}\n"
         )
     atomic_write(path / SETTINGS_FILE, settings.encode("utf-8"))
     return Archive(path), True
 
 
-def _new_schema_name() -> str:
+def _server_catalog(url: str, schema: str | None) -> ServerCatalog:
+    """Return the catalog at `url` in `schema` (default: a new name), or raise ConfigError
+    if either cannot be one."""
     import secrets
 
-    return f"photoarchive_{secrets.token_hex(4)}"
-
-
-def _check_schema(name: str) -> str:
     from photoarchive.config import check_schema_name
+    from photoarchive.postgres import is_server_url
 
-    return check_schema_name(name)
+    if not is_server_url(url):
+        raise ConfigError(f"{url[:80]!r} is not a PostgreSQL URL (postgresql://USER@HOST/DATABASE)")
+    return ServerCatalog(url, check_schema_name(schema or f"photoarchive_{secrets.token_hex(4)}"))
 
 
 def _write_starter_thesaurus(root: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from photoarchive.errors import ConfigError
+from photoarchive.postgres import is_server_url
 
 SETTINGS_FILE = "archive.toml"
 # The one table archive.toml holds.
@@ -116,8 +117,6 @@ def check_schema_name(name: str) -> str:
 
 #: The search engines an archive may use (search.ENGINES), the default first.
 SEARCH_ENGINES = ("whoosh", "tantivy", "postgresql")
-#: How a queue's URL begins (libpq's two spellings).
-QUEUE_SCHEMES = ("postgresql://", "postgres://")
 _ENGINE_HELP = (
     '# search engine: "whoosh" (the default, pure Python), "tantivy" (for large archives:\n'
     "# pip install 'photoarchive[tantivy]') or \"postgresql\" (with the catalog on PostgreSQL,\n"
@@ -149,7 +148,7 @@ def set_settings(path: Path, values: dict[str, str]) -> None:
     text = path.read_bytes().decode("utf-8-sig")
     lines = text.splitlines()
     for name, value in values.items():
-        line = f"{name} = {_toml_string(value)}"
+        line = f"{name} = {toml_string(value)}"
         current = None
         header_at = None
         for number, old in enumerate(lines):
@@ -169,7 +168,8 @@ def set_settings(path: Path, values: dict[str, str]) -> None:
     atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
-def _toml_string(value: str) -> str:
+def toml_string(value: str) -> str:
+    """Return `value` as a TOML string."""
     import json
 
     # A JSON string of text without control characters is a TOML basic string.
@@ -219,7 +219,7 @@ def load_settings(path: Path) -> ArchiveSettings:
     for key, value in section.items():
         where = f"{path}, line {_line_of(text, key, SETTINGS_SECTION)}"
         if key in ("queue", "catalog"):
-            if not isinstance(value, str) or not value.startswith(QUEUE_SCHEMES):
+            if not isinstance(value, str) or not is_server_url(value):
                 raise ConfigError(
                     f"{where}: {key} must be a PostgreSQL URL (postgresql://USER@HOST/DATABASE)"
                 )

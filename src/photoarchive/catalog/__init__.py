@@ -143,7 +143,7 @@ class Catalog:
         # (SQLite's data_version, the photo count then): see count().
         self._count: tuple[int, int] | None = None
         #: Set when the catalog had to be opened as an immutable file (see
-        #: _connect_readonly): what the file was then, to notice when it changes.
+        #: sqlite.connect_readonly): what the file was then, to notice when it changes.
         self.immutable_state: tuple[int, int, int] | None = None
         self._server: Any = None
         if isinstance(location, ServerCatalog):

@@ -133,8 +133,6 @@ class PostgresConnection:
     """The catalog's connection to its server: statements run on a pooled connection, those
     inside `transaction()` on the transaction's own."""
 
-    dialect = "postgresql"
-
     def __init__(self, url: str, schema: str, readonly: bool = False) -> None:
         psycopg = psycopg_module("a catalog on PostgreSQL")
         from psycopg import sql
@@ -256,6 +254,8 @@ class PostgresConnection:
             yield self
             return
         psycopg = self._psycopg
+        from psycopg_pool import PoolTimeout
+
         try:
             with self._pool.connection(timeout=30) as conn, conn.transaction():
                 if self.readonly:
@@ -281,13 +281,8 @@ class PostgresConnection:
             raise IntegrityError(first_line(exc)) from None
         except psycopg.Error as exc:
             raise self._error(exc) from None
-        except self._pool_errors() as exc:
+        except PoolTimeout as exc:
             raise StorageError(f"lost the catalog at {self.where}: {first_line(exc)}") from None
-
-    def _pool_errors(self) -> tuple[type[BaseException], ...]:
-        from psycopg_pool import PoolTimeout
-
-        return (PoolTimeout,)
 
     @contextmanager
     def copy(self, statement: str) -> Iterator[Any]:
@@ -355,7 +350,3 @@ class PostgresConnection:
                 conn.execute(
                     "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(number + 1),)
                 )
-
-    def row_count_version(self) -> None:
-        """The server gives no cheap change counter: counts are always read again."""
-        return None
