@@ -23,7 +23,7 @@ from photoarchive.search import Deadline, Entry, SearchFilters, open_engine
 from photoarchive.search.documents import document
 from photoarchive.search.postgresql_engine import PostgresEngine
 from tests.postgres import fresh_database, postgres_url
-from tests.test_engines import PHOTOS, QUERIES, fill, record
+from tests.test_engines import FILTERS, PHOTOS, QUERIES, fill, record
 
 SCHEMA = "photo archive"  # a name that must be quoted
 
@@ -105,19 +105,7 @@ def test_the_spellings_find_something(whoosh: Archive) -> None:
         assert found(whoosh.index, query), query
 
 
-@pytest.mark.parametrize(
-    "filters",
-    [
-        SearchFilters(agency="AFP"),
-        SearchFilters(date_from=datetime(2022, 9, 5), date_to=datetime(2022, 9, 20, 23, 59)),
-        SearchFilters(agency="Reuters", date_from=datetime(2022, 9, 1)),
-        SearchFilters(states=("live", "superseded", "killed", "notice")),
-        SearchFilters(
-            sha256s=frozenset({record(i).sha256 for i in range(0, PHOTOS, 3)} | {"0" * 64})
-        ),
-        SearchFilters(agency="AFP", sha256s=frozenset()),
-    ],
-)
+@pytest.mark.parametrize("filters", FILTERS)
 def test_postgresql_filters_as_whoosh_does(
     whoosh: Archive, postgres: PostgresEngine, filters: SearchFilters
 ) -> None:

@@ -125,6 +125,18 @@ def record(i: int) -> PhotoRecord:
     )
 
 
+#: Filters every engine must apply alike.
+FILTERS = [
+    SearchFilters(agency="AFP"),
+    SearchFilters(date_from=datetime(2022, 9, 5), date_to=datetime(2022, 9, 20, 23, 59)),
+    SearchFilters(agency="Reuters", date_from=datetime(2022, 9, 1)),
+    SearchFilters(states=("live", "superseded", "killed", "notice")),
+    # A selection's photos (one in three, and one photo no index holds).
+    SearchFilters(sha256s=frozenset({record(i).sha256 for i in range(0, PHOTOS, 3)} | {"0" * 64})),
+    SearchFilters(agency="AFP", sha256s=frozenset()),
+]
+
+
 def fill(root: Path, engine: str) -> Archive:
     arc, _ = init_archive(root, search_engine=engine)
     arc.catalog.add_many([(StoredPhoto(record(i), "jpg", []), {}) for i in range(PHOTOS)])
@@ -164,20 +176,7 @@ def test_the_queries_find_something(both: tuple[Archive, Archive]) -> None:
     assert empty == []
 
 
-@pytest.mark.parametrize(
-    "filters",
-    [
-        SearchFilters(agency="AFP"),
-        SearchFilters(date_from=datetime(2022, 9, 5), date_to=datetime(2022, 9, 20, 23, 59)),
-        SearchFilters(agency="Reuters", date_from=datetime(2022, 9, 1)),
-        SearchFilters(states=("live", "superseded", "killed", "notice")),
-        # A selection's photos (one in three, and one photo no index holds).
-        SearchFilters(
-            sha256s=frozenset({record(i).sha256 for i in range(0, PHOTOS, 3)} | {"0" * 64})
-        ),
-        SearchFilters(agency="AFP", sha256s=frozenset()),
-    ],
-)
+@pytest.mark.parametrize("filters", FILTERS)
 def test_both_engines_filter_alike(both: tuple[Archive, Archive], filters: SearchFilters) -> None:
     whoosh, tantivy = both
     sizes = []
