@@ -41,6 +41,8 @@ _SEQUENCES = {
     "selections": "selection_id",
     "audit": "number",
 }
+#: Rows left out of the copy: the server's schema version is its own (made with its schema).
+_COPIED_ROWS = {"meta": " WHERE key != 'schema_version'"}
 #: Photos compared field by field after the copy (besides the first and the last).
 SAMPLE = 200
 
@@ -134,9 +136,8 @@ def _copy_table(
         names = ["rowid", *names]
     selected = ", ".join(names)
     order = " ORDER BY rowid" if table in _ROWID_TABLES else ""
-    rows = db.execute(f"SELECT {selected} FROM {table}{order}")
-    if table == "meta":
-        rows = db.execute("SELECT key, value FROM meta WHERE key != 'schema_version'")
+    where = _COPIED_ROWS.get(table, "")
+    rows = db.execute(f"SELECT {selected} FROM {table}{where}{order}")
     count = 0
     with server.copy(f"COPY {table} ({selected}) FROM STDIN") as copy:
         for row in rows:
@@ -151,7 +152,7 @@ def _copy_table(
 
 def _check_counts(db: sqlite3.Connection, server: Any, copied: dict[str, int]) -> None:
     for table in TABLES:
-        where = " WHERE key != 'schema_version'" if table == "meta" else ""
+        where = _COPIED_ROWS.get(table, "")
         there = server.execute(f"SELECT count(*) FROM {table}{where}").fetchone()[0]
         here = db.execute(f"SELECT count(*) FROM {table}{where}").fetchone()[0]
         if not here == there == copied[table]:
