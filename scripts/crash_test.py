@@ -72,7 +72,7 @@ from PIL import Image, ImageDraw
 from photoarchive import open_archive
 from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim, photoshop_resources
 from photoarchive.metadata.xmp_writer import build_xmp
-from photoarchive.store import TEMP_PREFIX
+from photoarchive.atomic import TEMP_PREFIX
 
 CREDITS = ("REUTERS/Gleb Garanich", "AFP", "Channel 4", "Twitter")
 RENDITIONS = ("thumb", "preview")

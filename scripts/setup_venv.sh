@@ -7,6 +7,6 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 extra=""
-[ "${1:-}" = "dev" ] && extra="[dev,tantivy,ukrainian,postgresql]"
+[ "${1:-}" = "dev" ] && extra="[dev,tantivy,ukrainian,postgresql,s3]"
 .venv/bin/python -m pip install --quiet --upgrade pip >&2
 .venv/bin/python -m pip install --quiet -e ".${extra}" >&2

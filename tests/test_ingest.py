@@ -12,7 +12,7 @@ from PIL import Image
 
 from photoarchive import Archive
 from photoarchive.ingest import IngestOptions
-from photoarchive.store import TEMP_PREFIX
+from photoarchive.atomic import TEMP_PREFIX
 from tests.conftest import FIXTURES
 from tests.hostile import good_jpeg, write_bad_files
 

@@ -16,7 +16,7 @@ import pytest
 
 from photoarchive import Archive, init_archive, open_archive
 from photoarchive.errors import IndexUnavailableError, StorageError
-from photoarchive.store import TEMP_PREFIX
+from photoarchive.atomic import TEMP_PREFIX
 from tests.conftest import FIXTURES
 from tests.engines import remove_index
 from tests.hostile import good_jpeg

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from photoarchive.atomic import atomic_write
 from photoarchive.catalog import (
     CATALOG_FILE,
     MIGRATIONS,
@@ -35,7 +36,7 @@ from photoarchive.policy import POLICY_FILE, STARTER_POLICY, RightsPolicy, load_
 from photoarchive.record import PhotoRecord
 from photoarchive.search import Entry, SearchEngine, SearchFilters, highlight, open_engine
 from photoarchive.states import PhotoState, state_fields, superseded_by, withheld
-from photoarchive.store import FileStore, atomic_write
+from photoarchive.store import FileStore, open_store
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from photoarchive.ingest import IngestOptions, IngestReport, ProgressCallback
     from photoarchive.rights import Verdict
     from photoarchive.search.thesaurus import Thesaurus
+    from photoarchive.store.migrate import StorageMove
+    from photoarchive.store.s3 import S3Store
     from photoarchive.verify import VerifyReport
 
 BULK_INDEX = 20_000
@@ -98,7 +101,8 @@ class Archive:
         self.readonly = readonly
         self._settings_state = file_state(root / SETTINGS_FILE)
         self.settings: ArchiveSettings = load_settings(root / SETTINGS_FILE)
-        self.store = FileStore(root)
+        #: Where originals and renditions are kept: the folder, or object storage.
+        self.store: FileStore = open_store(root, self.settings)
         #: Every writer holds it while it changes the catalog or the index.
         self.lock = WriterLock(root, self.settings.lock_wait_seconds, on_wait, readonly)
         self._policy: RightsPolicy | None = None
@@ -242,6 +246,13 @@ class Archive:
         index as no writer is changing them (verify confirms its findings this way)."""
         return self.lock.hold(what)
 
+    def writers_since(self) -> float | None:
+        """Return when the oldest writer still running started (time.time()), or None if
+        none runs: files and uploads begun before it are no running writer's."""
+        from photoarchive.locking import running_writers
+
+        return min((w.since for w in running_writers(self.root)), default=None)
+
     def running_writer(self, what: str) -> AbstractContextManager[None]:
         """Register this process as a running writer (files it stores before cataloguing
         them are then safe from verify --prune) for the block."""
@@ -311,9 +322,10 @@ class Archive:
         }
 
     def close(self) -> None:
-        """Release the catalog connection and the index searcher."""
+        """Release the catalog connection, the index searcher and the store's connections."""
         self.index.close()
         self.catalog.close()
+        self.store.close()
 
     def __enter__(self) -> Archive:
         return self
@@ -374,10 +386,12 @@ class Archive:
         """Return each field's value per metadata family: {field: {family: value}}."""
         return self.catalog.sources(self.resolve(id_or_prefix))
 
-    def original_path(self, id_or_prefix: str) -> Path:
-        """Return the path of a photo's original file."""
+    def original_key(self, id_or_prefix: str) -> str:
+        """Return the store key of a photo's original file."""
+        from photoarchive.store import original_key
+
         photo = self.stored(id_or_prefix)
-        return self.store.original_path(photo.record.sha256, photo.ext)
+        return original_key(photo.record.sha256, photo.ext)
 
     def search(
         self,
@@ -589,6 +603,57 @@ class Archive:
             old.close()
         return report
 
+    def move_storage(
+        self,
+        url: str,
+        endpoint: str | None = None,
+        on_progress: Callable[[str, int, int], None] | None = None,
+    ) -> StorageMove:
+        """Copy the archive's originals and renditions from its folder to object storage
+        (s3://bucket/prefix at `endpoint`), check every object against its file, and name
+        the store in archive.toml: the archive then keeps its files there. The folder's
+        files are left as they were.
+
+        The bulk is copied beside other writers; what they add meanwhile is copied holding
+        the writer lock, with the check. A move stopped half-way is resumed by running it
+        again: files the store holds at the same size are not sent again.
+        """
+        from photoarchive.config import set_settings
+        from photoarchive.store.local import FolderStore
+        from photoarchive.store.migrate import StorageMove, check_files, copy_files
+        from photoarchive.store.s3 import S3Store, parse_location
+
+        if not isinstance(self.store, FolderStore):
+            raise PhotoArchiveError(f"the files of {self.root} are on {self.store.where} already")
+        source = self.store
+        target = S3Store(parse_location(url), endpoint=endpoint or "")
+        archive_id = self.catalog.archive_id()
+        assert archive_id is not None
+        target.claim(archive_id)  # resumed: it is this archive's already
+        report = StorageMove(target.where)
+
+        def told(step: str) -> Callable[[int, int], None] | None:
+            if on_progress is None:
+                return None
+            return lambda done, total: on_progress(step, done, total)
+
+        copy_files(source, target, report, told("copied"))
+        with self.writing("move of the files"):
+            # What other writers added meanwhile (the rest is there: not counted again).
+            already = report.already_there
+            copy_files(source, target, report, told("copied"))
+            report.already_there = already
+            check_files(source, target, report, told("checked"))
+            values = {"storage": target.where}
+            if endpoint:
+                values["storage_endpoint"] = endpoint
+            set_settings(self.root / SETTINGS_FILE, values)
+            self.settings = load_settings(self.root / SETTINGS_FILE)
+            self._settings_state = file_state(self.root / SETTINGS_FILE)
+            self.store = open_store(self.root, self.settings)
+        target.close()
+        return report
+
     def _rebuild_index(self, on_progress: Callable[[int], None] | None) -> int:
         count = self.index.rebuild(self.index_documents(on_progress))
         self.catalog.mark_indexed(self.catalog.all_hashes())
@@ -661,6 +726,9 @@ def open_archive(
 ENGINE_VARIABLE = "PHOTOARCHIVE_SEARCH_ENGINE"
 #: The environment variable naming the PostgreSQL server of the catalogs `init` makes.
 CATALOG_VARIABLE = "PHOTOARCHIVE_CATALOG"
+#: The environment variable naming the object storage (s3://bucket/prefix) under which
+#: `init` puts each new archive's files, in a folder named by the archive's id.
+STORAGE_VARIABLE = "PHOTOARCHIVE_STORAGE"
 
 
 def init_archive(
@@ -668,13 +736,17 @@ def init_archive(
     search_engine: str | None = None,
     catalog: str | None = None,
     catalog_schema: str | None = None,
+    storage: str | None = None,
+    storage_endpoint: str | None = None,
 ) -> tuple[Archive, bool]:
     """Create an archive (or open the existing one); return it and whether it was created.
 
     A new archive searches with `search_engine` ("whoosh" or "tantivy"); by default with
     $PHOTOARCHIVE_SEARCH_ENGINE, else Whoosh. Its catalog is on the PostgreSQL server
     `catalog` (by default $PHOTOARCHIVE_CATALOG), in a new schema (`catalog_schema`, by
-    default one named for the archive), else in the folder's catalog.sqlite.
+    default one named for the archive), else in the folder's catalog.sqlite. Its files are
+    on the object storage `storage` (s3://bucket/prefix, at `storage_endpoint`; by default
+    under $PHOTOARCHIVE_STORAGE, in a folder named by the archive's id), else in the folder.
     """
     path = Path(root)
     if is_archive(path):
@@ -698,18 +770,28 @@ def init_archive(
         raise ConfigError(
             "the postgresql search engine needs the catalog on PostgreSQL (init --catalog URL)"
         )
+    objects = _object_storage(storage, storage_endpoint)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        for sub in ("originals", "renditions"):
-            (path / sub).mkdir(exist_ok=True)
+        if objects is None:
+            for sub in ("originals", "renditions"):
+                (path / sub).mkdir(exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create archive at {path}: {exc.strerror}") from None
     settings = starter_settings_text()
-    # The catalog and index first, archive.toml last: a folder with archive.toml is complete.
-    # This is the one place a catalog is created.
+    # The catalog, store and index first, archive.toml last: a folder with archive.toml is
+    # complete. This is the one place a catalog is created.
     made = Catalog(location, create=True)
     archive_id = made.archive_id()
     made.close()
+    assert archive_id is not None  # a new catalog has its id
+    if objects is not None:
+        store, exact = objects
+        if not exact:  # one folder per archive under $PHOTOARCHIVE_STORAGE
+            store = store.below(archive_id)
+        store.claim(archive_id)
+        settings += store.settings_text()
+        store.close()
     if not (path / POLICY_FILE).exists():
         atomic_write(path / POLICY_FILE, STARTER_POLICY.encode("utf-8"))
     _write_starter_thesaurus(path)
@@ -726,6 +808,27 @@ def init_archive(
         )
     atomic_write(path / SETTINGS_FILE, settings.encode("utf-8"))
     return Archive(path), True
+
+
+def _object_storage(storage: str | None, endpoint: str | None) -> tuple[S3Store, bool] | None:
+    """Return the object store a new archive keeps its files in (and whether `storage` named
+    it exactly, or $PHOTOARCHIVE_STORAGE the place for archives' folders), checked to be
+    reachable and not another archive's; None for the archive folder."""
+    chosen = storage if storage is not None else os.environ.get(STORAGE_VARIABLE, "")
+    if not chosen:
+        if endpoint:
+            raise ConfigError("--storage-endpoint needs --storage s3://BUCKET/PREFIX")
+        return None
+    from photoarchive.store.s3 import S3Store, parse_location
+
+    if not chosen.startswith("s3://"):
+        raise ConfigError(f"storage must be s3://BUCKET/PREFIX, not {chosen[:80]!r}")
+    store = S3Store(parse_location(chosen), endpoint=endpoint or "")
+    store.check()
+    owner = store.owner() if storage is not None else None
+    if owner is not None:
+        raise StorageError(f"{store.where} holds the files of another archive ({owner})")
+    return store, storage is not None
 
 
 def _server_catalog(url: str, schema: str | None) -> ServerCatalog:

@@ -26,6 +26,8 @@ class Setting:
     help: str
     minimum: int
     maximum: int
+    #: Written into the archive.toml `init` makes (settings of an optional backend are not).
+    starter: bool = True
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -73,6 +75,22 @@ SETTINGS: tuple[Setting, ...] = (
         1,
         3600,
     ),
+    Setting(
+        "storage_attempts",
+        5,
+        "tries of each request to the object store (with growing pauses) before it fails",
+        1,
+        20,
+        starter=False,
+    ),
+    Setting(
+        "storage_timeout_seconds",
+        20,
+        "longest wait for the object store to connect or answer, per try",
+        1,
+        600,
+        starter=False,
+    ),
 )
 
 
@@ -100,10 +118,31 @@ class ArchiveSettings:
     catalog: str = ""
     #: The schema the catalog's tables are in on that server (one server, many archives).
     catalog_schema: str = "photoarchive"
+    #: Where originals and renditions are kept: "" for the archive folder, or
+    #: "s3://bucket/prefix" on S3-compatible object storage.
+    storage: str = ""
+    #: The object store's URL (empty: AWS, or $AWS_ENDPOINT_URL), its region, and its
+    #: credentials (empty: the AWS SDK's own: $AWS_ACCESS_KEY_ID, ~/.aws/credentials...).
+    storage_endpoint: str = ""
+    storage_region: str = ""
+    storage_access_key: str = ""
+    storage_secret_key: str = ""
+    storage_attempts: int = 5
+    storage_timeout_seconds: int = 20
 
 
 #: Settings whose values are text, beside the numbers of SETTINGS.
-_TEXT_SETTINGS = ("search_engine", "queue", "catalog", "catalog_schema")
+_TEXT_SETTINGS = (
+    "search_engine",
+    "queue",
+    "catalog",
+    "catalog_schema",
+    "storage",
+    "storage_endpoint",
+    "storage_region",
+    "storage_access_key",
+    "storage_secret_key",
+)
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SCHEMA_RULE = "catalog_schema must be a schema name (lower-case letters, digits and _, at most 63)"
 
@@ -128,6 +167,8 @@ def starter_settings_text() -> str:
     """Return the commented archive.toml that `init` writes."""
     lines = ["# photoarchive settings for this archive.", "[archive]"]
     for s in SETTINGS:
+        if not s.starter:
+            continue
         lines.append(f"# {s.help} ({s.minimum}..{s.maximum})")
         lines.append(f"{s.name} = {s.default}")
     lines += [_ENGINE_HELP, 'search_engine = "whoosh"']
@@ -143,7 +184,7 @@ def set_search_engine(path: Path, engine: str) -> None:
 def set_settings(path: Path, values: dict[str, str]) -> None:
     """Write text settings into archive.toml at `path` (replacing those there), keeping the
     rest of the file (comments included) as it is."""
-    from photoarchive.store import atomic_write
+    from photoarchive.atomic import atomic_write
 
     text = path.read_bytes().decode("utf-8-sig")
     lines = text.splitlines()
@@ -228,6 +269,27 @@ def load_settings(path: Path) -> ArchiveSettings:
         if key == "catalog_schema":
             if not isinstance(value, str) or not _SCHEMA_NAME.fullmatch(value):
                 raise ConfigError(f"{where}: {_SCHEMA_RULE}")
+            values[key] = value
+            continue
+        if key == "storage":
+            if not isinstance(value, str) or (value and not value.startswith("s3://")):
+                raise ConfigError(
+                    f'{where}: storage must be "" (the archive folder) or "s3://BUCKET/PREFIX"'
+                )
+            if value:
+                from photoarchive.store.s3 import parse_location
+
+                try:
+                    parse_location(value)
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}: {exc}") from None
+            values[key] = value
+            continue
+        if key.startswith("storage_") and key in _TEXT_SETTINGS:
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: {key} must be text")
+            if key == "storage_endpoint" and value and not re.match(r"https?://", value):
+                raise ConfigError(f"{where}: storage_endpoint must be an http:// or https:// URL")
             values[key] = value
             continue
         if key == "search_engine":

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -25,7 +25,9 @@ from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
 from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
+from photoarchive.errors import PhotoArchiveError
 from photoarchive.record import PhotoRecord
+from photoarchive.store import rendition_key
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
@@ -89,17 +91,18 @@ _BADGE_PAD = (2.5, 1.2)
 
 @dataclass(frozen=True)
 class SheetEntry:
-    """One picture on the sheet: its record, the path of its thumbnail and its rights verdict."""
+    """One picture on the sheet: its record, what reads its thumbnail's bytes and its rights
+    verdict."""
 
     record: PhotoRecord
-    thumbnail: Path
+    thumbnail: Callable[[], bytes]
     verdict: str | None = None
 
 
 def sheet_entries(archive: Archive, records: Sequence[PhotoRecord]) -> list[SheetEntry]:
     """Return the sheet entries for records: each with its archived thumbnail and verdict."""
     return [
-        SheetEntry(r, archive.store.rendition_path(r.sha256, "thumb"), verdict.status)
+        SheetEntry(r, partial(archive.store.read, rendition_key(r.sha256, "thumb")), verdict.status)
         for r, verdict in archive.verdicts(records)
     ]
 
@@ -464,7 +467,7 @@ class _Painter(Protocol):
 
     def rect(self, box: Box, fill: str, radius: float = 0) -> None: ...
 
-    def thumbnail(self, path: Path, area: Box) -> bool:
+    def thumbnail(self, read: Callable[[], bytes], area: Box) -> bool:
         """Draw the thumbnail scaled into area; return False if it cannot be read."""
         ...
 
@@ -484,18 +487,18 @@ def _paint(page: PageLayout, painter: _Painter) -> None:
             painter.text(line)
 
 
-def _open_thumbnail(path: Path) -> tuple[Image.Image, bytes | None] | None:
+def _open_thumbnail(read: Callable[[], bytes]) -> tuple[Image.Image, bytes | None] | None:
     """Return the decoded thumbnail, with the file's bytes when they are an RGB or grey JPEG
     a PDF can hold as they are; None if it cannot be read."""
     try:
-        data = path.read_bytes()
+        data = read()
         with Image.open(io.BytesIO(data)) as opened:
             opened.load()
             if opened.mode in ("RGB", "L"):
                 return opened.copy(), data if opened.format == "JPEG" else None
             return opened.convert("RGB"), None
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
+    except (OSError, ValueError, Image.DecompressionBombError, PhotoArchiveError):
+        return None  # missing, damaged, or the store cannot be read: "no thumbnail"
 
 
 def _placed(area: Box, size: tuple[int, int]) -> Box:
@@ -522,8 +525,8 @@ class _PdfPainter:
         else:
             self.canvas.rect(box.x, y, box.w, box.h, stroke=0, fill=1)
 
-    def thumbnail(self, path: Path, area: Box) -> bool:
-        opened = _open_thumbnail(path)
+    def thumbnail(self, read: Callable[[], bytes], area: Box) -> bool:
+        opened = _open_thumbnail(read)
         if opened is None or area.h <= 0:
             return False
         image, jpeg = opened
@@ -549,8 +552,8 @@ class _PillowPainter:
         corners = (box.x, box.y, max(box.x, box.right - 1), max(box.y, box.bottom - 1))
         self.draw.rounded_rectangle(corners, radius, fill=fill)
 
-    def thumbnail(self, path: Path, area: Box) -> bool:
-        opened = _open_thumbnail(path)
+    def thumbnail(self, read: Callable[[], bytes], area: Box) -> bool:
+        opened = _open_thumbnail(read)
         if opened is None or area.h < 1:
             return False
         box = _placed(area, opened[0].size)

@@ -38,7 +38,12 @@ class IndexOutdatedError(IndexUnavailableError):
 
 
 class StorageError(PhotoArchiveError):
-    """Writing to the archive failed (disk full, permissions)."""
+    """The archive's files cannot be written or read (disk full, permissions, the object
+    store unreachable)."""
+
+
+class ObjectMissingError(StorageError):
+    """An original or rendition the archive should hold is not in its store."""
 
 
 class TargetExistsError(StorageError):

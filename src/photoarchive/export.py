@@ -15,13 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from photoarchive.atomic import atomic_copy, atomic_write
 from photoarchive.errors import ExportRefusedError, PhotoArchiveError, TargetExistsError
 from photoarchive.fingerprints import pixel_digest
 from photoarchive.metadata.embed import IN_FILE_FORMATS, Embedded, embed_changes, sidecar_packet
 from photoarchive.record import DESK_FIELDS
-from photoarchive.store import atomic_copy, atomic_write
+from photoarchive.store import original_key
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
@@ -145,7 +146,8 @@ def export_photos(
 @dataclass(frozen=True)
 class _Step:
     record: PhotoRecord
-    original: Path
+    #: The store key of its original.
+    original: str
     target: Path
     sidecar: Path | None
     fmt: str
@@ -158,7 +160,7 @@ def _plan(
     used: set[str] = set()
     for record in records:
         stored = archive.catalog.get(record.sha256)
-        original = archive.store.original_path(record.sha256, stored.ext)
+        original = original_key(record.sha256, stored.ext)
         fmt, ext = record.format, stored.ext
         if opts.max_size is not None:
             fmt, ext = _WEB_FORMATS.get(record.format, _JPEG)
@@ -185,19 +187,21 @@ def _export_step(archive: Archive, step: _Step, opts: ExportOptions) -> Exported
     changes = desk_changes(archive, record)
     # overwrite=False still reaches the write: a file that someone else creates under the
     # same name after the check above is not replaced either.
-    if opts.max_size is not None:
-        data, notes = _web_copy(step, changes, opts)
-        atomic_write(step.target, data, overwrite=opts.overwrite)
-        side = _write_sidecar(step, data, changes, opts) if step.sidecar else None
-        return Exported(record.id, step.target, "web copy", side, tuple(changes), tuple(notes))
-    if step.sidecar is not None:
-        atomic_copy(step.original, step.target, overwrite=opts.overwrite)
-        _write_sidecar(step, step.original.read_bytes(), _all_fields(record), opts)
-        return Exported(record.id, step.target, "sidecar", step.sidecar, tuple(changes))
-    if not changes:
-        atomic_copy(step.original, step.target, overwrite=opts.overwrite)
-        return Exported(record.id, step.target, "original")
-    embedded = _with_changes(step.original.read_bytes(), step.fmt, changes, record)
+    with archive.store.open(step.original) as original:
+        if opts.max_size is not None:
+            data, notes = _web_copy(step, original, changes, opts)
+            atomic_write(step.target, data, overwrite=opts.overwrite)
+            side = _write_sidecar(step, data, changes, opts) if step.sidecar else None
+            return Exported(record.id, step.target, "web copy", side, tuple(changes), tuple(notes))
+        if step.sidecar is not None:
+            atomic_copy(original, step.target, overwrite=opts.overwrite)
+            original.seek(0)
+            _write_sidecar(step, original.read(), _all_fields(record), opts)
+            return Exported(record.id, step.target, "sidecar", step.sidecar, tuple(changes))
+        if not changes:
+            atomic_copy(original, step.target, overwrite=opts.overwrite)
+            return Exported(record.id, step.target, "original")
+        embedded = _with_changes(original.read(), step.fmt, changes, record)
     atomic_write(step.target, embedded.data, overwrite=opts.overwrite)
     return Exported(
         record.id, step.target, "embedded", changed=tuple(changes), warnings=tuple(embedded.notes)
@@ -211,7 +215,7 @@ def export_file(archive: Archive, record: PhotoRecord) -> bytes:
 
     _refuse_withheld(archive, [record], ())
     stored = archive.catalog.get(record.sha256)
-    data = archive.store.original_path(record.sha256, stored.ext).read_bytes()
+    data = archive.store.read(original_key(record.sha256, stored.ext))
     changes = desk_changes(archive, record)
     if not changes or record.format not in IN_FILE_FORMATS:
         return data
@@ -266,7 +270,9 @@ def _same_pixels(before: bytes, after: bytes, fmt: str, record: PhotoRecord) -> 
         )
 
 
-def _web_copy(step: _Step, changes: dict[str, Any], opts: ExportOptions) -> tuple[bytes, list[str]]:
+def _web_copy(
+    step: _Step, original: BinaryIO, changes: dict[str, Any], opts: ExportOptions
+) -> tuple[bytes, list[str]]:
     """A resized copy (long edge at most max_size) carrying the original's metadata and the
     desk's changes."""
     from PIL import Image
@@ -276,7 +282,7 @@ def _web_copy(step: _Step, changes: dict[str, Any], opts: ExportOptions) -> tupl
 
     assert opts.max_size is not None
     _register_heif()
-    with Image.open(step.original) as im:
+    with Image.open(original) as im:
         im.draft("RGB", (opts.max_size, opts.max_size))  # JPEG: decode at a smaller scale
         frame = im.convert("RGBA" if step.fmt == "PNG" and "A" in im.getbands() else "RGB")
     # The pixels keep the original's orientation; its EXIF orientation tag travels with them.
@@ -286,7 +292,8 @@ def _web_copy(step: _Step, changes: dict[str, Any], opts: ExportOptions) -> tupl
         frame.save(buf, "PNG", optimize=True)
     else:
         frame.save(buf, "JPEG", quality=opts.quality, optimize=True, progressive=True)
-    copy = carry_metadata(step.original.read_bytes(), step.record.format, buf.getvalue(), step.fmt)
+    original.seek(0)
+    copy = carry_metadata(original.read(), step.record.format, buf.getvalue(), step.fmt)
     # Moved between formats, the metadata may not all arrive: the copy then gets every
     # field of the record, not only the desk's changes.
     values = changes if step.record.format == step.fmt else _all_fields(step.record)

@@ -25,7 +25,7 @@ from photoarchive.errors import PhotoArchiveError, RejectedFileError, StorageErr
 from photoarchive.identity import supplier_of
 from photoarchive.manifest import match_files
 from photoarchive.record import PhotoRecord
-from photoarchive.store import FileStore
+from photoarchive.store import FileStore, open_store, original_key, photo_keys, rendition_key
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
@@ -205,7 +205,7 @@ def _ingest_files(
     # refuse to start on an index that is missing or not this archive's.
     with archive.writing("ingest"):
         archive.finish_pending_index()
-        archive.store.remove_temp_files()
+        archive.store.remove_leftovers(archive.writers_since())
     batch_desk = options.desk_values()
     aliases = archive.policy.aliases
     manifest = options.manifest
@@ -227,8 +227,11 @@ def _ingest_files(
     def commit() -> None:
         with archive.writing("ingest"):
             complete = []
+            absent = archive.store.missing(
+                key for prepared, _ in batch for key in _keys_of(prepared.photo)
+            )
             for prepared, position in batch:
-                if _files_present(archive.store, prepared.photo):
+                if absent.isdisjoint(_keys_of(prepared.photo)):
                     complete.append((prepared, position))
                 else:
                     # Its files went between the worker writing them and now (a prune of
@@ -275,11 +278,8 @@ def _ingest_files(
             commit()
 
 
-def _files_present(store: FileStore, photo: StoredPhoto) -> bool:
-    sha = photo.record.sha256
-    return store.original_path(sha, photo.ext).exists() and all(
-        store.rendition_path(sha, kind).exists() for kind in ("thumb", "preview")
-    )
+def _keys_of(photo: StoredPhoto) -> list[str]:
+    return photo_keys(photo.record.sha256, photo.ext)
 
 
 def _run(jobs: list[_Job], workers: int) -> Iterator[_Prepared | FileOutcome]:
@@ -436,20 +436,22 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
         extracted = extract_metadata(im, fh, job.desk)
     warnings_found = list(extracted.warnings)
     warnings_found.extend(cap_text(extracted.merged, _text_limits(settings)))
-    store = FileStore(Path(job.root))
-    # The original is copied (and fsynced) in a thread while the renditions are decoded:
-    # the disk and the processor work at once. Both finish before the photo is catalogued.
-    original = store.original_path(sha, ext)
-    original_existed = original.exists()
+    store = _store_of(job)
+    # The original is copied (and fsynced, or uploaded) in a thread while the renditions are
+    # decoded: the store and the processor work at once. Both finish before the photo is
+    # catalogued.
     writing = _writer_pool().submit(_store_original, store, sha, ext, source, fmt)
     source.hold(writing)
 
     def take_back_original() -> None:
+        # Only an original this call wrote: one stored before may be another photo's.
         try:
-            writing.result()
-        finally:
-            if not original_existed:
-                original.unlink(missing_ok=True)
+            created = writing.result()[0]
+        except (StorageError, RejectedFileError):
+            return  # nothing was stored
+        if created:
+            with contextlib.suppress(StorageError):
+                store.delete(original_key(sha, ext))
 
     try:
         rend = make_renditions(
@@ -483,23 +485,20 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
     record.agency, supplier = supplier_of(record.credit, job.aliases or None)
     record.display_width, record.display_height = displayed_size(record)
     warnings_found.extend(_read_provenance(record, path, record.format, Path(job.root)))
-    written: list[Path] = []
+    written: list[str] = []
     try:
         for kind, rendered in (("preview", rend.preview), ("thumb", rend.thumb)):
-            existed = store.rendition_path(sha, kind).exists()
-            path_written = store.put_rendition(sha, kind, rendered)
-            if not existed:
-                written.append(path_written)
-        digest = writing.result()
+            key = rendition_key(sha, kind)
+            if store.put(key, rendered):
+                written.append(key)
+        digest = writing.result()[1]
     except (StorageError, RejectedFileError):
-        # A full disk, or the file changed while it was copied: take back this photo's
-        # files so nothing of it stays behind (once the writer thread is done).
-        with contextlib.suppress(StorageError, RejectedFileError):
-            writing.result()
-        for leftover in written:
-            leftover.unlink(missing_ok=True)
-        if not original_existed:
-            original.unlink(missing_ok=True)
+        # A full disk, the store gone, or the file changed while it was copied: take back
+        # this photo's files so nothing of it stays behind (once the writer thread is done).
+        take_back_original()
+        with contextlib.suppress(StorageError):
+            for leftover in written:
+                store.delete(leftover)
         raise
     sources = dict(extracted.merged.sources)
     notice = read_notice(record, sources)
@@ -536,7 +535,7 @@ def displayed_size(record: PhotoRecord) -> tuple[int, int]:
 TRUST_ANCHORS_FILE = "c2pa-trust.pem"
 
 
-def _read_provenance(record: PhotoRecord, path: Path, fmt: str, root: Path) -> list[str]:
+def _read_provenance(record: PhotoRecord, path: Path | bytes, fmt: str, root: Path) -> list[str]:
     """Fill the record's digital source type (IPTC's code) and C2PA report; return warnings
     (Content Credentials that do not validate are reported, never fatal). Signers whose
     certificate chains to one in the archive's c2pa-trust.pem are "valid"; others, intact,
@@ -781,7 +780,7 @@ class _Original:
         finally:
             os.close(self.fd)
 
-    def hold(self, future: Future[str | None]) -> None:
+    def hold(self, future: Future[Any]) -> None:
         """Keep the file open until `future` (a thread reading it) is done."""
         self._pending = future
 
@@ -921,8 +920,9 @@ def _hole_bytes(fd: int, size: int) -> int:
 
 def _store_original(
     store: FileStore, sha: str, ext: str, source: _Original, fmt: str
-) -> str | None:
-    """Copy the original into the archive and return its image-data digest.
+) -> tuple[bool, str | None]:
+    """Copy the original into the archive's store; return whether this call wrote it (not
+    stored before) and its image-data digest.
 
     Both read the file in pieces (and release the GIL while they wait for the disk). The
     copy is refused, leaving nothing, if its bytes no longer hash to `sha`: the file was
@@ -931,9 +931,22 @@ def _store_original(
     from photoarchive.fingerprints import pixel_digest
 
     with source.reader() as fh:
-        store.put_original_from(sha, ext, fh, source.limit)
+        created = store.put_original_from(sha, ext, fh, source.limit)
     with source.reader() as fh:
-        return pixel_digest(fh, fmt)
+        return created, pixel_digest(fh, fmt)
+
+
+_stores: dict[tuple[int, str, str], FileStore] = {}
+
+
+def _store_of(job: _Job) -> FileStore:
+    """Return the archive's store for a worker's job, one per process and archive (an
+    object store's client and its connections are kept between files)."""
+    key = (os.getpid(), job.root, job.settings.storage)
+    store = _stores.get(key)
+    if store is None:
+        store = _stores[key] = open_store(Path(job.root), job.settings)
+    return store
 
 
 _writers: tuple[int, ThreadPoolExecutor] | None = None

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from photoarchive.atomic import atomic_write
 from photoarchive.audit import record
 from photoarchive.errors import EditConflictError
 from photoarchive.policy import POLICY_FILE, RightsPolicy, parse_policy
-from photoarchive.store import atomic_write
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive

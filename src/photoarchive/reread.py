@@ -4,9 +4,12 @@ caption language, provenance), leaving what the desk supplied or edited as it is
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from photoarchive.errors import ObjectMissingError
 from photoarchive.record import PhotoRecord
+from photoarchive.store import original_key
 
 if TYPE_CHECKING:
     from photoarchive.archive import Archive
@@ -34,11 +37,21 @@ def reread_originals(
         photos = list(archive.catalog.iter_photos())
         for done, photo in enumerate(photos, 1):
             rec = photo.record
-            path = archive.store.original_path(rec.sha256, photo.ext)
+            key = original_key(rec.sha256, photo.ext)
             try:
-                with image_limits(archive.settings), path.open("rb") as fh, Image.open(fh) as im:
+                with (
+                    image_limits(archive.settings),
+                    archive.store.open(key) as fh,
+                    Image.open(fh) as im,
+                ):
                     extracted = extract_metadata(im, fh)
+                    # Content Credentials are read from the file, or its bytes.
+                    whole: Path | bytes | None = archive.store.local_path(key)
+                    if whole is None:
+                        fh.seek(0)
+                        whole = fh.read()
             except (
+                ObjectMissingError,  # verify reports it
                 OSError,
                 SyntaxError,
                 ValueError,
@@ -61,7 +74,7 @@ def reread_originals(
                     if k in REREAD_FIELDS and k not in ("c2pa",)
                 },
             )
-            _read_provenance(fresh, path, rec.format, archive.root)
+            _read_provenance(fresh, whole, rec.format, archive.root)
             fresh.display_width, fresh.display_height = displayed_size(fresh)
             values: dict[str, Any] = {name: getattr(fresh, name) for name in REREAD_FIELDS}
             if any(values[name] != getattr(rec, name) for name in REREAD_FIELDS):

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 import shutil
-import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photoarchive.errors import IndexUnavailableError
-from photoarchive.store import TEMP_PREFIX
+from photoarchive.errors import IndexUnavailableError, ObjectMissingError
+from photoarchive.store import (
+    ORIGINALS,
+    RENDITION_KINDS,
+    RENDITIONS,
+    StoredObject,
+    original_key,
+    rendition_key,
+    sha_of,
+)
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from photoarchive.archive import Archive
     from photoarchive.catalog import StoredPhoto
     from photoarchive.search import Entry
@@ -24,6 +33,9 @@ POSTINGS_SAMPLE = 200
 # Files written this close before the oldest running writer started are left alone too
 # (file times are coarser than the clock).
 YOUNG_MARGIN_SECONDS = 2.0
+# Photos whose files are checked at once: an object store answers each request after a
+# round trip, and hashing releases the interpreter.
+PARALLEL_CHECKS = 8
 
 
 @dataclass
@@ -79,68 +91,105 @@ def verify_archive(
     """
     report = VerifyReport()
     total = archive.catalog.count()
-    owned: set[Path] = set()
-    for n, photo in enumerate(archive.catalog.iter_photos(), 1):
-        _check_photo(archive, photo, owned, report, repair)
+    owned: set[str] = set()
+    window: deque[tuple[StoredPhoto, Future[_FileCheck]]] = deque()
+
+    def settle() -> None:
+        photo, future = window.popleft()
+        _record(archive, photo, future.result(), owned, report, repair)
         if on_progress:
-            on_progress(n, total)
-    for base in (archive.store.originals, archive.store.renditions):
-        if base.is_dir():
-            report.orphan_files.extend(
-                str(p)
-                for p in sorted(base.glob("*/*"))
-                if p not in owned and not p.name.startswith(TEMP_PREFIX)
-            )
+            on_progress(report.checked, total)
+
+    with ThreadPoolExecutor(PARALLEL_CHECKS) as pool:
+        # In catalog order, at most a few photos ahead of the report.
+        for photo in archive.catalog.iter_photos():
+            window.append((photo, pool.submit(_check_files, archive, photo)))
+            if len(window) >= 4 * PARALLEL_CHECKS:
+                settle()
+        while window:
+            settle()
+    listed: dict[str, StoredObject] = {}
+    for prefix in (ORIGINALS, RENDITIONS):
+        for stored in archive.store.objects(prefix):
+            if stored.key not in owned:
+                listed[stored.key] = stored
+    report.orphan_files = sorted(listed)
     _check_index(archive, report)
     hold = archive.writing if repair else archive.between_writes
     with hold("verify --repair" if repair else "verify"):
-        _confirm(archive, report)
+        _confirm(archive, report, listed)
         if repair:
             _repair(archive, report, prune)
+    # Shown as paths or URLs from here on: the lists hold store keys until now.
+    report.orphan_files = [archive.store.shown(k) for k in report.orphan_files]
+    report.in_flight = [archive.store.shown(k) for k in report.in_flight]
     return report
 
 
-def _check_photo(
-    archive: Archive, photo: StoredPhoto, owned: set[Path], report: VerifyReport, repair: bool
+@dataclass(frozen=True)
+class _FileCheck:
+    """What one photo's files are: its original "ok", "missing" or "corrupt", and the keys
+    of its missing renditions."""
+
+    original: str
+    missing_renditions: list[str]
+
+
+def _check_files(archive: Archive, photo: StoredPhoto) -> _FileCheck:
+    rec = photo.record
+    store = archive.store
+    key = original_key(rec.sha256, photo.ext)
+    try:
+        state = "ok" if store.sha256(key) == rec.sha256 else "corrupt"
+    except ObjectMissingError:
+        state = "missing"
+    renditions = [rendition_key(rec.sha256, kind) for kind in RENDITION_KINDS]
+    absent = store.missing(renditions)
+    return _FileCheck(state, [k for k in renditions if k in absent])
+
+
+def _record(
+    archive: Archive,
+    photo: StoredPhoto,
+    check: _FileCheck,
+    owned: set[str],
+    report: VerifyReport,
+    repair: bool,
 ) -> None:
     rec = photo.record
-    path = archive.store.original_path(rec.sha256, photo.ext)
-    owned.add(path)
+    key = original_key(rec.sha256, photo.ext)
+    owned.add(key)
+    owned.update(rendition_key(rec.sha256, kind) for kind in RENDITION_KINDS)
     report.checked += 1
-    original_ok = False
-    if not path.exists():
-        report.missing_originals.append(f"{rec.id} {path}")
-    elif hash_file(path) != rec.sha256:
-        report.corrupt.append(f"{rec.id} {path}")
-    else:
-        original_ok = True
-    missing = []
-    for kind in ("thumb", "preview"):
-        rpath = archive.store.rendition_path(rec.sha256, kind)
-        owned.add(rpath)
-        if not rpath.exists():
-            missing.append(rpath)
-    if not missing:
+    shown = archive.store.shown(key)
+    if check.original == "missing":
+        report.missing_originals.append(f"{rec.id} {shown}")
+    elif check.original == "corrupt":
+        report.corrupt.append(f"{rec.id} {shown}")
+    if not check.missing_renditions:
         return
-    if repair and original_ok:
-        _render_again(archive, path, rec.sha256)
+    if repair and check.original == "ok":
+        _render_again(archive, key, rec.sha256)
         report.repaired.append(f"{rec.id}: renditions made again")
     else:
-        report.missing_renditions.extend(f"{rec.id} {p}" for p in missing)
+        report.missing_renditions.extend(
+            f"{rec.id} {archive.store.shown(k)}" for k in check.missing_renditions
+        )
 
 
-def _render_again(archive: Archive, original: Path, sha256: str) -> None:
+def _render_again(archive: Archive, original: str, sha256: str) -> None:
     from PIL import Image
 
     from photoarchive.renditions import make_renditions
 
     settings = archive.settings
-    with Image.open(original) as im:  # read from the file, never whole into memory
+    # Read from the file (or a spooled download), never whole into memory.
+    with archive.store.open(original) as fh, Image.open(fh) as im:
         made = make_renditions(
             im, settings.preview_size, settings.thumbnail_size, settings.jpeg_quality
         )
-    archive.store.put_rendition(sha256, "preview", made.preview)
-    archive.store.put_rendition(sha256, "thumb", made.thumb)
+    archive.store.put(rendition_key(sha256, "preview"), made.preview)
+    archive.store.put(rendition_key(sha256, "thumb"), made.thumb)
 
 
 def _expected_entries(archive: Archive, shas: Iterable[str] | None = None) -> Iterator[Entry]:
@@ -191,11 +240,9 @@ def _check_index(archive: Archive, report: VerifyReport) -> None:
     report.not_indexed, report.index_extra, report.index_stale = missing, extra, stale
 
 
-def _confirm(archive: Archive, report: VerifyReport) -> None:
+def _confirm(archive: Archive, report: VerifyReport, listed: dict[str, StoredObject]) -> None:
     """Check again, between writes, what the scan found: what a running writer has
     finished since is no longer a problem, and its files in progress are not orphans."""
-    from photoarchive.locking import running_writers
-
     if report.index_problem:
         try:
             archive.index.check()
@@ -208,19 +255,18 @@ def _confirm(archive: Archive, report: VerifyReport) -> None:
         again = {*report.not_indexed, *report.index_extra, *report.index_stale}
         missing, extra, stale = _index_differences(archive, again)
         report.not_indexed, report.index_extra, report.index_stale = missing, extra, stale
-    writers = running_writers(archive.root)
-    oldest = min((w.since for w in writers), default=None)
+    oldest = archive.writers_since()
     orphans, in_flight = [], []
-    for name in report.orphan_files:
-        path = Path(name)
-        if not path.exists() or _owned(archive, path):
+    gone = archive.store.missing(report.orphan_files)
+    for key in report.orphan_files:
+        if key in gone or _owned(archive, key):
             continue
-        if oldest is not None and _mtime(path) >= oldest - YOUNG_MARGIN_SECONDS:
-            in_flight.append(name)
+        if oldest is not None and listed[key].modified >= oldest - YOUNG_MARGIN_SECONDS:
+            in_flight.append(key)
         else:
-            orphans.append(name)
+            orphans.append(key)
     report.orphan_files, report.in_flight = orphans, in_flight
-    report.temp_files = [str(p) for p in archive.store.temp_files()]
+    report.temp_files = archive.store.leftovers(oldest)
     # A rebuild killed half-way leaves its folders (no rebuild runs: we hold the lock).
     report.temp_files += [str(p) for p in archive.index.leftovers() if p.exists()]
     # Shown by id from here on: the lists hold full hashes until now.
@@ -228,29 +274,22 @@ def _confirm(archive: Archive, report: VerifyReport) -> None:
         setattr(report, name, sorted(s[:12] for s in getattr(report, name)))
 
 
-def _owned(archive: Archive, path: Path) -> bool:
+def _owned(archive: Archive, key: str) -> bool:
     """True if the catalog now owns this original or rendition."""
-    sha = path.name.split(".")[0].split("-")[0]
-    if len(sha) != 64:
+    sha = sha_of(key)
+    if sha is None:
         return False
     try:
         photo = archive.catalog.get(sha)
     except Exception:
         return False
-    if path.parent.parent == archive.store.originals:
-        return path == archive.store.original_path(sha, photo.ext)
+    if key.startswith(ORIGINALS):
+        return key == original_key(sha, photo.ext)
     return True
 
 
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return time.time()
-
-
 def _repair(archive: Archive, report: VerifyReport, prune: bool) -> None:
-    removed = archive.store.remove_temp_files()
+    removed = archive.store.remove_leftovers(archive.writers_since())
     for folder in archive.index.leftovers():
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
@@ -285,7 +324,7 @@ def _mend_index(archive: Archive, report: VerifyReport) -> None:
 
 
 def _prune(archive: Archive, report: VerifyReport) -> None:
-    originals = [n for n in report.orphan_files if Path(n).parent.parent == archive.store.originals]
+    originals = [k for k in report.orphan_files if k.startswith(ORIGINALS)]
     catalogued = archive.catalog.count()
     # A catalog that owns far fewer originals than the disk holds has lost rows (restored
     # from an old backup, damaged): deleting "orphans" would destroy those photos for good.
@@ -296,16 +335,7 @@ def _prune(archive: Archive, report: VerifyReport) -> None:
             "for good. Nothing was deleted: check the catalog (restore it from a backup)"
         )
         return
-    for name in report.orphan_files:
-        Path(name).unlink(missing_ok=True)
+    for key in report.orphan_files:
+        archive.store.delete(key)
     report.repaired.append(f"{len(report.orphan_files)} files no photo owns deleted")
     report.orphan_files = []
-
-
-def hash_file(path: Path) -> str:
-    """Return the SHA-256 of a file, read in 1 MiB pieces."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -28,9 +28,28 @@ from photoarchive.sizes import human_size
     help="The new schema for the catalog's tables on that server (default: photoarchive_ "
     "and 8 random hex digits).",
 )
+@click.option(
+    "--storage",
+    metavar="s3://BUCKET/PREFIX",
+    help="Keep originals and renditions on S3-compatible object storage (default: "
+    "$PHOTOARCHIVE_STORAGE, with a folder per archive under it, else the archive folder). "
+    "Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the AWS SDK's "
+    "other places, or storage_access_key and storage_secret_key in archive.toml).",
+)
+@click.option(
+    "--storage-endpoint",
+    metavar="URL",
+    help="The object store's URL, for a server other than AWS (https://s3.newsroom:7480; "
+    "default: $AWS_ENDPOINT_URL).",
+)
 @click.pass_context
 def init(
-    ctx: click.Context, engine: str | None, catalog: str | None, catalog_schema: str | None
+    ctx: click.Context,
+    engine: str | None,
+    catalog: str | None,
+    catalog_schema: str | None,
+    storage: str | None,
+    storage_endpoint: str | None,
 ) -> None:
     """Create an archive folder (settings, catalog, empty index).
 
@@ -43,11 +62,18 @@ def init(
         photoarchive --archive /srv/photos init
         photoarchive --archive /srv/photos init --engine tantivy
         photoarchive --archive /mnt/desk/photos init --catalog postgresql://desk@db/photos
+        photoarchive --archive /mnt/desk/photos init --catalog postgresql://desk@db/photos \\
+            --storage s3://newsroom-photos/desk --storage-endpoint https://s3.newsroom:7480
     """
     from photoarchive.archive import init_archive
 
     archive, created = init_archive(
-        ctx.obj, search_engine=engine, catalog=catalog, catalog_schema=catalog_schema
+        ctx.obj,
+        search_engine=engine,
+        catalog=catalog,
+        catalog_schema=catalog_schema,
+        storage=storage,
+        storage_endpoint=storage_endpoint,
     )
     with archive:
         say(f"{'Created' if created else 'Already an archive:'} {archive.root}")
@@ -207,9 +233,18 @@ def verify(ctx: click.Context, repair: bool, prune: bool, as_json: bool) -> None
 @click.option(
     "--to",
     "url",
-    required=True,
     metavar="URL",
     help="The PostgreSQL server to move the catalog to: postgresql://USER@HOST/DATABASE.",
+)
+@click.option(
+    "--storage",
+    metavar="s3://BUCKET/PREFIX",
+    help="The S3-compatible object storage to move originals and renditions to.",
+)
+@click.option(
+    "--storage-endpoint",
+    metavar="URL",
+    help="The object store's URL, for a server other than AWS (default: $AWS_ENDPOINT_URL).",
 )
 @click.option(
     "--schema",
@@ -226,9 +261,16 @@ def verify(ctx: click.Context, repair: bool, prune: bool, as_json: bool) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print what was copied as JSON on stdout.")
 @click.pass_context
 def migrate(
-    ctx: click.Context, url: str, schema: str | None, keep_engine: bool, as_json: bool
+    ctx: click.Context,
+    url: str | None,
+    schema: str | None,
+    storage: str | None,
+    storage_endpoint: str | None,
+    keep_engine: bool,
+    as_json: bool,
 ) -> None:
-    """Move the archive's catalog to a PostgreSQL server.
+    """Move the archive's catalog to a PostgreSQL server (--to), its files to object
+    storage (--storage), or both.
 
     Every table is copied in one transaction, the rows of each are counted on both sides,
     and a sample of photos is read back and compared field by field. Only then does
@@ -236,33 +278,71 @@ def migrate(
     left as it was. The search index is then built on the server too (search_engine =
     "postgresql"), unless --keep-engine. Files stay where they are.
 
+    Files: every original and rendition the store does not hold yet is sent (originals
+    written once, their SHA-256 checked by the server); then every object is checked
+    against its file (size and MD5, or read back). Only then does archive.toml name the
+    store (setting storage); the folder's files are left as they were. A move that stops
+    half-way is resumed by running it again.
+
     Example:
 
     \b
         photoarchive --archive /srv/photos migrate --to postgresql://desk@db.newsroom/photos
+        photoarchive --archive /srv/photos migrate --storage s3://newsroom-photos/desk \\
+            --storage-endpoint https://s3.newsroom:7480
     """
     from photoarchive.archive import open_archive
 
-    with open_archive(ctx.obj) as archive:
-        report = archive.move_catalog(
-            url, schema, on_progress=lambda table, n: say(f"copied {n} rows of {table}")
+    if url is None and storage is None:
+        raise click.UsageError(
+            "say where to move: --to URL (the catalog), --storage s3://... (the files), or both"
         )
-        if not keep_engine:
-            total = report.rows.get("photos", 0)
-            archive.reindex(
-                on_progress=lambda n: say(f"indexed {n}/{total} on the server"),
-                engine="postgresql",
+    if storage_endpoint and storage is None:
+        raise click.UsageError("--storage-endpoint goes with --storage")
+    result: dict[str, object] = {}
+    with open_archive(ctx.obj) as archive:
+        if storage is not None:
+            moved = archive.move_storage(
+                storage,
+                storage_endpoint,
+                on_progress=lambda step, done, total: _every_hundred(step, done, total),
             )
-        report.search_engine = archive.index.name
+            result["storage"] = moved.to_dict()
+            if not as_json:
+                say(
+                    f"Moved the files to {moved.target}: {moved.copied} sent "
+                    f"({human_size(moved.bytes_copied)}), {moved.already_there} there already, "
+                    f"{moved.checked} checked. The folder's originals/ and renditions/ are "
+                    "left as they were."
+                )
+                for name in moved.skipped:
+                    say(f"not moved (not an archive file): {name}")
+        if url is not None:
+            report = archive.move_catalog(
+                url, schema, on_progress=lambda table, n: say(f"copied {n} rows of {table}")
+            )
+            if not keep_engine:
+                total = report.rows.get("photos", 0)
+                archive.reindex(
+                    on_progress=lambda n: say(f"indexed {n}/{total} on the server"),
+                    engine="postgresql",
+                )
+            report.search_engine = archive.index.name
+            result.update(report.to_dict())
+            if not as_json:
+                say(
+                    f"Moved the catalog to {report.url}, schema {report.schema}: "
+                    f"{report.rows.get('photos', 0)} photos, {sum(report.rows.values())} rows "
+                    f"in all; {report.compared} photos compared; searching with "
+                    f"{report.search_engine}. catalog.sqlite is left as it was."
+                )
     if as_json:
-        print_json(report.to_dict())
-        return
-    say(
-        f"Moved the catalog to {report.url}, schema {report.schema}: "
-        f"{report.rows.get('photos', 0)} photos, {sum(report.rows.values())} rows in all; "
-        f"{report.compared} photos compared; searching with {report.search_engine}. "
-        "catalog.sqlite is left as it was."
-    )
+        print_json(result)
+
+
+def _every_hundred(step: str, done: int, total: int) -> None:
+    if done == total or done % 100 == 0:
+        say(f"{step} {done}/{total} files")
 
 
 COMMANDS = [init, stats, reindex, verify, migrate]

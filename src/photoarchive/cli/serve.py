@@ -50,6 +50,14 @@ from photoarchive.cli.output import open_from_context, say
     help="Longest a search may run; a longer one is stopped and answered with a 503. A worker "
     "process stuck as a whole for 10 s longer than this is stopped and replaced.",
 )
+@click.option(
+    "--renditions-by-link",
+    "rendition_links",
+    is_flag=True,
+    help="With the archive's files on object storage: browsers read thumbnails and previews "
+    "from the store itself, by links the desk signs for 5 minutes, rather than through the "
+    "desk. The store's address must be reachable from the editors' browsers.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -59,6 +67,7 @@ def serve(
     threads: int,
     allowed_hosts: tuple[str, ...],
     query_seconds: float,
+    rendition_links: bool,
 ) -> None:
     """Serve the search desk in a browser (read-only).
 
@@ -89,7 +98,14 @@ def serve(
     names = desk_names(host, allowed_hosts)
     # Checked here, once, before any worker starts: a broken archive or rights.toml is one
     # error line rather than a worker failing to boot.
-    create_app(ctx.obj, allowed_hosts=names, query_seconds=query_seconds)
+    make = partial(
+        create_app,
+        ctx.obj,
+        allowed_hosts=names,
+        query_seconds=query_seconds,
+        rendition_links=rendition_links,
+    )
+    make()
     if not _is_loopback(host):
         _require_accounts(ctx, host)
     listener = server.listen(host, port)
@@ -99,7 +115,7 @@ def serve(
     processes = f"{count} worker process" + ("es" if count > 1 else "")
     say(f"Serving {ctx.obj} at http://{_url_host(host)}:{port}/ with {processes} (Ctrl-C to stop)")
     server.run(
-        partial(create_app, ctx.obj, allowed_hosts=names, query_seconds=query_seconds),
+        make,
         listener,
         server.server_options(count, threads, query_seconds),
     )
@@ -225,6 +241,7 @@ def contact_sheet(
             --title "Planning, Thursday 10:30"
         photoarchive contact-sheet selection:front-page -o front-page.pdf
     """
+    from photoarchive.atomic import atomic_write
     from photoarchive.contactsheet import (
         encode_jpeg,
         page_count,
@@ -233,7 +250,6 @@ def contact_sheet(
         sheet_entries,
     )
     from photoarchive.errors import PhotoArchiveError
-    from photoarchive.store import atomic_write
 
     suffix = output.suffix.lower()
     if suffix not in (".pdf", ".jpg", ".jpeg"):

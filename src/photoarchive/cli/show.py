@@ -7,6 +7,7 @@ import click
 from photoarchive.cli.output import cell, echo, open_from_context, print_json
 from photoarchive.fieldtext import field_text
 from photoarchive.states import PhotoState, state_fields, superseded_by
+from photoarchive.store import original_key
 
 
 @click.command()
@@ -38,7 +39,7 @@ def show(
     with open_from_context(ctx) as archive:
         stored = archive.stored(photo_id)
         sources = archive.sources(photo_id) if with_sources else None
-        original = archive.store.original_path(stored.record.sha256, stored.ext)
+        original = archive.store.shown(original_key(stored.record.sha256, stored.ext))
         sha = stored.record.sha256
         verdict = archive.check_rights(sha)
         revision = archive.catalog.revision(sha)

@@ -16,7 +16,7 @@ FORMAT_FILE = "format"
 
 def write_marks(folder: Path, archive_id: str | None, index_format: str) -> None:
     """Record in `folder` which archive and format its index is."""
-    from photoarchive.store import atomic_write
+    from photoarchive.atomic import atomic_write
 
     atomic_write(folder / FORMAT_FILE, index_format.encode("ascii"))
     if archive_id:
@@ -91,7 +91,7 @@ def swap_in(folder: Path) -> None:
     """Put the index built in the rebuild folder in place of `folder`, so searches never
     see a half-built one: in one step where the system can exchange two folders, else by
     two renames."""
-    from photoarchive.store import exchange_paths
+    from photoarchive.atomic import exchange_paths
 
     tmp, old = leftovers(folder)
     if folder.exists() and exchange_paths(tmp, folder):

@@ -19,6 +19,7 @@ from photoarchive.errors import (
     SelectionError,
     SelectionNotFoundError,
     SignInError,
+    StorageError,
 )
 
 
@@ -37,8 +38,8 @@ def _status(exc: Exception) -> int:
         return 503  # the query may be fine; the desk would not spend longer on it
     if isinstance(exc, QueryError):
         return 400
-    if isinstance(exc, IndexUnavailableError):
-        return 503
+    if isinstance(exc, IndexUnavailableError | StorageError):
+        return 503  # the index, or the store the files are on, cannot be read now
     return 500
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -14,6 +13,7 @@ from flask import (
     abort,
     current_app,
     jsonify,
+    redirect,
     render_template,
     request,
     send_file,
@@ -21,9 +21,15 @@ from flask import (
 from markupsafe import Markup, escape
 
 from photoarchive.archive import Archive, SearchPage, SearchResult
-from photoarchive.errors import IndexUnavailableError, QueryError, QueryTimeoutError
+from photoarchive.errors import (
+    IndexUnavailableError,
+    ObjectMissingError,
+    QueryError,
+    QueryTimeoutError,
+)
 from photoarchive.rights import VERDICTS
 from photoarchive.states import state_fields, superseded_by
+from photoarchive.store import FileStore, original_key, rendition_key
 from photoarchive.web.app import current_archive
 from photoarchive.web.criteria import (
     SINCE_CHOICES,
@@ -37,6 +43,8 @@ from photoarchive.web.criteria import (
 )
 
 bp = Blueprint("desk", __name__)
+#: How long a link to a rendition on object storage works (serve --renditions-by-link).
+RENDITION_LINK_SECONDS = 300
 _MIMETYPES = {
     "jpg": "image/jpeg",
     "tif": "image/tiff",
@@ -161,13 +169,24 @@ def _send(data: bytes, mimetype: str, download_name: str | None = None) -> Respo
     return _cached(response, download_name)
 
 
-def _send_path(path: Path, mimetype: str, etag: str, download_name: str | None = None) -> Response:
-    """Stream a file from the archive: the server sends it in chunks (gunicorn's file
-    wrapper, with sendfile), never read whole into memory, and answers ranges and
-    If-None-Match."""
+def _send_stored(
+    store: FileStore, key: str, mimetype: str, etag: str, download_name: str | None = None
+) -> Response:
+    """Send a file of the archive's store, answering ranges and If-None-Match: from the
+    folder, streamed by the server (gunicorn's file wrapper, with sendfile), never read
+    whole into memory; from object storage, through a spooled download (a revalidation
+    the browser's copy answers costs no download)."""
+    path = store.local_path(key)
     try:
-        response = send_file(path, mimetype=mimetype, conditional=True, etag=etag)
-    except FileNotFoundError:  # removed since it was looked up (verify --prune)
+        if path is not None:
+            response = send_file(path, mimetype=mimetype, conditional=True, etag=etag)
+        elif etag in request.if_none_match:
+            response = Response(status=304)
+            response.set_etag(etag)
+        else:
+            opened: Any = store.open(key)  # a file object, closed when sent
+            response = send_file(opened, mimetype=mimetype, conditional=True, etag=etag)
+    except (FileNotFoundError, ObjectMissingError):  # removed since it was looked up (prune)
         abort(404)
     return _cached(response, download_name)
 
@@ -193,10 +212,16 @@ def rendition(photo_id: str, kind: str) -> Response:
         abort(404)
     arc = archive()
     sha = arc.resolve(photo_id)
-    path = arc.store.rendition_path(sha, kind)
-    if not path.is_file():
-        abort(404)
-    return _send_path(path, "image/jpeg", f"{sha}-{kind}")
+    key = rendition_key(sha, kind)
+    if current_app.config.get("RENDITION_LINKS"):
+        # Read by the browser from the object store itself, by a link good for a few
+        # minutes; the desk only signs it.
+        url = arc.store.url(key, RENDITION_LINK_SECONDS)
+        if url is not None:
+            response: Response = redirect(url, 302)  # type: ignore[assignment]
+            response.headers["Cache-Control"] = f"private, max-age={RENDITION_LINK_SECONDS // 2}"
+            return response
+    return _send_stored(arc.store, key, "image/jpeg", f"{sha}-{kind}")
 
 
 @bp.get("/photos/<photo_id>/original")
@@ -204,11 +229,9 @@ def original(photo_id: str) -> Response:
     """The original, byte for byte, under the file name it arrived with."""
     arc = archive()
     stored = arc.stored(photo_id)
-    path = arc.store.original_path(stored.record.sha256, stored.ext)
-    if not path.is_file():
-        abort(404)
-    return _send_path(
-        path,
+    return _send_stored(
+        arc.store,
+        original_key(stored.record.sha256, stored.ext),
         _MIMETYPES.get(stored.ext, "application/octet-stream"),
         stored.record.sha256,  # the content's own hash: the strongest of validators
         stored.record.original_filename,

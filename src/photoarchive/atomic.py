@@ -1,19 +1,17 @@
-"""Content-addressed files on disk, written atomically (temp file, fsync, rename)."""
+"""Files written atomically: readers see nothing or the whole file (temp file, fsync, rename)."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from photoarchive.errors import RejectedFileError, StorageError, TargetExistsError
+from photoarchive.errors import StorageError, TargetExistsError
 
 TEMP_PREFIX = ".tmp-"
-RENDITION_KINDS = ("thumb", "preview")
 
 
 def atomic_write(path: Path, data: bytes, keep_cached: bool = True, overwrite: bool = True) -> None:
@@ -24,23 +22,23 @@ def atomic_write(path: Path, data: bytes, keep_cached: bool = True, overwrite: b
     existing file is never replaced (TargetExistsError). With `keep_cached=False` the file's
     pages leave the page cache once they are on disk.
     """
-    _write_atomically(path, lambda fh: fh.write(data), keep_cached, overwrite)
+    write_atomically(path, lambda fh: fh.write(data), keep_cached, overwrite)
 
 
-def atomic_copy(source: Path, path: Path, overwrite: bool = True) -> None:
-    """Copy `source` to `path` as `atomic_write` writes, a piece at a time."""
+def atomic_copy(source: BinaryIO, path: Path, overwrite: bool = True) -> None:
+    """Copy the open file `source` to `path` as `atomic_write` writes, a piece at a time."""
 
     def fill(fh: BinaryIO) -> None:
-        with source.open("rb") as src:
-            while chunk := src.read(1 << 20):
-                fh.write(chunk)
+        while chunk := source.read(1 << 20):
+            fh.write(chunk)
 
-    _write_atomically(path, fill, True, overwrite)
+    write_atomically(path, fill, True, overwrite)
 
 
-def _write_atomically(
+def write_atomically(
     path: Path, fill: Callable[[BinaryIO], object], keep_cached: bool, overwrite: bool
 ) -> None:
+    """Write `path` as `atomic_write` does, `fill` writing the content into the open file."""
     fd, tmp = _open_temp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -213,107 +211,3 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-class FileStore:
-    """Originals under originals/ab/<sha256>.<ext>, renditions under renditions/ab/."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.originals = root / "originals"
-        self.renditions = root / "renditions"
-
-    def original_path(self, sha256: str, ext: str) -> Path:
-        """Return where the original with this hash and extension lives."""
-        return self.originals / sha256[:2] / f"{sha256}.{ext}"
-
-    def rendition_path(self, sha256: str, kind: str) -> Path:
-        """Return where the `kind` ("thumb" or "preview") rendition lives."""
-        return self.renditions / sha256[:2] / f"{sha256}-{kind}.jpg"
-
-    def put_original(self, sha256: str, ext: str, data: bytes) -> Path:
-        """Store an original once; an existing file with this hash is never rewritten."""
-        path = self.original_path(sha256, ext)
-        if not path.exists():
-            atomic_write(path, data, keep_cached=False)
-        return path
-
-    def put_original_from(self, sha256: str, ext: str, source: BinaryIO, limit: int) -> Path:
-        """Store an original copied from `source` a piece at a time (never whole in memory).
-
-        The bytes copied must hash to `sha256` and be at most `limit` long, or nothing is
-        stored and RejectedFileError says the file changed while it was read. An existing
-        file with this hash is never rewritten.
-        """
-        path = self.original_path(sha256, ext)
-        if path.exists():
-            return path
-
-        def fill(fh: BinaryIO) -> None:
-            import hashlib
-
-            digest = hashlib.sha256()
-            total = 0
-            while True:
-                try:
-                    piece = source.read(1 << 20)
-                except OSError as exc:  # the file being ingested, not the archive's disk
-                    raise RejectedFileError(f"cannot read file: {exc.strerror or exc}") from None
-                if not piece:
-                    break
-                total += len(piece)
-                if total > limit:
-                    raise RejectedFileError("the file grew while it was read; ingest it again")
-                digest.update(piece)
-                fh.write(piece)
-            if digest.hexdigest() != sha256:
-                raise RejectedFileError("the file changed while it was read; ingest it again")
-
-        _write_atomically(path, fill, keep_cached=False, overwrite=True)
-        return path
-
-    def put_rendition(self, sha256: str, kind: str, data: bytes) -> Path:
-        """Store (or replace) a rendition."""
-        path = self.rendition_path(sha256, kind)
-        atomic_write(path, data)
-        return path
-
-    def iter_originals(self) -> Iterator[Path]:
-        """Yield every original file on disk (temporary files excluded)."""
-        if self.originals.is_dir():
-            for path in sorted(self.originals.glob("*/*")):
-                if not path.name.startswith(TEMP_PREFIX):
-                    yield path
-
-    def temp_files(self) -> list[Path]:
-        """Return temporary files whose writer has gone (left by an interrupted write)."""
-        found: list[Path] = []
-        for base in (self.originals, self.renditions):
-            if base.is_dir():
-                found.extend(p for p in base.glob(f"*/{TEMP_PREFIX}*") if not _writer_alive(p))
-        return sorted(found)
-
-    def remove_temp_files(self) -> int:
-        """Delete temporary files whose writer has gone; return how many."""
-        removed = 0
-        for path in self.temp_files():
-            with contextlib.suppress(OSError):
-                path.unlink()
-                removed += 1
-        return removed
-
-
-def _writer_alive(path: Path) -> bool:
-    match = re.match(rf"{re.escape(TEMP_PREFIX)}(\d+)-", path.name)
-    if not match:
-        return False
-    pid = int(match.group(1))
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
