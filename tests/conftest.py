@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from photoarchive import Archive, init_archive
-from photoarchive.archive import CATALOG_VARIABLE
+from photoarchive.archive import CATALOG_VARIABLE, STORAGE_VARIABLE
 from photoarchive.cli import main
+from tests.objectstore import fresh_bucket, s3_endpoint
 from tests.postgres import fresh_database, postgres_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,31 @@ def catalog_backend() -> Iterator[str]:
             yield backend
         finally:
             os.environ.pop(CATALOG_VARIABLE, None)
+
+
+#: Set to "s3" to run the tests with every new archive's files on the S3 test server.
+STORAGE_BACKEND = "PHOTOARCHIVE_TEST_STORAGE"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def storage_backend() -> Iterator[str]:
+    """Where the tests' archives keep their files: "folder", or "s3" (with
+    $PHOTOARCHIVE_TEST_STORAGE=s3), each archive then in its own folder of a bucket made for
+    the run on the test server, which `init` (and the CLI the tests start) is pointed at by
+    $PHOTOARCHIVE_STORAGE and $AWS_ENDPOINT_URL."""
+    backend = os.environ.get(STORAGE_BACKEND, "folder")
+    if backend != "s3":
+        yield "folder"
+        return
+    endpoint = s3_endpoint()
+    with fresh_bucket(endpoint) as bucket:
+        os.environ[STORAGE_VARIABLE] = f"s3://{bucket}"
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        try:
+            yield backend
+        finally:
+            os.environ.pop(STORAGE_VARIABLE, None)
+            os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
 @pytest.fixture

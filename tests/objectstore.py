@@ -1,0 +1,67 @@
+"""The S3 test server (scripts/ceph.sh: Ceph's RGW): its address and fresh buckets on it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+ENV = "PHOTOARCHIVE_TEST_S3"
+
+
+def s3_endpoint() -> str:
+    """The test server's URL, or skip the test when there is none."""
+    url = os.environ.get(ENV, "").strip()
+    if not url:
+        pytest.skip(
+            "no S3 server: run 'bash scripts/ceph.sh start' and export what it prints "
+            "(the test command does)"
+        )
+    return url
+
+
+def s3_client(endpoint: str) -> Any:
+    """A plain boto3 client of the test server (the credentials are the environment's)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+
+
+@contextmanager
+def fresh_bucket(endpoint: str) -> Iterator[str]:
+    """A new, empty bucket on the server, emptied and removed afterwards; yields its name."""
+    client = s3_client(endpoint)
+    name = f"pa-test-{secrets.token_hex(6)}"
+    client.create_bucket(Bucket=name)
+    try:
+        yield name
+    finally:
+        empty_bucket(client, name)
+        client.delete_bucket(Bucket=name)
+
+
+def empty_bucket(client: Any, name: str) -> None:
+    """Remove every object and unfinished upload of a bucket."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=name):
+        for upload in page.get("Uploads", []):
+            client.abort_multipart_upload(
+                Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"]
+            )
