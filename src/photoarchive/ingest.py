@@ -489,7 +489,8 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
     try:
         for kind, rendered in (("preview", rend.preview), ("thumb", rend.thumb)):
             key = rendition_key(sha, kind)
-            if store.put(key, rendered):
+            # Written once: another worker's renditions of the same bytes are these.
+            if store.put(key, rendered, replace=False):
                 written.append(key)
         digest = writing.result()[1]
     except (StorageError, RejectedFileError):

@@ -90,8 +90,9 @@ class FileStore(Protocol):
         """
         ...
 
-    def put(self, key: str, data: bytes) -> bool:
-        """Write (or replace) a rendition; return True if it was not there before."""
+    def put(self, key: str, data: bytes, replace: bool = True) -> bool:
+        """Write a rendition (replacing the one there, unless not `replace`); return True
+        if this call wrote it."""
         ...
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:

@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from photoarchive.atomic import TEMP_PREFIX, atomic_write, write_atomically
-from photoarchive.errors import ObjectMissingError, RejectedFileError, StorageError
+from photoarchive.errors import (
+    ObjectMissingError,
+    RejectedFileError,
+    StorageError,
+    TargetExistsError,
+)
 from photoarchive.store import ORIGINALS, RENDITIONS, StoredObject, original_key, rendition_key
 
 
@@ -77,11 +82,12 @@ class FolderStore:
         write_atomically(path, fill, keep_cached=False, overwrite=True)
         return True
 
-    def put(self, key: str, data: bytes) -> bool:
-        path = self.path(key)
-        existed = path.exists()
-        atomic_write(path, data)
-        return not existed
+    def put(self, key: str, data: bytes, replace: bool = True) -> bool:
+        try:
+            atomic_write(self.path(key), data, overwrite=replace)
+        except TargetExistsError:
+            return False
+        return True
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         try:

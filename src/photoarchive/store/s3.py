@@ -400,24 +400,25 @@ class S3Store:
             raise
         return True
 
-    def put(self, key: str, data: bytes) -> bool:
+    def put(self, key: str, data: bytes, replace: bool = True) -> bool:
         s3 = self._s3()
-        existed = self.exists(key)
-        self._call(
+        condition = {} if replace else {"IfNoneMatch": "*"}
+        return self._call(
             "store a rendition",
-            lambda: s3.put_object(
-                Bucket=self.bucket,
-                Key=self._key(key),
-                Body=data,
-                ContentMD5=_b64(hashlib.md5(data).digest()),
-                ContentType="image/jpeg",
-                # Renditions are named by content and never change for a photo unless made
-                # again at the same size: browsers reading them by URL may keep them.
-                CacheControl="private, max-age=86400",
+            lambda: _created(
+                lambda: s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    Body=data,
+                    ContentMD5=_b64(hashlib.md5(data).digest()),
+                    ContentType="image/jpeg",
+                    # Browsers reading renditions by a signed link may keep them a day.
+                    CacheControl="private, max-age=86400",
+                    **condition,
+                )
             ),
             key,
         )
-        return not existed
 
     def _get(self, key: str) -> Any:
         s3 = self._s3()
