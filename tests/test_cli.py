@@ -15,9 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from photoarchive.cli import main
+from photoarchive.store import ORIGINALS
 from tests.conftest import FIXTURES
 from tests.engines import remove_index
 from tests.hostile import write_bad_files
+from tests.stores import damage_stored, store_of, stored_keys
 
 
 @pytest.fixture
@@ -170,15 +172,15 @@ def test_stats(seeded_cli: Any) -> None:
 def test_verify_finds_bit_rot_and_reindex_repairs_the_index(seeded_cli: Any) -> None:
     assert seeded_cli("verify").exit_code == 0
     root = Path(seeded_cli.archive_dir)
-    original = next((root / "originals").glob("*/*.jpg"))
-    data = bytearray(original.read_bytes())
-    data[-10] ^= 0xFF
-    original.write_bytes(bytes(data))
+    with store_of(root) as store:
+        original = next(k for k in stored_keys(store, ORIGINALS) if k.endswith(".jpg"))
+        damage_stored(store, original)
+        shown = store.shown(original)
     remove_index(root)
     result = seeded_cli("verify", "--json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
-    assert len(report["corrupt"]) == 1 and original.name in report["corrupt"][0]
+    assert len(report["corrupt"]) == 1 and shown in report["corrupt"][0]
     assert "reindex" in report["index_problem"]
     search = seeded_cli("search", "tank")
     assert search.exit_code == 1 and "reindex" in search.stderr

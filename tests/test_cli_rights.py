@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from photoarchive.store import ORIGINALS
 from tests.conftest import SEED, SHARED
+from tests.stores import store_of
 
 ARTICLE = SHARED / "seed" / "article.txt"
 ROWS = list(csv.DictReader(SEED.open(encoding="utf-8"), delimiter="\t")) if SEED.is_file() else []
@@ -118,8 +120,9 @@ def test_rights_validate_and_a_broken_policy_stops_every_command(seeded_cli: Any
 
 
 def ids_prefix(policy: Path) -> str:
-    original = next((policy.parent / "originals").glob("*/*"))
-    return original.name[:8]
+    with store_of(policy.parent) as store:
+        original = next(store.objects(ORIGINALS)).key
+    return original.rsplit("/", 1)[1][:8]
 
 
 @pytest.mark.skipif(not ARTICLE.is_file(), reason="seed article not beside the checkout")

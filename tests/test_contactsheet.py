@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Iterator
+from functools import partial
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from photoarchive.contactsheet import (
     sheet_entries,
 )
 from photoarchive.ingest import IngestOptions
+from photoarchive.store import rendition_key
 
 QUERY = "deskplan"
 TITLE = "Planning meeting — Thursday 10:30"
@@ -181,7 +183,7 @@ def test_vector_pdf_keeps_every_line_in_its_cell(
     assert f"on {len(pages)} page(s)" in result.stderr
     # The cells of a full page as the module lays them out (in PDF coordinates), checked
     # here before the text is judged against them: apart from each other, on the paper.
-    full = [SheetEntry(records[0], Path("x"))] * per_page
+    full = [SheetEntry(records[0], bytes)] * per_page
     height = pages[0][0].height
     boxes = [_pdf_box(c.cell, height) for c in layout_sheet(full, TITLE, columns, rows)[0].cells]
     for a, b in combinations(boxes, 2):
@@ -263,12 +265,12 @@ def test_verdict_colours_carry_white_text() -> None:
 def test_unreadable_thumbnail_prints_a_grey_box(
     stocked: tuple[Archive, list[SheetEntry]], tmp_path: Path
 ) -> None:
-    _, entries = stocked
-    broken = tmp_path / "broken.jpg"
-    broken.write_bytes(b"\xff\xd8\xff not a jpeg")
+    archive, entries = stocked
+    # A thumbnail whose bytes are no JPEG, and one the store does not hold.
+    gone = rendition_key("0" * 64, "thumb")
     sheet = [
-        SheetEntry(entries[0].record, broken, "cleared"),
-        SheetEntry(entries[1].record, tmp_path / "gone.jpg"),
+        SheetEntry(entries[0].record, lambda: b"\xff\xd8\xff not a jpeg", "cleared"),
+        SheetEntry(entries[1].record, partial(archive.store.read, gone)),
     ]
     pdf = tmp_path / "sheet.pdf"
     pdf.write_bytes(render_pdf(sheet, "Broken"))

@@ -122,7 +122,7 @@ def test_an_existing_file_is_kept_and_nothing_is_written(
         ]
     )
     with open_archive(archive.root) as arc:
-        original = arc.original_path(jpeg_id).read_bytes()
+        original = arc.store.read(arc.original_key(jpeg_id))
     exported = after[f"{jpeg_id}.jpg"]
     assert pixel_digest(exported, "JPEG") == pixel_digest(original, "JPEG")
     assert after[f"{ids['phone.heic']}.xmp"].startswith(b"<?xpacket")
@@ -190,7 +190,8 @@ def photo_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
     with archive:
         report = archive.ingest([src])
         originals = {
-            o.id or "": archive.original_path(o.id or "").read_bytes() for o in report.outcomes
+            o.id or "": archive.store.read(archive.original_key(o.id or ""))
+            for o in report.outcomes
         }
     assert len(originals) == PHOTOS
     return base / "archive", originals

@@ -11,10 +11,13 @@ import pytest
 from PIL import Image
 
 from photoarchive import Archive
-from photoarchive.ingest import IngestOptions
 from photoarchive.atomic import TEMP_PREFIX
+from photoarchive.ingest import IngestOptions
+from photoarchive.store import ORIGINALS, RENDITIONS, original_key, rendition_key
+from photoarchive.store.local import FolderStore
 from tests.conftest import FIXTURES
 from tests.hostile import good_jpeg, write_bad_files
+from tests.stores import stored_keys
 
 
 def test_new_then_duplicate(archive: Archive, tmp_path: Path) -> None:
@@ -27,16 +30,16 @@ def test_new_then_duplicate(archive: Archive, tmp_path: Path) -> None:
     second = archive.ingest([src])
     assert (second.count("new"), second.count("duplicate")) == (0, 2)
     assert archive.catalog.count() == 1
-    assert len(list(archive.store.iter_originals())) == 1
+    assert len(stored_keys(archive, ORIGINALS)) == 1
 
 
 def test_original_stored_byte_for_byte_under_its_hash(archive: Archive) -> None:
     report = archive.ingest([FIXTURES / "xmp.webp"])
     photo = archive.stored(report.outcomes[0].id or "")
-    path = archive.store.original_path(photo.record.sha256, photo.ext)
-    assert path.read_bytes() == (FIXTURES / "xmp.webp").read_bytes()
-    assert path.name == f"{photo.record.sha256}.webp"
-    assert path.parent.name == photo.record.sha256[:2]
+    key = original_key(photo.record.sha256, photo.ext)
+    assert archive.store.read(key) == (FIXTURES / "xmp.webp").read_bytes()
+    assert key == f"originals/{photo.record.sha256[:2]}/{photo.record.sha256}.webp"
+    assert stored_keys(archive, ORIGINALS) == [key]
     assert photo.record.original_filename == "xmp.webp"
     assert photo.record.format == "WEBP"
 
@@ -54,10 +57,12 @@ def test_bad_files_are_rejected_and_the_rest_ingested(archive: Archive, tmp_path
         assert word in (reasons[name] or ""), (name, reasons[name])
     assert report.count("new") == 2
     assert archive.catalog.count() == 2
-    # Nothing of a rejected file reaches the archive, and no temporary file is left.
-    assert len(list(archive.store.iter_originals())) == 2
+    # Nothing of a rejected file reaches the archive, and no temporary file (nor an
+    # unfinished upload) is left.
+    assert len(stored_keys(archive, ORIGINALS)) == 2
     assert not list(archive.root.rglob(f"{TEMP_PREFIX}*"))
-    assert len(list(archive.store.renditions.glob("*/*"))) == 4
+    assert archive.store.leftovers(None) == []
+    assert len(stored_keys(archive, RENDITIONS)) == 4
 
 
 def test_desk_values_apply_to_the_batch_and_outrank_embedded(archive: Archive) -> None:
@@ -83,18 +88,23 @@ def test_renditions_sizes_and_orientation(archive: Archive, tmp_path: Path) -> N
     Image.new("RGB", (4000, 3000), (200, 30, 30)).save(big, quality=80)
     rotated = archive.ingest([big, FIXTURES / "exif_gps_orientation.jpg"]).outcomes
     big_rec = archive.get(rotated[0].id or "")
-    with Image.open(archive.store.rendition_path(big_rec.sha256, "preview")) as preview:
+    with Image.open(rendition(archive, big_rec.sha256, "preview")) as preview:
         assert preview.size == (1280, 960)
-    with Image.open(archive.store.rendition_path(big_rec.sha256, "thumb")) as thumb:
+    with Image.open(rendition(archive, big_rec.sha256, "thumb")) as thumb:
         assert thumb.size == (320, 240)
     # The fixture is 48x32 stored with orientation 6 (rotate 90° clockwise to view).
     turned = archive.get(rotated[1].id or "")
     assert (turned.width, turned.height, turned.orientation) == (48, 32, 6)
-    with Image.open(archive.store.rendition_path(turned.sha256, "thumb")) as thumb:
+    with Image.open(rendition(archive, turned.sha256, "thumb")) as thumb:
         assert thumb.size == (32, 48)
         # The white mark drawn top-left ends up top-right once rotated for viewing.
         assert thumb.convert("L").getpixel((28, 2)) > 200
         assert thumb.convert("L").getpixel((2, 2)) < 150
+
+
+def rendition(archive: Archive, sha256: str, kind: str) -> io.BytesIO:
+    """A stored rendition's bytes, to open as an image."""
+    return io.BytesIO(archive.store.read(rendition_key(sha256, kind)))
 
 
 def test_parallel_ingest_catalogues_the_same_as_serial(tmp_path: Path) -> None:
@@ -174,6 +184,7 @@ def test_lying_iim_lengths_give_a_warning_and_the_photo_is_kept(
     assert rec.caption in (None, "short text..")
 
 
+@pytest.mark.folder_files
 def test_originals_leave_the_page_cache_once_on_disk(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,6 +201,7 @@ def test_originals_leave_the_page_cache_once_on_disk(
     monkeypatch.setattr(os, "posix_fadvise", spy)
     report = archive.ingest([FIXTURES / "iim_utf8.jpg"])
     assert report.count("new") == 1
+    assert isinstance(archive.store, FolderStore)
     assert [(Path(p).parent.parent, a) for p, a in advised] == [
         (archive.store.originals, os.POSIX_FADV_DONTNEED)
     ]

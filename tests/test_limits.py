@@ -27,8 +27,10 @@ from photoarchive.notices import read_notice
 from photoarchive.record import PhotoRecord
 from photoarchive.renditions import _interlaced_grid, _png_bands, _png_header, _to_rgb
 from photoarchive.restrictions import read_restrictions
+from photoarchive.store import ORIGINALS, original_key, rendition_key
 from tests.conftest import FIXTURES, load_script
 from tests.hostile import good_jpeg
+from tests.stores import store_of
 
 HOSTILE = FIXTURES / "hostile"
 LINE = 48_000
@@ -100,7 +102,7 @@ def test_max_pixels_above_pillows_default_is_honoured(
     assert outcome.status == "new", outcome.reason
     record = arc.get(outcome.id or "")
     assert (record.width, record.height) == (13_500, 13_500)
-    preview = arc.store.rendition_path(record.sha256, "preview")
+    preview = io.BytesIO(arc.store.read(rendition_key(record.sha256, "preview")))
     with Image.open(preview) as im:
         assert im.size == (1280, 1280)
         assert im.getpixel((640, 640)) == (0, 0, 0)  # all-zero 1-bit pixels are black
@@ -164,9 +166,7 @@ def test_a_large_png_preview_matches_one_made_from_the_whole_image(archive: Arch
     assert outcome.status == "new"
     reference = _to_rgb(Image.fromarray(np.ascontiguousarray(rgba), "RGBA"))
     reference.thumbnail((1280, 1280), Image.Resampling.LANCZOS)
-    with Image.open(
-        archive.store.rendition_path(archive.get(outcome.id or "").sha256, "preview")
-    ) as im:
+    with Image.open(_preview(archive, outcome.id or "")) as im:
         assert im.size == (1280, 1280)
         difference = np.abs(np.asarray(im, np.int16) - np.asarray(reference, np.int16))
     assert difference.mean() < 2.0
@@ -204,8 +204,9 @@ def test_a_sparse_file_is_refused(cli: Any, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"rejected: {sparse}: sparse file: 499 MB long but " in result.stderr
     assert "1 new, 0 duplicate, 1 rejected" in result.stderr
-    originals = Path(cli.archive_dir) / "originals"
-    assert sum(p.stat().st_size for p in originals.rglob("*") if p.is_file()) < 10_000
+    with store_of(cli.archive_dir) as store:
+        assert sum(o.size for o in store.objects(ORIGINALS)) < 10_000
+        assert store.leftovers(None) == []
 
 
 def test_a_file_over_the_size_limit_is_refused(reopen: Any, tmp_path: Path) -> None:
@@ -225,8 +226,7 @@ def test_a_large_original_is_stored_whole_and_hashes_to_its_name(
     (tmp_path / "large.jpg").write_bytes(data)
     outcome = archive.ingest([tmp_path / "large.jpg"]).outcomes[0]
     photo = archive.stored(outcome.id or "")
-    stored = archive.store.original_path(photo.record.sha256, photo.ext)
-    assert stored.read_bytes() == data
+    assert archive.store.read(original_key(photo.record.sha256, photo.ext)) == data
     assert photo.record.file_size == len(data)
     assert archive.verify().ok
 
@@ -239,8 +239,9 @@ def test_an_original_whose_bytes_change_while_copied_is_not_stored(archive: Arch
     changed = io.BytesIO(data[:-1] + b"\x00")
     with pytest.raises(RejectedFileError, match="changed while it was read"):
         archive.store.put_original_from(sha, "jpg", changed, 10_000_000)
-    assert not archive.store.original_path(sha, "jpg").exists()
-    assert archive.store.temp_files() == []
+    assert not archive.store.exists(original_key(sha, "jpg"))
+    assert list(archive.store.objects(ORIGINALS)) == []
+    assert archive.store.leftovers(None) == []
 
 
 # --- text ---------------------------------------------------------------------------------
@@ -515,8 +516,11 @@ def test_a_wide_16_bit_greyscale_png_is_ingested(archive: Archive, tmp_path: Pat
     Image.frombytes("I;16", (7900, 900), grey.astype("<u2").tobytes()).save(path)
     outcome = archive.ingest([path]).outcomes[0]
     assert outcome.status == "new", outcome.reason
-    with Image.open(
-        archive.store.rendition_path(archive.get(outcome.id or "").sha256, "preview")
-    ) as im:
+    with Image.open(_preview(archive, outcome.id or "")) as im:
         assert im.size == (1280, 146)
         assert im.getpixel((0, 70))[0] < 5 and im.getpixel((1279, 70))[0] > 250
+
+
+def _preview(archive: Archive, photo_id: str) -> io.BytesIO:
+    """A photo's stored preview, to open as an image."""
+    return io.BytesIO(archive.store.read(rendition_key(archive.get(photo_id).sha256, "preview")))

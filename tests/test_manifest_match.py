@@ -14,7 +14,9 @@ from photoarchive import Archive, init_archive
 from photoarchive.cli import main
 from photoarchive.ingest import IngestOptions
 from photoarchive.manifest import ManifestError, match_files, parse_csv_manifest
+from photoarchive.store import ORIGINALS
 from tests.hostile import good_jpeg
+from tests.stores import stored_keys
 
 
 @pytest.fixture
@@ -40,8 +42,7 @@ def run(archive: Archive, *args: str) -> Result:
 
 
 def nothing_ingested(archive: Archive) -> bool:
-    originals = [p for p in (archive.root / "originals").rglob("*") if p.is_file()]
-    return archive.catalog.count() == 0 and not originals
+    return archive.catalog.count() == 0 and not stored_keys(archive, ORIGINALS)
 
 
 def write(path: Path, text: str) -> Path:

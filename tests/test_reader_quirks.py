@@ -20,6 +20,7 @@ from PIL import Image
 
 from photoarchive import Archive
 from photoarchive.metadata import extract_metadata
+from photoarchive.store import original_key
 from tests.conftest import CORPUS
 
 EXIFTOOL = shutil.which("exiftool")
@@ -593,7 +594,7 @@ def test_a_png_with_a_large_valid_icc_profile_is_ingested(tmp_path: Path, archiv
     assert ImageCms.applyTransform(Image.new("RGB", (1, 1), (200, 100, 50)), to_srgb) is not None
     record = ingested(archive, photo)
     assert record.caption == "Proof print scan"
-    assert archive.store.original_path(record.sha256, "png").read_bytes() == photo.read_bytes()
+    assert archive.store.read(original_key(record.sha256, "png")) == photo.read_bytes()
 
 
 def test_an_icc_profile_that_inflates_to_400_mb_is_still_refused(

@@ -35,8 +35,10 @@ from photoarchive.metadata.iptc_writer import (
 )
 from photoarchive.metadata.xmp import DC
 from photoarchive.metadata.xmp_writer import build_xmp, build_xmp_parts
+from photoarchive.store import ORIGINALS
 from tests.conftest import ROOT
 from tests.hostile import good_jpeg
+from tests.stores import overwrite_stored, store_of
 
 # What rewrites a terminal's screen: ESC (escape sequences), CR and BS (overwrite the line),
 # an 8-bit CSI (U+009B as UTF-8) and the bidi override that reverses what follows.
@@ -123,8 +125,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
         ids = [p.record.id for p in archive.catalog.iter_photos()]
     assert len(ids) == 3
     # A file in the store no photo owns, for verify to name.
-    (archive_dir / "originals" / "ab").mkdir(exist_ok=True)
-    (archive_dir / "originals" / "ab" / "stray\x1b[2J\r.jpg").write_bytes(b"x")
+    with store_of(archive_dir) as store:
+        overwrite_stored(store, f"{ORIGINALS}ab/stray\x1b[2J\r.jpg", b"x")
     yield archive_dir, folder, ids
 
 

@@ -15,11 +15,21 @@ from typing import Any
 import pytest
 
 from photoarchive import Archive, init_archive, open_archive
-from photoarchive.errors import IndexUnavailableError, StorageError
 from photoarchive.atomic import TEMP_PREFIX
+from photoarchive.errors import IndexUnavailableError, StorageError
+from photoarchive.store import ORIGINALS, original_key, rendition_key
 from tests.conftest import FIXTURES
 from tests.engines import remove_index
 from tests.hostile import good_jpeg
+from tests.stores import (
+    damage_stored,
+    leave_leftover,
+    leftover_there,
+    overwrite_stored,
+    remove_stored,
+    store_of,
+    stored_keys,
+)
 
 
 def photos(folder: Path, numbers: range) -> Path:
@@ -75,15 +85,16 @@ def test_three_concurrent_ingests_catalogue_each_photo_once(tmp_path: Path) -> N
     with open_archive(tmp_path / "archive") as done:
         assert done.catalog.count() == 60
         assert done.index.all_hashes() == done.catalog.all_hashes()
-        assert len(list(done.store.iter_originals())) == 60
+        assert len(stored_keys(done, ORIGINALS)) == 60
         assert done.verify().ok
     assert searches > 0
 
 
+@pytest.mark.folder_files
 def test_a_full_disk_stops_with_one_message_and_leaves_nothing_half_done(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from photoarchive import store
+    from photoarchive import atomic
 
     cli("init")
     folder = photos(tmp_path / "in", range(6))
@@ -102,7 +113,7 @@ def test_a_full_disk_stops_with_one_message_and_leaves_nothing_half_done(
             return FullDisk(io.FileIO(fd, "w"))
         return real_fdopen(fd, mode, *args, **kwargs)
 
-    monkeypatch.setattr(store.os, "fdopen", fdopen)
+    monkeypatch.setattr(atomic.os, "fdopen", fdopen)
     result = cli("ingest", str(folder), "--jobs", "1")
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
@@ -118,17 +129,18 @@ def test_a_full_disk_stops_with_one_message_and_leaves_nothing_half_done(
     assert again.exit_code == 0 and "4 new, 2 duplicate" in again.stderr
 
 
+@pytest.mark.folder_files
 def test_read_only_storage_is_one_clear_error(
     archive: Archive, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import tempfile
 
-    from photoarchive import store
+    from photoarchive import atomic
 
     def refuse(*_a: Any, **_k: Any) -> Any:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(store, "_unnamed_files_work", False)
+    monkeypatch.setattr(atomic, "_unnamed_files_work", False)
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
     shutil.copy(FIXTURES / "xmp.png", tmp_path / "x.png")
     with pytest.raises(StorageError, match="read-only"):
@@ -154,16 +166,13 @@ def test_a_damaged_index_says_so_and_reindex_restores_the_results(archive: Archi
 def test_verify_repair_and_prune(archive: Archive, tmp_path: Path) -> None:
     report = archive.ingest([FIXTURES / "xmp.png", FIXTURES / "iim_utf8.jpg"])
     first = archive.get(report.outcomes[0].id or "")
-    archive.store.rendition_path(first.sha256, "thumb").unlink()
+    remove_stored(archive, rendition_key(first.sha256, "thumb"))
     remove_index(archive.root)
-    dead = archive.store.originals / "00" / f"{TEMP_PREFIX}999999-abc"
-    dead.parent.mkdir(parents=True, exist_ok=True)
-    dead.write_bytes(b"half a photo")
-    orphan = archive.store.originals / "ff" / ("f" * 64 + ".jpg")
-    orphan.parent.mkdir(parents=True, exist_ok=True)
-    orphan.write_bytes(good_jpeg())
-    original = archive.original_path(first.id)
-    original_bytes = original.read_bytes()
+    dead = leave_leftover(archive)
+    orphan = original_key("f" * 64, "jpg")
+    overwrite_stored(archive, orphan, good_jpeg())
+    original = archive.original_key(first.id)
+    original_bytes = archive.store.read(original)
 
     found = open_archive(archive.root).verify()
     assert not found.ok
@@ -172,13 +181,13 @@ def test_verify_repair_and_prune(archive: Archive, tmp_path: Path) -> None:
 
     repaired = open_archive(archive.root).verify(repair=True)
     assert repaired.missing_renditions == [] and repaired.temp_files == []
-    assert repaired.index_problem is None and not dead.exists()
-    assert repaired.orphan_files == [str(orphan)] and not repaired.ok
-    assert orphan.exists()  # never deleted without --prune
+    assert repaired.index_problem is None and not leftover_there(archive, dead)
+    assert repaired.orphan_files == [archive.store.shown(orphan)] and not repaired.ok
+    assert archive.store.exists(orphan)  # never deleted without --prune
 
     pruned = open_archive(archive.root).verify(repair=True, prune=True)
-    assert pruned.ok and not orphan.exists()
-    assert original.read_bytes() == original_bytes
+    assert pruned.ok and not archive.store.exists(orphan)
+    assert archive.store.read(original) == original_bytes
     with open_archive(archive.root) as arc:
         assert arc.search("soldier").total == 1
 
@@ -186,15 +195,15 @@ def test_verify_repair_and_prune(archive: Archive, tmp_path: Path) -> None:
 def test_verify_reports_bit_rot_by_id_and_path(cli: Any) -> None:
     cli("init")
     cli("ingest", str(FIXTURES / "xmp.webp"))
-    root = Path(cli.archive_dir)
-    original = next((root / "originals").glob("*/*.webp"))
-    data = bytearray(original.read_bytes())
-    data[100] ^= 0x01
-    original.write_bytes(bytes(data))
-    result = cli("verify", "--repair")
-    assert result.exit_code == 1
-    assert f"bit rot): {original.name[:12]} {original}" in result.stderr
-    assert original.exists()  # reported, never "repaired" away
+    with store_of(cli.archive_dir) as store:
+        [original] = stored_keys(store, ORIGINALS)
+        assert original.endswith(".webp")
+        damage_stored(store, original, at=100, bits=0x01)
+        result = cli("verify", "--repair")
+        assert result.exit_code == 1
+        name = original.rsplit("/", 1)[1]
+        assert f"bit rot): {name[:12]} {store.shown(original)}" in result.stderr
+        assert store.exists(original)  # reported, never "repaired" away
 
 
 def test_prune_needs_repair(cli: Any) -> None:

@@ -175,7 +175,7 @@ def test_a_copy_that_pauses_longer_than_settle_is_ingested_whole(
     assert recorder.outcomes == [("slow.jpg", "new")]
     assert names(hot / "rejected") == []
     [photo] = list(archive.catalog.iter_photos())
-    assert archive.original_path(photo.record.id).read_bytes() == data
+    assert archive.store.read(archive.original_key(photo.record.id)) == data
 
 
 def test_a_file_that_keeps_changing_gets_its_patience_back(
