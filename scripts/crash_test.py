@@ -70,9 +70,11 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from photoarchive import open_archive
+from photoarchive.archive import STORAGE_VARIABLE
+from photoarchive.atomic import TEMP_PREFIX
 from photoarchive.metadata.iptc_writer import embed_in_jpeg, encode_iim, photoshop_resources
 from photoarchive.metadata.xmp_writer import build_xmp
-from photoarchive.atomic import TEMP_PREFIX
+from photoarchive.store import ORIGINALS
 
 CREDITS = ("REUTERS/Gleb Garanich", "AFP", "Channel 4", "Twitter")
 RENDITIONS = ("thumb", "preview")
@@ -177,7 +179,7 @@ def ingest_kills(work: Path, photo_count: int, kill_count: int, rng: random.Rand
     final = subprocess.run(ingest, capture_output=True, text=True)
     with open_archive(root) as arc:
         catalogued = arc.catalog.count()
-        on_disk = sum(1 for _ in arc.store.iter_originals())
+        on_disk = sum(1 for _ in arc.store.objects(ORIGINALS))
         indexed = len(arc.index.all_hashes())
         report = arc.verify()
     leftover = sum(1 for _ in root.rglob(f"{TEMP_PREFIX}*"))
@@ -1141,6 +1143,9 @@ def main() -> int:
     victims = [v for v in args.victims.split(",") if v]
     if set(victims) - set(VICTIMS):
         parser.error(f"--victims: choose from {', '.join(VICTIMS)}")
+    # The checks read the archive folder's own files (originals, renditions, temporary
+    # files): every archive made here keeps its files in its folder.
+    os.environ.pop(STORAGE_VARIABLE, None)
     rng = random.Random(args.seed)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="crash-test-") as tmp:
