@@ -32,6 +32,10 @@ measured in the same run.
 8. With --postgresql, instead of the above: search p50/p95 of the PostgreSQL engine beside
    Whoosh and tantivy at --size photos in one run, the built indexes cached for later runs
    (scripts/bench_pg_search.py; options there).
+9. With --s3, instead of the above: an archive's files on S3-compatible object storage beside
+   the folder, taking turns: ingest -j 1 and 2 of the same JPEGs, and thumbnail latency on the
+   desk (the folder, S3 through the desk, S3 by presigned link) one at a time and under load
+   (scripts/bench_s3.py; options there).
 
     python scripts/bench.py [--large 20 --medium 20] [--entries 10000,100000] [--repeat 30]
     python scripts/bench.py --scale [--cache ~/.cache/photoarchive-bench]
@@ -44,6 +48,8 @@ measured in the same run.
         [--repeat 30] [--budget 20] [--keep] [--rebuild] [--memory-limit-gb 12] [--url URL]
     python scripts/bench.py --analysis [--before 9a70973] [--size 100000] [--files 300]
         [--documents 20000] [--rounds 3] [--repeat 30] [--cli-repeat 7] [--cache DIR] [--rebuild]
+    python scripts/bench.py --s3 [--files 60] [--size 3000x2000] [--rounds 3] [--jobs 1,2]
+        [--requests 300] [--clients 8] [--seconds 10] [--desk-workers N] [--endpoint URL]
 """
 
 from __future__ import annotations
@@ -406,11 +412,22 @@ def main() -> int:
         help="instead: search on the PostgreSQL engine beside Whoosh and tantivy "
         "(--postgresql --help for its options)",
     )  # fmt: skip
+    parser.add_argument(
+        "--s3", action="store_true",
+        help="instead: ingest and desk thumbnails with the files on S3 beside the folder "
+        "(--s3 --help for its options)",
+    )  # fmt: skip
     if "--postgresql" in sys.argv[1:]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import bench_pg_search
 
         bench_pg_search.run(bench_pg_search.options(sys.argv[1:]))
+        return 0
+    if "--s3" in sys.argv[1:]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_s3
+
+        bench_s3.run(bench_s3.options(sys.argv[1:]))
         return 0
     if "--queue" in sys.argv[1:]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
