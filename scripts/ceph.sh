@@ -6,7 +6,8 @@
 #   bash scripts/ceph.sh start   install the packages if missing (root with apt-get), make the
 #                                cluster and start it if it is not up, make the S3 user if
 #                                absent, and print one line on stdout:
-#                                export PHOTOARCHIVE_TEST_S3='http://127.0.0.1:PORT' AWS_ACCESS_KEY_ID='...' AWS_SECRET_ACCESS_KEY='...' AWS_DEFAULT_REGION='us-east-1'
+#                                export PHOTOARCHIVE_TEST_S3='http://127.0.0.1:PORT' AWS_ACCESS_KEY_ID='...' AWS_SECRET_ACCESS_KEY='...' AWS_DEFAULT_REGION='us-east-1' PHOTOARCHIVE_TEST_S3_LOG='...'
+#                                (the last: the gateway's log, where it notes every request)
 #   bash scripts/ceph.sh stop    stop its daemons (the folder stays, with their logs)
 #
 # A cluster that is up (every daemon alive and the gateway answering the user's signed request)
@@ -344,7 +345,7 @@ start() {
     fi
     echo "export PHOTOARCHIVE_TEST_S3='http://127.0.0.1:$(rgw_port)'" \
         "AWS_ACCESS_KEY_ID='$ACCESS_KEY' AWS_SECRET_ACCESS_KEY='$SECRET_KEY'" \
-        "AWS_DEFAULT_REGION='$REGION'" >&3
+        "AWS_DEFAULT_REGION='$REGION' PHOTOARCHIVE_TEST_S3_LOG='$DIR/log/$RGW.log'" >&3
 }
 
 stop() {

@@ -7,6 +7,10 @@ export PATH="$PWD/.venv/bin:$PATH"
 # The PostgreSQL tests need a real server: our own cluster on a private port of 127.0.0.1.
 postgres_env=$(bash scripts/postgres.sh start)
 eval "$postgres_env"
+# The object-storage tests need a real S3 server: a one-node Ceph (memory-backed OSD) with
+# its S3 gateway, RGW, on 127.0.0.1.
+s3_env=$(bash scripts/ceph.sh start)
+eval "$s3_env"
 
 # The end-to-end browser test drives Debian's Chromium (Playwright's own browser download
 # is not used) and the export tests read files back with exiftool and exiv2; install them
@@ -44,22 +48,27 @@ behavioural=(
 # Again with tantivy as the search engine of every archive they make (tests/test_engines.py
 # compares the engines directly in the run above).
 PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q -n 2 --dist loadfile "${behavioural[@]}"
-# Again with every archive's catalog, and so its search index, on the PostgreSQL server
-# (tests of the SQLite file and the index folder's own files are left out: they ran above).
-PHOTOARCHIVE_TEST_CATALOG=postgresql pytest -q -n 2 --dist loadfile \
-    -m "not sqlite_file and not index_files" "${behavioural[@]}"
+# Again as an archive served by several machines has it: every archive's catalog, and so its
+# search index, on the PostgreSQL server, and its files on the S3 server (tests of the SQLite
+# file and of the folder's own index and photo files are left out: they ran above).
+PHOTOARCHIVE_TEST_CATALOG=postgresql PHOTOARCHIVE_TEST_STORAGE=s3 pytest -q -n 2 --dist loadfile \
+    -m "not sqlite_file and not index_files and not folder_files" "${behavioural[@]}"
 # Ukrainian analysed by the light stemmer, as without the `ukrainian` extra.
 PHOTOARCHIVE_UKRAINIAN=stems pytest -q tests/test_search_languages.py
 contract=../shared/checks/contract.py
 if [ -f "$contract" ]; then
     python "$contract"
-    if [ -n "${PHOTOARCHIVE_TEST_POSTGRES:-}" ]; then
-        # Again with the archive's catalog and index on the server, in a database of its own.
+    if [ -n "${PHOTOARCHIVE_TEST_POSTGRES:-}" ] && [ -n "${PHOTOARCHIVE_TEST_S3:-}" ]; then
+        # Again with the archive's catalog and index on the server, in a database of its own,
+        # and its files in a bucket of their own.
         python - "$contract" <<'EOF'
 import os, subprocess, sys
+from tests.objectstore import fresh_bucket
 from tests.postgres import fresh_database
-with fresh_database(os.environ["PHOTOARCHIVE_TEST_POSTGRES"]) as url:
-    env = {**os.environ, "PHOTOARCHIVE_CATALOG": url}
+endpoint = os.environ["PHOTOARCHIVE_TEST_S3"]
+with fresh_database(os.environ["PHOTOARCHIVE_TEST_POSTGRES"]) as url, fresh_bucket(endpoint) as bucket:
+    env = {**os.environ, "PHOTOARCHIVE_CATALOG": url, "PHOTOARCHIVE_STORAGE": f"s3://{bucket}",
+           "AWS_ENDPOINT_URL": endpoint}
     sys.exit(subprocess.run([sys.executable, sys.argv[1]], env=env).returncode)
 EOF
     fi

@@ -24,6 +24,29 @@ def s3_endpoint() -> str:
     return url
 
 
+def written_keys(bucket: str, prefix: str, settle_seconds: float = 3.0) -> list[str]:
+    """Return the key of every write into `bucket` under `prefix` the test server accepted
+    (200), one entry per write, as its gateway's access log records them (what the server
+    did, whatever the client believes)."""
+    import re
+    import time
+
+    log = os.environ.get("PHOTOARCHIVE_TEST_S3_LOG", "")
+    if not log or not os.path.isfile(log):
+        pytest.fail(f"the S3 test server's log is not at {log!r} ($PHOTOARCHIVE_TEST_S3_LOG)")
+    line = re.compile(rf'"PUT /{re.escape(bucket)}/({re.escape(prefix)}[^ ?]*) HTTP/[0-9.]+" 200 ')
+    # The gateway writes its log a moment after it answers.
+    found: list[str] = []
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            now = [m.group(1) for m in map(line.search, fh) if m]
+        if now == found and time.monotonic() >= deadline:
+            return found
+        found = now
+        time.sleep(0.5)
+
+
 def s3_client(endpoint: str) -> Any:
     """A plain boto3 client of the test server (the credentials are the environment's)."""
     import boto3
@@ -55,9 +78,12 @@ def fresh_bucket(endpoint: str) -> Iterator[str]:
 
 
 def empty_bucket(client: Any, name: str) -> None:
-    """Remove every object and unfinished upload of a bucket."""
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+    """Remove every object (every version of it) and unfinished upload of a bucket."""
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
+        keys = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
         if keys:
             client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
     for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=name):

@@ -528,8 +528,8 @@ class Archive:
 
     # -- maintenance ----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """Return counts and bytes in all, by credit, by agency and by format, and the
-        search engine."""
+        """Return counts and bytes in all, by credit, by agency and by format, the search
+        engine, and where the files are (the folder, or s3://bucket/prefix)."""
 
         def table(column: str) -> list[dict[str, Any]]:
             return [
@@ -540,6 +540,7 @@ class Archive:
             "photos": self.catalog.count(),
             "bytes": self.catalog.total_bytes(),
             "search_engine": self.index.name,
+            "storage": self.store.where,
             "by_credit": table("credit"),
             "by_agency": table("agency"),
             "by_format": table("format"),

@@ -14,6 +14,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -393,8 +394,18 @@ def _prepare_file(job: _Job) -> _Prepared | FileOutcome:
         if _already_catalogued(job.root, sha):
             return FileOutcome(path=job.path, status="duplicate", id=sha[:12])
         _register_heif()
-        with image_limits(job.settings):
+        with image_limits(job.settings), _storing(job, sha):
             return _prepare_opened(job, path, source, sha)
+
+
+def _storing(job: _Job, sha: str) -> AbstractContextManager[None]:
+    """On object storage, hold the lock of the photo's files while they are written (see
+    locking.storing_photo); a folder's own writes need none (a link never replaces)."""
+    if not job.settings.storage:
+        return contextlib.nullcontext()
+    from photoarchive.locking import storing_photo
+
+    return storing_photo(Path(job.root), sha)
 
 
 def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prepared:

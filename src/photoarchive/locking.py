@@ -28,6 +28,9 @@ from photoarchive.errors import ArchiveBusyError, StorageError
 
 LOCK_FILE = "write.lock"
 WRITERS_DIR = "writers"
+#: Locks taken while a photo's files are written to object storage, one per first two hex
+#: digits of its hash.
+STORE_LOCKS_DIR = "store-locks"
 # How often a waiting writer says again what it waits for.
 REMIND_SECONDS = 30.0
 
@@ -231,6 +234,26 @@ def running_writers(root: Path) -> list[Holder]:
         finally:
             os.close(fd)
     return alive
+
+
+@contextlib.contextmanager
+def storing_photo(root: Path, sha256: str) -> Iterator[None]:
+    """Hold, for the block, the lock of the photo `sha256`'s files among the processes (and
+    machines sharing the archive folder) that store files: two ingests of the same bytes
+    write them one after the other, and the second finds them there. Writes are also sent
+    with If-None-Match, but not every server honours it (Ceph before Reef ignores it on a
+    versioned bucket). One lock per first two hex digits: 256 files at most."""
+    folder = root / STORE_LOCKS_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+        fd = os.open(folder / sha256[:2], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        raise _cannot_write(folder, exc) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _cannot_write(path: Path, exc: OSError) -> StorageError:

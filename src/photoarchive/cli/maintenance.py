@@ -97,7 +97,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         return
     echo(
         f"{data['photos']} photos, {human_size(data['bytes'])}; "
-        f"search engine: {data['search_engine']}"
+        f"search engine: {data['search_engine']}; files in {data['storage']}"
     )
     for title, key in (
         ("By credit", "by_credit"),

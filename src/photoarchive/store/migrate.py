@@ -24,6 +24,8 @@ class StorageMove:
     target: str
     copied: int = 0
     already_there: int = 0
+    #: Objects found to differ from their file (a damaged earlier copy), sent again.
+    replaced: int = 0
     checked: int = 0
     bytes_copied: int = 0
     #: Files of the folder that are not the store's own (kept out of the move).
@@ -35,6 +37,7 @@ class StorageMove:
             "storage": self.target,
             "copied": self.copied,
             "already_there": self.already_there,
+            "replaced": self.replaced,
             "checked": self.checked,
             "bytes_copied": self.bytes_copied,
             "skipped": self.skipped,
@@ -99,7 +102,8 @@ def check_files(
 ) -> None:
     """Check that the store holds every file of the folder, byte for byte: sizes from the
     listing, contents by the object's ETag (the MD5 of what the server stored, computed here
-    from the file), or where the server's ETag is not that, by reading the object back."""
+    from the file), or where the server's ETag is not that, by reading the object back. An
+    object that differs from its file is sent again, once, and read back."""
     listed = {o.key: o for p in (ORIGINALS, RENDITIONS) for o in _listing(target, p)}
     files = [s for s in folder_files(source) if sha_of(s.key) is not None]
     wrong: list[str] = []
@@ -113,14 +117,22 @@ def check_files(
         if there.etag in _etags(source, stored.key, stored.size):
             return None
         local = source.sha256(stored.key)
+        if target.sha256(stored.key) == local:
+            return None
+        # Not this file's bytes (an original's object is named by them, so it is damaged):
+        # replaced by the file's.
+        target.delete(stored.key)
+        _send(source, target, stored)
         if target.sha256(stored.key) != local:
             return f"{target.shown(stored.key)} differs from {source.shown(stored.key)}"
-        return None
+        return "replaced"
 
     with ThreadPoolExecutor(PARALLEL_UPLOADS) as pool:
         for done, problem in enumerate(pool.map(check, files), 1):
             report.checked += 1
-            if problem:
+            if problem == "replaced":
+                report.replaced += 1
+            elif problem:
                 wrong.append(problem)
             if on_progress:
                 on_progress(done, len(files))

@@ -384,16 +384,28 @@ class S3Store:
                 rest = b""
             if digest.hexdigest() != sha256:
                 raise RejectedFileError("the file changed while it was read; ingest it again")
-            self._call(
+            # Where the server honours If-None-Match here (AWS does; Ceph before Reef
+            # ignores it and stores the same bytes again), a photo stored meanwhile by
+            # another machine is kept as it is.
+            created = self._call(
                 "finish an upload",
-                lambda: s3.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=self._key(key),
-                    UploadId=upload,
-                    MultipartUpload={"Parts": parts},
+                lambda: _created(
+                    lambda: s3.complete_multipart_upload(
+                        Bucket=self.bucket,
+                        Key=self._key(key),
+                        UploadId=upload,
+                        MultipartUpload={"Parts": parts},
+                        IfNoneMatch="*",
+                    )
                 ),
                 key,
             )
+            if not created:
+                with contextlib.suppress(Exception):
+                    s3.abort_multipart_upload(
+                        Bucket=self.bucket, Key=self._key(key), UploadId=upload
+                    )
+                return False
         except BaseException:
             with contextlib.suppress(Exception):  # else left for remove_leftovers
                 s3.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload)
@@ -401,6 +413,9 @@ class S3Store:
         return True
 
     def put(self, key: str, data: bytes, replace: bool = True) -> bool:
+        # Kept: looked up first as well, for servers that ignore the condition.
+        if not replace and self.exists(key):
+            return False
         s3 = self._s3()
         condition = {} if replace else {"IfNoneMatch": "*"}
         return self._call(

@@ -184,11 +184,27 @@ def _send_stored(
             response = Response(status=304)
             response.set_etag(etag)
         else:
-            opened: Any = store.open(key)  # a file object, closed when sent
-            response = send_file(opened, mimetype=mimetype, conditional=True, etag=etag)
+            response = _stream(store.open(key), mimetype, etag)
     except (FileNotFoundError, ObjectMissingError):  # removed since it was looked up (prune)
         abort(404)
     return _cached(response, download_name)
+
+
+def _stream(opened: Any, mimetype: str, etag: str) -> Response:
+    """Send an open, seekable file (closed when sent), answering ranges and If-None-Match
+    as send_file does for a path: it cannot tell a spooled download's length."""
+    from werkzeug.wsgi import wrap_file
+
+    opened.seek(0, 2)
+    size = opened.tell()
+    opened.seek(0)
+    response = Response(
+        wrap_file(request.environ, opened), mimetype=mimetype, direct_passthrough=True
+    )
+    response.content_length = size
+    response.set_etag(etag)
+    response.make_conditional(request, accept_ranges=True, complete_length=size)
+    return response
 
 
 def _cached(response: Response, download_name: str | None) -> Response:
