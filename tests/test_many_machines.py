@@ -12,11 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from photoarchive import open_archive
+from photoarchive.archive import STORAGE_VARIABLE
+from tests.objectstore import fresh_bucket, s3_endpoint
 from tests.test_desk_workers import get, poll, serving, total
 from tests.test_ingest_queue import catalogued, photoarchive, photos
 
@@ -45,8 +48,23 @@ def test_the_archive_lives_on_the_server(tmp_path: Path, postgresql_url: str) ->
         assert arc.search("*:*").total == 3
 
 
+@pytest.fixture(params=["folder", "s3"])
+def files_kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Where the archive's files are: the shared folder, or a bucket of the S3 test server
+    (the one store of every machine, as the catalog's server is)."""
+    if request.param == "folder":
+        monkeypatch.delenv(STORAGE_VARIABLE, raising=False)
+        yield "folder"
+        return
+    endpoint = s3_endpoint()
+    with fresh_bucket(endpoint) as bucket:
+        monkeypatch.setenv(STORAGE_VARIABLE, f"s3://{bucket}")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        yield "s3"
+
+
 def test_ten_kills_of_workers_and_desk_lose_and_duplicate_nothing(
-    tmp_path: Path, postgresql_url: str
+    tmp_path: Path, postgresql_url: str, files_kept: str
 ) -> None:
     files = photos(tmp_path / "incoming", 90, side=500)
     root = server_archive(tmp_path / "archive", postgresql_url)
