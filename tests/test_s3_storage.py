@@ -67,6 +67,14 @@ def _noisy(path: Path, seed: int, size: tuple[int, int] = (600, 400), fmt: str =
     return path
 
 
+def _photos(folder: Path, count: int, size: tuple[int, int] = (600, 400)) -> Path:
+    """A folder of `count` distinct noise JPEGs."""
+    folder.mkdir()
+    for seed in range(count):
+        _noisy(folder / f"p{seed}.jpg", seed, size)
+    return folder
+
+
 def _s3_archive(root: Path, endpoint: str, bucket: str, prefix: str) -> Path:
     result = _cli(
         root, "init", "--storage", f"s3://{bucket}/{prefix}", "--storage-endpoint", endpoint
@@ -257,10 +265,7 @@ def test_verify_on_s3_finds_deleted_corrupted_and_stray_objects_and_repairs_what
 ) -> None:
     endpoint, name = bucket
     root = _s3_archive(tmp_path / "archive", endpoint, name, "verify")
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for seed in range(4):
-        _noisy(folder / f"p{seed}.jpg", seed)
+    folder = _photos(tmp_path / "in", 4)
     assert _cli(root, "ingest", str(folder)).returncode == 0
     client = s3_client(endpoint)
     with open_archive(root) as arc:
@@ -446,10 +451,7 @@ def test_two_ingests_of_the_same_files_at_once_store_each_object_once(
 ) -> None:
     endpoint, name = bucket
     root = _s3_archive(tmp_path / "archive", endpoint, name, "twice")
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for seed in range(16):
-        _noisy(folder / f"p{seed}.jpg", seed, (900, 700))
+    folder = _photos(tmp_path / "in", 16, (900, 700))
     ingests = [
         subprocess.Popen(
             [sys.executable, "-m", "photoarchive", "--archive", str(root), "ingest", "--json",

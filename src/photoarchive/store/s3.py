@@ -324,21 +324,37 @@ class S3Store:
         return self._put_in_parts(key, first, source, sha256, ext, limit)
 
     def _put_once(self, key: str, data: bytes, sha256: str, ext: str) -> bool:
-        s3 = self._s3()
-        return self._call(
+        return self._write(
             "store an original",
+            key,
+            data,
+            _CONTENT_TYPES.get(ext, "application/octet-stream"),
+            once=True,
+            # Checked by the server where it takes SHA-256 checksums (AWS, Ceph from Reef);
+            # the MD5 every server checks.
+            ChecksumSHA256=_b64(bytes.fromhex(sha256)),
+            Metadata={"sha256": sha256},
+        )
+
+    def _write(
+        self, what: str, key: str, data: bytes, content_type: str, once: bool, **extra: Any
+    ) -> bool:
+        """PUT one object (with If-None-Match: * when `once`); return False if the server
+        kept the one there. The server checks the body's MD5: a body damaged on the way
+        is refused, never stored."""
+        s3 = self._s3()
+        condition = {"IfNoneMatch": "*"} if once else {}
+        return self._call(
+            what,
             lambda: _created(
                 lambda: s3.put_object(
                     Bucket=self.bucket,
                     Key=self._key(key),
                     Body=data,
-                    # The server checks both against what it receives: a body damaged on
-                    # the way is refused, never stored.
                     ContentMD5=_b64(hashlib.md5(data).digest()),
-                    ChecksumSHA256=_b64(bytes.fromhex(sha256)),
-                    ContentType=_CONTENT_TYPES.get(ext, "application/octet-stream"),
-                    Metadata={"sha256": sha256},
-                    IfNoneMatch="*",
+                    ContentType=content_type,
+                    **condition,
+                    **extra,
                 )
             ),
             key,
@@ -416,23 +432,14 @@ class S3Store:
         # Kept: looked up first as well, for servers that ignore the condition.
         if not replace and self.exists(key):
             return False
-        s3 = self._s3()
-        condition = {} if replace else {"IfNoneMatch": "*"}
-        return self._call(
+        return self._write(
             "store a rendition",
-            lambda: _created(
-                lambda: s3.put_object(
-                    Bucket=self.bucket,
-                    Key=self._key(key),
-                    Body=data,
-                    ContentMD5=_b64(hashlib.md5(data).digest()),
-                    ContentType="image/jpeg",
-                    # Browsers reading renditions by a signed link may keep them a day.
-                    CacheControl="private, max-age=86400",
-                    **condition,
-                )
-            ),
             key,
+            data,
+            "image/jpeg",
+            once=not replace,
+            # Browsers reading renditions by a signed link may keep them a day.
+            CacheControl="private, max-age=86400",
         )
 
     def _get(self, key: str) -> Any:
