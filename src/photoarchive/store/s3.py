@@ -42,6 +42,8 @@ _CONTENT_TYPES = {
     "gif": "image/gif",
 }
 _T = TypeVar("_T")
+_clients: dict[tuple[object, ...], Any] = {}
+_clients_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,6 @@ class S3Store:
         self._keys = (access_key, secret_key)
         self._attempts = attempts
         self._timeout = timeout
-        self._client: tuple[int, Any] | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: ArchiveSettings) -> S3Store:
@@ -146,11 +146,19 @@ class S3Store:
     # -- the client -------------------------------------------------------------------
 
     def _s3(self) -> Any:
-        """Return this process's client (a forked worker makes its own)."""
-        with self._lock:
-            if self._client is None or self._client[0] != os.getpid():
-                self._client = (os.getpid(), self._make_client())
-            return self._client[1]
+        """Return this process's client of the store's server, shared by its threads and
+        its stores (boto3's clients are thread-safe; making one takes 0.3 s); a forked
+        process makes its own."""
+        access, secret = self._keys
+        key = (
+            os.getpid(), self.endpoint, self._region, access, secret, self._attempts,
+            self._timeout,
+        )  # fmt: skip
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = self._make_client()
+            return client
 
     def _make_client(self) -> Any:
         try:
@@ -567,10 +575,8 @@ class S3Store:
         return removed
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None and self._client[0] == os.getpid():
-                self._client[1].close()
-            self._client = None
+        # The client is the process's, shared with its other stores: kept for them.
+        pass
 
 
 def _read(source: BinaryIO, size: int) -> bytes:
