@@ -95,7 +95,7 @@ sys.exit(1)' "$1"
 
 # The gateway's port, from the config; empty when there is none.
 rgw_port() {
-    sed -n 's/^rgw_frontends = beast endpoint=127\.0\.0\.1:\([0-9]*\)$/\1/p' "$CONF" 2>/dev/null || true
+    sed -n 's/^rgw_frontends = beast endpoint=127\.0\.0\.1:\([0-9]*\).*$/\1/p' "$CONF" 2>/dev/null || true
 }
 
 # Asks the gateway on port $1 for the list of buckets, signed with the user's keys when $2 is
@@ -236,7 +236,7 @@ log_file = $DIR/log/\$name.log
 log_file = $DIR/log/\$name.log
 
 [$RGW]
-rgw_frontends = beast endpoint=127.0.0.1:$rgw_port
+rgw_frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw_data = $DIR/rgw
 # The tails of deleted objects (past 4 MiB) are freed by the garbage collector, which waits 2 h
 # by default: the OSD's memory would fill with the objects of the tests.
