@@ -566,14 +566,16 @@ def test_a_full_disk_keeps_what_was_complete_and_stays_searchable(tmp_path: Path
         init_archive(root)[0].close()
         assert run(root, "ingest", str(make_photos(tmp_path / "first", range(6)))).returncode == 0
         make_photos(tmp_path / "big", range(900, 920), size=(1200, 900), noisy=True)
+        # Made while there is room: on a full tmpfs even an empty file may not be made.
+        filler = small / "filler"
+        filler.touch()
         result = run(root, "ingest", str(tmp_path / "big"), "--json", "--jobs", "2")
         one_error(result, "disk full")
         with open_archive(root, readonly=True) as arc:
             catalogued = {p.record.sha256 for p in arc.catalog.iter_photos()}
         originals = {p.name.split(".")[0] for p in (root / "originals").rglob("*.jpg")}
         assert originals == catalogued  # everything complete is catalogued, nothing else
-        filler = small / "filler"
-        with filler.open("wb") as fh:  # fill what is left to the last byte
+        with filler.open("ab") as fh:  # fill what is left to the last byte
             try:
                 while True:
                     fh.write(b"\0" * 65536)
