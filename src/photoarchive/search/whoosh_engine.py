@@ -248,11 +248,36 @@ class WhooshEngine:
         `deadline`, the search stops with QueryTimeoutError when it passes; a query beyond
         the query language's limits is refused with QueryError.
         """
-        from whoosh import query as q
-
         parsed = parse_query(query) if isinstance(query, str) else query
         self._open()
         wanted = filters or SearchFilters()
+        args = (parsed, limit, page, wanted, count_agencies, deadline, sort)
+        try:
+            return self._search(*args)
+        except (TypeError, FileNotFoundError):
+            # Whoosh opens a segment's columns (stored fields, dates) when first read: a
+            # writer's merge in another process may have removed the files of a segment
+            # this searcher holds but had not read yet (the stored-fields reader is then
+            # None). Searched again on the index as it is now; an error on an index that
+            # did not change is a real one.
+            searcher = getattr(self._local, "searcher", None)
+            if searcher is None or searcher.up_to_date():
+                raise
+            self.close()
+            return self._search(*args)
+
+    def _search(
+        self,
+        parsed: ParsedQuery,
+        limit: int | None,
+        page: int,
+        wanted: SearchFilters,
+        count_agencies: bool,
+        deadline: Deadline | None,
+        sort: str,
+    ) -> IndexResults:
+        from whoosh import query as q
+
         with self._searcher() as searcher, time_budget(deadline):
             reader = searcher.reader()
             tree = pruned(parsed.tree, lambda field, text: (field, text) in reader)
