@@ -156,6 +156,11 @@ def run(make_app: Callable[[], Any], listener: socket.socket, options: ServerOpt
         def load(self) -> Any:
             from gunicorn.errors import AppImportError
 
+            # gunicorn has just reset SIGHUP to end the worker: kept running from here, not
+            # only once the app is made (post_worker_init), which may take a second (an
+            # object store's client, a large index), so a closed terminal's SIGHUP meanwhile
+            # does not end it with a warning.
+            _leave_hangup_to_the_master(None)
             try:
                 return make_app()
             except Exception as exc:
