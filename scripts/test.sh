@@ -45,9 +45,16 @@ behavioural=(
     tests/test_desk_editing.py tests/test_desk_admin.py tests/test_browser_flows.py
     tests/test_selections.py tests/test_desk_selections.py tests/test_search_service.py
 )
-# Again with tantivy as the search engine of every archive they make (tests/test_engines.py
-# compares the engines directly in the run above).
-PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q -n 2 --dist loadfile "${behavioural[@]}"
+# Again with tantivy as the search engine of every archive they make, the tests where the
+# engine answers (tests/test_engines.py compares the engines query by query in the run above;
+# the desk's pages, the browser, crash safety and the files are the same on either engine).
+searching=(
+    tests/test_search.py tests/test_query_limits.py tests/test_search_languages.py
+    tests/test_search_filters.py tests/test_desk_filters.py tests/test_search_service.py
+    tests/test_selections.py tests/test_desk_selections.py tests/test_desk_editing.py
+    tests/test_identity.py tests/test_wire.py tests/test_cli.py
+)
+PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q -n 2 --dist loadfile "${searching[@]}"
 # Again as an archive served by several machines has it: every archive's catalog, and so its
 # search index, on the PostgreSQL server, and its files on the S3 server (tests of the SQLite
 # file and of the folder's own index and photo files are left out: they ran above).
