@@ -58,8 +58,14 @@ PHOTOARCHIVE_SEARCH_ENGINE=tantivy pytest -q -n 2 --dist loadfile "${searching[@
 # Again as an archive served by several machines has it: every archive's catalog, and so its
 # search index, on the PostgreSQL server, and its files on the S3 server (tests of the SQLite
 # file and of the folder's own index and photo files are left out: they ran above).
+# The browser's longer flows (sign-in, edits, selections) ran above; its thumbnails, read here
+# from the object store, are in test_browser.py.
+on_servers=()
+for file in "${behavioural[@]}"; do
+    [ "$file" = tests/test_browser_flows.py ] || on_servers+=("$file")
+done
 PHOTOARCHIVE_TEST_CATALOG=postgresql PHOTOARCHIVE_TEST_STORAGE=s3 pytest -q -n 2 --dist loadfile \
-    -m "not sqlite_file and not index_files and not folder_files" "${behavioural[@]}"
+    -m "not sqlite_file and not index_files and not folder_files" "${on_servers[@]}"
 # Ukrainian analysed by the light stemmer, as without the `ukrainian` extra.
 PHOTOARCHIVE_UKRAINIAN=stems pytest -q tests/test_search_languages.py
 contract=../shared/checks/contract.py

@@ -362,7 +362,7 @@ def test_a_move_killed_midway_changes_nothing_and_is_resumed(
     root = embedded / "archive"
     folder = embedded / "in"
     folder.mkdir()
-    for seed in range(30):
+    for seed in range(20):
         _noisy(folder / f"p{seed}.png", seed, (700, 500), "PNG")  # about 1 MB each
     assert _cli(root, "init").returncode == 0
     assert _cli(root, "ingest", "-j", "2", str(folder)).returncode == 0
@@ -405,8 +405,8 @@ def test_a_move_killed_midway_changes_nothing_and_is_resumed(
     )
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)["storage"]
-    assert report["already_there"] >= 5 and report["checked"] == 90
-    assert report["copied"] + report["already_there"] == 90
+    assert report["already_there"] >= 5 and report["checked"] == 60
+    assert report["copied"] + report["already_there"] == 60
     assert _cli(root, "verify").returncode == 0
 
 
