@@ -52,6 +52,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+# The test server's client and bucket emptying, shared with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.objectstore import empty_bucket, s3_client
+
 KINDS = ("folder", "s3")
 # The desk's three ways: (name, archive kind, --renditions-by-link).
 WAYS = (
@@ -127,19 +131,7 @@ class Buckets:
     drop_all() removes whatever is left."""
 
     def __init__(self, endpoint: str) -> None:
-        import boto3
-        from botocore.config import Config
-
-        self.client: Any = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            config=Config(
-                s3={"addressing_style": "path"},
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
-        )
+        self.client: Any = s3_client(endpoint)
         self.made: list[str] = []
 
     def check(self) -> None:
@@ -160,17 +152,8 @@ class Buckets:
         return name
 
     def drop(self, name: str) -> None:
-        client = self.client
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-        for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=name):
-            for upload in page.get("Uploads", []):
-                client.abort_multipart_upload(
-                    Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-        client.delete_bucket(Bucket=name)
+        empty_bucket(self.client, name)
+        self.client.delete_bucket(Bucket=name)
         self.made.remove(name)
 
     def drop_all(self) -> None:
