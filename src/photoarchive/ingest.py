@@ -447,7 +447,8 @@ def _prepare_opened(job: _Job, path: Path, source: _Original, sha: str) -> _Prep
         extracted = extract_metadata(im, fh, job.desk)
     warnings_found = list(extracted.warnings)
     warnings_found.extend(cap_text(extracted.merged, _text_limits(settings)))
-    store = _store_of(job)
+    # Cheap to make: an object store's client is the process's, kept between files.
+    store = open_store(Path(job.root), job.settings)
     # The original is copied (and fsynced, or uploaded) in a thread while the renditions are
     # decoded: the store and the processor work at once. Both finish before the photo is
     # catalogued.
@@ -946,19 +947,6 @@ def _store_original(
         created = store.put_original_from(sha, ext, fh, source.limit)
     with source.reader() as fh:
         return created, pixel_digest(fh, fmt)
-
-
-_stores: dict[tuple[int, str, str], FileStore] = {}
-
-
-def _store_of(job: _Job) -> FileStore:
-    """Return the archive's store for a worker's job, one per process and archive (an
-    object store's client and its connections are kept between files)."""
-    key = (os.getpid(), job.root, job.settings.storage)
-    store = _stores.get(key)
-    if store is None:
-        store = _stores[key] = open_store(Path(job.root), job.settings)
-    return store
 
 
 _writers: tuple[int, ThreadPoolExecutor] | None = None
